@@ -1,0 +1,258 @@
+/**
+ * The one zod schema for every setting: defaults, ranges and the environment variable that overrides
+ * each key. `docs/CONFIGURATION.md` is generated from this file (`deno task docs:config`), and a test
+ * checks that the two agree.
+ * @module
+ */
+import { z } from "zod";
+
+/** An integer setting whose errors read `is out of range MIN..MAX`. */
+export function intRange(min: number, max: number): z.ZodNumber {
+  const msg = `is out of range ${min}..${max}`;
+  return z.number({ error: `must be a whole number in ${min}..${max}` })
+    .int({ error: `must be a whole number in ${min}..${max}` })
+    .min(min, { error: msg })
+    .max(max, { error: msg });
+}
+
+/** A number setting (fractions allowed) whose errors read `is out of range MIN..MAX`. */
+export function numberRange(min: number, max: number): z.ZodNumber {
+  const msg = `is out of range ${min}..${max}`;
+  return z.number({ error: `must be a number in ${min}..${max}` }).min(min, { error: msg }).max(max, {
+    error: msg,
+  });
+}
+
+const channelName = z.string().transform((s) => s.trim().replace(/^#/, "").toLowerCase()).pipe(
+  z.string().regex(/^[a-z0-9_]{1,25}$/, {
+    error: "must be a Twitch login: 1-25 letters, digits or underscores",
+  }),
+);
+
+/** Twitch logins of well-known bots whose lines never enter the context. */
+export const DEFAULT_BOTS = [
+  "nightbot",
+  "streamelements",
+  "streamlabs",
+  "moobot",
+  "fossabot",
+  "sery_bot",
+  "soundalerts",
+  "wizebot",
+  "botrixoficial",
+  "commanderroot",
+  "kofistreambot",
+  "pokemoncommunitygame",
+];
+
+/** Default persona (system prompt) of the bot. */
+export const DEFAULT_PERSONA =
+  "You are {bot}, a friendly regular in the Twitch chat of {channel}. You write short, casual chat " +
+  "lines (one sentence, no hashtags, no emoji spam), stay on topic, and never pretend to be a moderator.";
+
+/**
+ * Per-channel settings: the same schema validates the config file, `!clank` commands and the HTTP
+ * API, so the ranges are written once.
+ */
+export const ChannelSettingsSchema = z.object({
+  /** Chat messages since the last spontaneous line before another may be posted. */
+  threshold: intRange(5, 200).default(30),
+  /** Seconds since the last spontaneous line before another may be posted. */
+  spontaneous: intRange(60, 3600).default(300),
+  /** Seconds a user must wait between two replies to their mentions. */
+  response: intRange(10, 1800).default(60),
+  /** Chat lines of history kept and shown to the model. */
+  context: intRange(50, 500).default(200),
+  /** Ollama model; empty means the global `ollama.model`. */
+  model: z.string().max(200, { error: "must be at most 200 characters" }).regex(/^[\w.:/-]*$/, {
+    error: "must be an Ollama model name such as llama3.1 or qwen2.5:7b",
+  }).default(""),
+  /** System persona; `{bot}` and `{channel}` are replaced. */
+  persona: z.string().min(1, { error: "must not be empty" }).max(4000, {
+    error: "must be at most 4000 characters",
+  }).default(DEFAULT_PERSONA),
+  /** Maximum characters of one bot line (Twitch allows 500). */
+  max_length: intRange(20, 500).default(500),
+  /** Generator plugin that writes this channel's lines. */
+  generator: z.string().regex(/^[a-z][a-z0-9_-]*$/, { error: "must be a generator plugin name" }).default(
+    "ollama",
+  ),
+  /** Use the Markov generator when the chosen generator fails (e.g. Ollama is down). */
+  fallback_markov: z.boolean({ error: "must be true or false" }).default(false),
+  /** Seconds between any two bot lines in this channel. */
+  floor: numberRange(0, 60).default(3),
+  /** Pending mentions kept per channel while a reply is generated; oldest dropped first. */
+  mention_queue: intRange(0, 20).default(3),
+  /** Spontaneous lines need at least this many context lines. */
+  min_context: intRange(1, 100).default(10),
+  /** Extra blocked words or `re:` patterns for this channel only. */
+  blocked_words: z.array(z.string().max(200)).max(1000).default([]),
+});
+
+/** Fully resolved per-channel settings. */
+export type ChannelSettings = z.infer<typeof ChannelSettingsSchema>;
+
+/** Settings that moderators may change live (chat or API). */
+export const LIVE_SETTING_KEYS = [
+  "threshold",
+  "spontaneous",
+  "response",
+  "context",
+  "model",
+  "persona",
+  "max_length",
+  "generator",
+  "fallback_markov",
+  "floor",
+  "mention_queue",
+] as const;
+
+/** A partial, validated settings change. */
+export const ChannelSettingsPatchSchema = ChannelSettingsSchema.partial().strict();
+
+/** Permissions a sandboxed plugin may be granted. Each list narrows Deno's matching permission. */
+export const PluginPermissionsSchema = z.object({
+  net: z.array(z.string()).optional(),
+  read: z.array(z.string()).optional(),
+  write: z.array(z.string()).optional(),
+  env: z.array(z.string()).optional(),
+  run: z.array(z.string()).optional(),
+  ffi: z.array(z.string()).optional(),
+  sys: z.array(z.string()).optional(),
+}).strict();
+
+/** One `[[plugins]]` entry. */
+export const PluginEntrySchema = z.object({
+  /** Built-in plugin name, or a name for a drop-in (defaults to the plugin's own). */
+  name: z.string().optional(),
+  /** Path or URL of a plugin file; absent for built-ins. */
+  path: z.string().optional(),
+  enabled: z.boolean().default(true),
+  /** Run in a Worker. Drop-ins always are; built-ins may opt in. */
+  sandbox: z.boolean().optional(),
+  options: z.record(z.string(), z.unknown()).default({}),
+  permissions: PluginPermissionsSchema.default({}),
+  /** Milliseconds one call may take. */
+  timeout_ms: intRange(10, 60000).default(2000),
+}).strict().refine((p) => p.name !== undefined || p.path !== undefined, {
+  error: "needs a name (built-in) or a path (drop-in)",
+});
+
+/** The whole configuration. */
+export const ConfigSchema = z.object({
+  twitch: z.object({
+    username: z.string().regex(/^[a-zA-Z0-9_]{0,25}$/, { error: "must be a Twitch login" }).transform((s) =>
+      s.toLowerCase()
+    ).default(""),
+    oauth_token: z.string().default(""),
+    channels: z.array(channelName).max(1000).default([]),
+    irc_url: z.url({ protocol: /^wss?$/, error: "must be a ws:// or wss:// URL" }).default(
+      "wss://irc-ws.chat.twitch.tv:443",
+    ),
+    client_id: z.string().default(""),
+    client_secret: z.string().default(""),
+    /** Base URL of Twitch's OAuth endpoints (tests point it at a fake). */
+    auth_url: z.url({ error: "must be an http(s) URL" }).default("https://id.twitch.tv"),
+    /** Milliseconds between two JOINs (Twitch allows 20 per 10 s). */
+    join_interval_ms: intRange(300, 10000).default(500),
+    /** Logins whose lines never enter the context. */
+    bots: z.array(z.string().toLowerCase()).default(DEFAULT_BOTS),
+    /** Users besides moderators and broadcasters who may change settings in chat. */
+    admins: z.array(z.string().toLowerCase()).default([]),
+    command_prefix: z.string().min(1).max(32).regex(/^\S+$/, { error: "must be one word such as !clank" })
+      .default("!clank"),
+    /** Seconds between two commands in a channel. */
+    command_cooldown: numberRange(0, 600).default(3),
+    /** Keep a timed-out user's lines in the database (they always leave the context). */
+    keep_timed_out_lines: z.boolean().default(true),
+  }).strict().prefault({}),
+  ollama: z.object({
+    url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).default(
+      "http://localhost:11434",
+    ),
+    model: z.string().min(1).default("llama3.1"),
+    /** Seconds: total deadline of one generation. */
+    timeout: numberRange(1, 600).default(30),
+    /** Seconds: deadline for the first streamed token. */
+    first_token_timeout: numberRange(1, 600).default(15),
+    keep_alive: z.string().regex(/^-?\d+(ms|s|m|h)?$/, { error: "must be a duration such as 5m or -1" })
+      .default("30m"),
+    num_ctx: intRange(512, 131072).default(4096),
+    num_predict: intRange(8, 1024).default(80),
+    temperature: numberRange(0, 2).default(0.8),
+  }).strict().prefault({}),
+  database: z.object({
+    type: z.enum(["sqlite", "mysql"], { error: "must be sqlite or mysql" }).default("sqlite"),
+    url: z.string().min(1).default("./data/chatbot.db"),
+    /** Days chat lines are kept. */
+    retention_days: intRange(1, 3650).default(30),
+    /** Minutes between retention and maintenance runs. */
+    maintenance_minutes: intRange(1, 10080).default(60),
+    /** Buffered writes kept while the database is unavailable. */
+    write_buffer: intRange(100, 1000000).default(50000),
+  }).strict().prefault({}),
+  http: z.object({
+    /** host:port of the control plane; empty disables it. */
+    listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$|^$/, {
+      error: "must be host:port such as 127.0.0.1:8080, or empty to disable",
+    }).default("127.0.0.1:8080"),
+    control_token: z.string().default(""),
+  }).strict().prefault({}),
+  filter: z.object({
+    enabled: z.boolean().default(true),
+    blocked_words_file: z.string().default(""),
+  }).strict().prefault({}),
+  log: z.object({
+    level: z.enum(["debug", "info", "warn", "error"], { error: "must be debug, info, warn or error" })
+      .default("info"),
+    format: z.enum(["console", "json"], { error: "must be console or json" }).default("console"),
+  }).strict().prefault({}),
+  /** Directory scanned for drop-in plugins (`*.ts`, `*.js`). */
+  plugins_dir: z.string().default("plugins.d"),
+  plugins: z.array(PluginEntrySchema).default([]),
+  /** Defaults for every channel. */
+  defaults: ChannelSettingsSchema.strict().prefault({}),
+  /** Per-channel overrides, keyed by channel login. */
+  channels: z.record(z.string(), ChannelSettingsSchema.partial().strict()).default({}),
+}).strict();
+
+/** The validated configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** How one environment variable maps onto the config. */
+export interface EnvBinding {
+  env: string;
+  path: readonly string[];
+  kind: "string" | "number" | "boolean" | "list";
+  secret?: boolean;
+}
+
+/** The public environment interface: these names never change. */
+export const ENV_BINDINGS: readonly EnvBinding[] = [
+  { env: "TWITCH_BOT_USERNAME", path: ["twitch", "username"], kind: "string" },
+  { env: "TWITCH_OAUTH_TOKEN", path: ["twitch", "oauth_token"], kind: "string", secret: true },
+  { env: "TWITCH_CHANNELS", path: ["twitch", "channels"], kind: "list" },
+  { env: "TWITCH_IRC_URL", path: ["twitch", "irc_url"], kind: "string" },
+  { env: "TWITCH_CLIENT_ID", path: ["twitch", "client_id"], kind: "string" },
+  { env: "TWITCH_CLIENT_SECRET", path: ["twitch", "client_secret"], kind: "string", secret: true },
+  { env: "TWITCH_AUTH_URL", path: ["twitch", "auth_url"], kind: "string" },
+  { env: "OLLAMA_URL", path: ["ollama", "url"], kind: "string" },
+  { env: "OLLAMA_MODEL", path: ["ollama", "model"], kind: "string" },
+  { env: "OLLAMA_TIMEOUT", path: ["ollama", "timeout"], kind: "number" },
+  { env: "DATABASE_TYPE", path: ["database", "type"], kind: "string" },
+  { env: "DATABASE_URL", path: ["database", "url"], kind: "string", secret: true },
+  { env: "HTTP_LISTEN", path: ["http", "listen"], kind: "string" },
+  { env: "CONTROL_TOKEN", path: ["http", "control_token"], kind: "string", secret: true },
+  { env: "CONTENT_FILTER_ENABLED", path: ["filter", "enabled"], kind: "boolean" },
+  { env: "BLOCKED_WORDS_FILE", path: ["filter", "blocked_words_file"], kind: "string" },
+  { env: "LOG_LEVEL", path: ["log", "level"], kind: "string" },
+  { env: "LOG_FORMAT", path: ["log", "format"], kind: "string" },
+];
+
+/** Config paths whose values are secrets: never logged, never echoed in errors or API responses. */
+export const SECRET_PATHS: readonly string[] = [
+  "twitch.oauth_token",
+  "twitch.client_secret",
+  "http.control_token",
+  "database.url",
+];
