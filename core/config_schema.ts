@@ -56,37 +56,55 @@ export const DEFAULT_PERSONA =
  */
 export const ChannelSettingsSchema = z.object({
   /** Chat messages since the last spontaneous line before another may be posted. */
-  threshold: intRange(5, 200).default(30),
+  threshold: intRange(5, 200).default(30).describe(
+    "Chat messages since the bot's last spontaneous line before it may post another.",
+  ),
   /** Seconds since the last spontaneous line before another may be posted. */
-  spontaneous: intRange(60, 3600).default(300),
+  spontaneous: intRange(60, 3600).default(300).describe(
+    "Seconds since the bot's last spontaneous line before it may post another.",
+  ),
   /** Seconds a user must wait between two replies to their mentions. */
-  response: intRange(10, 1800).default(60),
+  response: intRange(10, 1800).default(60).describe(
+    "Seconds a user must wait between two replies to their mentions.",
+  ),
   /** Chat lines of history kept and shown to the model. */
-  context: intRange(50, 500).default(200),
+  context: intRange(50, 500).default(200).describe(
+    "Chat lines of history kept per channel and shown to the model.",
+  ),
   /** Ollama model; empty means the global `ollama.model`. */
   model: z.string().max(200, { error: "must be at most 200 characters" }).regex(/^[\w.:/-]*$/, {
     error: "must be an Ollama model name such as llama3.1 or qwen2.5:7b",
-  }).default(""),
+  }).default("").describe("Ollama model for this channel; empty uses `ollama.model`."),
   /** System persona; `{bot}` and `{channel}` are replaced. */
   persona: z.string().min(1, { error: "must not be empty" }).max(4000, {
     error: "must be at most 4000 characters",
-  }).default(DEFAULT_PERSONA),
+  }).default(DEFAULT_PERSONA).describe(
+    "System prompt of the bot; `{bot}` and `{channel}` are replaced by the bot's and the channel's names.",
+  ),
   /** Maximum characters of one bot line (Twitch allows 500). */
-  max_length: intRange(20, 500).default(500),
+  max_length: intRange(20, 500).default(500).describe("Most characters in one bot line (Twitch allows 500)."),
   /** Generator plugin that writes this channel's lines. */
   generator: z.string().regex(/^[a-z][a-z0-9_-]*$/, { error: "must be a generator plugin name" }).default(
     "ollama",
-  ),
+  ).describe("Generator plugin that writes this channel's lines."),
   /** Use the Markov generator when the chosen generator fails (e.g. Ollama is down). */
-  fallback_markov: z.boolean({ error: "must be true or false" }).default(false),
+  fallback_markov: z.boolean({ error: "must be true or false" }).default(false).describe(
+    "Use the Markov generator when the chosen generator fails, e.g. while Ollama is down.",
+  ),
   /** Seconds between any two bot lines in this channel. */
-  floor: numberRange(0, 60).default(3),
+  floor: numberRange(0, 60).default(3).describe("Seconds between any two bot lines in this channel."),
   /** Pending mentions kept per channel while a reply is generated; oldest dropped first. */
-  mention_queue: intRange(0, 20).default(3),
+  mention_queue: intRange(0, 20).default(3).describe(
+    "Pending mentions kept per channel while a reply is generated; the oldest is dropped first.",
+  ),
   /** Spontaneous lines need at least this many context lines. */
-  min_context: intRange(1, 100).default(10),
+  min_context: intRange(1, 100).default(10).describe(
+    "Context lines the channel needs before the bot posts a spontaneous line.",
+  ),
   /** Extra blocked words or `re:` patterns for this channel only. */
-  blocked_words: z.array(z.string().max(200)).max(1000).default([]),
+  blocked_words: z.array(z.string().max(200)).max(1000).default([]).describe(
+    "Extra blocked words or `re:` patterns for this channel only.",
+  ),
 });
 
 /** Fully resolved per-channel settings. */
@@ -112,28 +130,34 @@ export const ChannelSettingsPatchSchema = ChannelSettingsSchema.partial().strict
 
 /** Permissions a sandboxed plugin may be granted. Each list narrows Deno's matching permission. */
 export const PluginPermissionsSchema = z.object({
-  net: z.array(z.string()).optional(),
-  read: z.array(z.string()).optional(),
-  write: z.array(z.string()).optional(),
-  env: z.array(z.string()).optional(),
-  run: z.array(z.string()).optional(),
-  ffi: z.array(z.string()).optional(),
-  sys: z.array(z.string()).optional(),
+  net: z.array(z.string()).optional().describe("Hosts (`host` or `host:port`) the plugin may connect to."),
+  read: z.array(z.string()).optional().describe("Paths the plugin may read."),
+  write: z.array(z.string()).optional().describe("Paths the plugin may write."),
+  env: z.array(z.string()).optional().describe("Environment variables the plugin may read."),
+  run: z.array(z.string()).optional().describe("Programs the plugin may run."),
+  ffi: z.array(z.string()).optional().describe("Native libraries the plugin may load."),
+  sys: z.array(z.string()).optional().describe("System information the plugin may read, e.g. `hostname`."),
 }).strict();
 
 /** One `[[plugins]]` entry. */
 export const PluginEntrySchema = z.object({
   /** Built-in plugin name, or a name for a drop-in (defaults to the plugin's own). */
-  name: z.string().optional(),
+  name: z.string().optional().describe(
+    "Built-in plugin name, or a name for a drop-in (defaults to the plugin's own).",
+  ),
   /** Path or URL of a plugin file; absent for built-ins. */
-  path: z.string().optional(),
-  enabled: z.boolean().default(true),
+  path: z.string().optional().describe("Path or URL of a drop-in plugin file; absent for built-ins."),
+  enabled: z.boolean().default(true).describe("Load this plugin; `false` turns a built-in off."),
   /** Run in a Worker. Drop-ins always are; built-ins may opt in. */
-  sandbox: z.boolean().optional(),
-  options: z.record(z.string(), z.unknown()).default({}),
+  sandbox: z.boolean().optional().describe("Run in a Worker. Drop-ins always are; built-ins may opt in."),
+  options: z.record(z.string(), z.unknown()).default({}).describe(
+    "Options of the plugin, checked by the plugin's own schema.",
+  ),
   permissions: PluginPermissionsSchema.default({}),
   /** Milliseconds one call may take. */
-  timeout_ms: intRange(10, 60000).default(2000),
+  timeout_ms: intRange(10, 60000).default(2000).describe(
+    "Milliseconds one call into the plugin may take before it counts as failed.",
+  ),
 }).strict().refine((p) => p.name !== undefined || p.path !== undefined, {
   error: "needs a name (built-in) or a path (drop-in)",
 });
@@ -143,77 +167,127 @@ export const ConfigSchema = z.object({
   twitch: z.object({
     username: z.string().regex(/^[a-zA-Z0-9_]{0,25}$/, { error: "must be a Twitch login" }).transform((s) =>
       s.toLowerCase()
-    ).default(""),
-    oauth_token: z.string().default(""),
-    channels: z.array(channelName).max(1000).default([]),
+    ).default("").describe("Twitch login of the bot account."),
+    oauth_token: z.string().default("").describe(
+      "OAuth token of the bot account with the chat:read and chat:edit scopes; the `oauth:` prefix is optional.",
+    ),
+    channels: z.array(channelName).max(1000).default([]).describe(
+      "Channels to join, by login; a leading `#` is ignored.",
+    ),
     irc_url: z.url({ protocol: /^wss?$/, error: "must be a ws:// or wss:// URL" }).default(
       "wss://irc-ws.chat.twitch.tv:443",
+    ).describe("Twitch chat server (IRC over WebSocket); tests point it at a fake."),
+    client_id: z.string().default("").describe(
+      "Client ID of your Twitch application; with the client secret it lets the bot refresh its token.",
     ),
-    client_id: z.string().default(""),
-    client_secret: z.string().default(""),
+    client_secret: z.string().default("").describe("Client secret of your Twitch application."),
     /** Base URL of Twitch's OAuth endpoints (tests point it at a fake). */
-    auth_url: z.url({ error: "must be an http(s) URL" }).default("https://id.twitch.tv"),
+    auth_url: z.url({ error: "must be an http(s) URL" }).default("https://id.twitch.tv").describe(
+      "Base URL of Twitch's OAuth endpoints; tests point it at a fake.",
+    ),
     /** Milliseconds between two JOINs (Twitch allows 20 per 10 s). */
-    join_interval_ms: intRange(300, 10000).default(500),
+    join_interval_ms: intRange(300, 10000).default(500).describe(
+      "Milliseconds between two channel JOINs (Twitch allows 20 per 10 seconds).",
+    ),
     /** Logins whose lines never enter the context. */
-    bots: z.array(z.string().toLowerCase()).default(DEFAULT_BOTS),
+    bots: z.array(z.string().toLowerCase()).default(DEFAULT_BOTS).describe(
+      "Logins of other bots whose lines never enter the context.",
+    ),
     /** Users besides moderators and broadcasters who may change settings in chat. */
-    admins: z.array(z.string().toLowerCase()).default([]),
+    admins: z.array(z.string().toLowerCase()).default([]).describe(
+      "Users besides moderators and the broadcaster who may change settings in chat.",
+    ),
     command_prefix: z.string().min(1).max(32).regex(/^\S+$/, { error: "must be one word such as !clank" })
-      .default("!clank"),
+      .default("!clank").describe("Word that starts a bot command in chat."),
     /** Seconds between two commands in a channel. */
-    command_cooldown: numberRange(0, 600).default(3),
+    command_cooldown: numberRange(0, 600).default(3).describe("Seconds between two commands in one channel."),
     /** Keep a timed-out user's lines in the database (they always leave the context). */
-    keep_timed_out_lines: z.boolean().default(true),
+    keep_timed_out_lines: z.boolean().default(true).describe(
+      "Keep a timed-out user's lines in the database; they always leave the context.",
+    ),
   }).strict().prefault({}),
   ollama: z.object({
     url: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).default(
       "http://localhost:11434",
+    ).describe("Base URL of the Ollama server."),
+    model: z.string().min(1).default("llama3.1").describe(
+      "Model used when a channel sets none; pull it first with `ollama pull`.",
     ),
-    model: z.string().min(1).default("llama3.1"),
     /** Seconds: total deadline of one generation. */
-    timeout: numberRange(1, 600).default(30),
+    timeout: numberRange(1, 600).default(30).describe("Seconds one generation may take in total."),
     /** Seconds: deadline for the first streamed token. */
-    first_token_timeout: numberRange(1, 600).default(15),
+    first_token_timeout: numberRange(1, 600).default(15).describe(
+      "Seconds to wait for the first streamed token.",
+    ),
     keep_alive: z.string().regex(/^-?\d+(ms|s|m|h)?$/, { error: "must be a duration such as 5m or -1" })
-      .default("30m"),
-    num_ctx: intRange(512, 131072).default(4096),
-    num_predict: intRange(8, 1024).default(80),
-    temperature: numberRange(0, 2).default(0.8),
+      .default("30m").describe(
+        "How long Ollama keeps the model loaded after a request; `-1` keeps it loaded.",
+      ),
+    num_ctx: intRange(512, 131072).default(4096).describe("Context window of the model, in tokens."),
+    num_predict: intRange(8, 1024).default(80).describe("Most tokens generated for one line."),
+    temperature: numberRange(0, 2).default(0.8).describe(
+      "Sampling temperature: higher is more varied, lower more predictable.",
+    ),
   }).strict().prefault({}),
   database: z.object({
-    type: z.enum(["sqlite", "mysql"], { error: "must be sqlite or mysql" }).default("sqlite"),
-    url: z.string().min(1).default("./data/chatbot.db"),
+    type: z.enum(["sqlite", "mysql"], { error: "must be sqlite or mysql" }).default("sqlite").describe(
+      "Storage backend.",
+    ),
+    url: z.string().min(1).default("./data/chatbot.db").describe(
+      "SQLite: path of the database file. MySQL: `mysql://user:password@host:3306/database`.",
+    ),
     /** Days chat lines are kept. */
-    retention_days: intRange(1, 3650).default(30),
+    retention_days: intRange(1, 3650).default(30).describe("Days chat lines are kept."),
     /** Minutes between retention and maintenance runs. */
-    maintenance_minutes: intRange(1, 10080).default(60),
+    maintenance_minutes: intRange(1, 10080).default(60).describe(
+      "Minutes between two retention and maintenance runs.",
+    ),
     /** Buffered writes kept while the database is unavailable. */
-    write_buffer: intRange(100, 1000000).default(50000),
+    write_buffer: intRange(100, 1000000).default(50000).describe(
+      "Writes kept in memory while the database is unavailable, retried in order when it is back.",
+    ),
   }).strict().prefault({}),
   http: z.object({
     /** host:port of the control plane; empty disables it. */
     listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$|^$/, {
       error: "must be host:port such as 127.0.0.1:8080, or empty to disable",
-    }).default("127.0.0.1:8080"),
-    control_token: z.string().default(""),
+    }).default("127.0.0.1:8080").describe(
+      "`host:port` of the control plane (health, metrics, settings API, dashboard); empty disables it. An address other than loopback needs a control token.",
+    ),
+    control_token: z.string().default("").describe(
+      "Bearer token of the control plane (`Authorization: Bearer <token>`); routes that change the bot need it.",
+    ),
   }).strict().prefault({}),
   filter: z.object({
-    enabled: z.boolean().default(true),
-    blocked_words_file: z.string().default(""),
+    enabled: z.boolean().default(true).describe("Filter the bot's own lines through the blocked-words list."),
+    blocked_words_file: z.string().default("").describe(
+      "File of extra blocked words, one per line (`re:` starts a regular expression); empty uses the built-in list only.",
+    ),
   }).strict().prefault({}),
   log: z.object({
     level: z.enum(["debug", "info", "warn", "error"], { error: "must be debug, info, warn or error" })
-      .default("info"),
-    format: z.enum(["console", "json"], { error: "must be console or json" }).default("console"),
+      .default("info").describe("Lowest level written."),
+    format: z.enum(["console", "json"], { error: "must be console or json" }).default("console").describe(
+      "`console`: readable lines, coloured on a terminal. `json`: one JSON object per line with level, time, channel and event.",
+    ),
+  }).strict().prefault({}),
+  auth: z.object({
+    /** Key file that encrypts stored tokens, created with mode 0600 on first use; `CLANK_SECRET_KEY` wins. */
+    key_file: z.string().min(1, { error: "must be a file path" }).default("./data/secret.key").describe(
+      "Key file that encrypts stored tokens, created with mode 0600 on first use; the `CLANK_SECRET_KEY` environment variable wins over it.",
+    ),
   }).strict().prefault({}),
   /** Directory scanned for drop-in plugins (`*.ts`, `*.js`). */
-  plugins_dir: z.string().default("plugins.d"),
+  plugins_dir: z.string().default("plugins.d").describe(
+    "Directory scanned for drop-in plugins (`*.ts`, `*.js`), relative to the working directory.",
+  ),
   plugins: z.array(PluginEntrySchema).default([]),
   /** Defaults for every channel. */
   defaults: ChannelSettingsSchema.strict().prefault({}),
   /** Per-channel overrides, keyed by channel login. */
-  channels: z.record(z.string(), ChannelSettingsSchema.partial().strict()).default({}),
+  channels: z.record(z.string(), ChannelSettingsSchema.partial().strict()).default({}).describe(
+    "Per-channel overrides of `[defaults]`, one table per channel login.",
+  ),
 }).strict();
 
 /** The validated configuration. */

@@ -22,7 +22,10 @@ export type ErrorCode =
   | "STORAGE_FAILED"
   | "TWITCH_AUTH_FAILED"
   | "TWITCH_TOKEN_INVALID"
+  | "TWITCH_NOT_CONNECTED"
+  | "TWITCH_SEND_REFUSED"
   | "SECRET_KEY_INVALID"
+  | "SECRET_DATA_INVALID"
   | "SETTING_INVALID"
   | "HTTP_BIND_REFUSED";
 
@@ -33,7 +36,11 @@ export class ClankError extends Error {
   /** Structured details for logs and API responses. */
   readonly details?: Record<string, unknown>;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "ClankError";
     this.code = code;

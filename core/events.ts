@@ -33,6 +33,15 @@ export interface MessageEvent {
   time: number;
   /** True when the bot account itself wrote this line (echo from Twitch or our own send). */
   self: boolean;
+  /** Set by the host before plugins see the line (see `core/message_facts.ts`). */
+  flags?: {
+    /** Mentions the bot. */
+    mention: boolean;
+    /** Starts with `!` (a command for some bot). */
+    command: boolean;
+    /** From a known bot account (config `twitch.bots`). */
+    fromBot: boolean;
+  };
 }
 
 /** A user (or the bot) joined or left a channel. */

@@ -9,7 +9,12 @@
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const COLOURS: Record<LogLevel, string> = { debug: "\x1b[90m", info: "\x1b[36m", warn: "\x1b[33m", error: "\x1b[31m" };
+const COLOURS: Record<LogLevel, string> = {
+  debug: "\x1b[90m",
+  info: "\x1b[36m",
+  warn: "\x1b[33m",
+  error: "\x1b[31m",
+};
 
 /** Structured fields; `channel`, `plugin` and `event` are promoted in console output. */
 export type Fields = Record<string, unknown>;
@@ -102,7 +107,9 @@ export class Logger {
       const { channel, plugin, event, ...rest } = fields;
       const tags = [channel ? `#${channel}` : "", plugin ? `[${plugin}]` : "", event ? `${event}` : ""]
         .filter(Boolean).join(" ");
-      const restText = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+      const restText = Object.entries(rest).map(([k, v]) =>
+        `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`
+      )
         .join(" ");
       const time = new Date().toISOString().slice(11, 19);
       const lvl = level.toUpperCase().padEnd(5);

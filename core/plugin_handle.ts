@@ -31,15 +31,26 @@ export interface PluginMeta {
 }
 
 /** The outcome of one call: a value, or a failure the host already logged and counted. */
-export type CallOutcome<T> = { ok: true; value: T } | { ok: false; reason: "threw" | "timeout" | "malformed" | "disabled"; error: string };
+export type CallOutcome<T> = { ok: true; value: T } | {
+  ok: false;
+  reason: "threw" | "timeout" | "malformed" | "disabled";
+  error: string;
+};
 
 /** A loaded plugin. */
 export interface PluginHandle {
   readonly meta: PluginMeta;
   /** True once disabled after repeated failures. */
   readonly disabled: boolean;
-  /** Calls a handler method with a structured-clone-safe input. */
-  call<T = unknown>(method: PluginMethod, input: unknown): Promise<CallOutcome<T>>;
+  /**
+   * Calls a handler method with a structured-clone-safe input. `timeoutMs` overrides the plugin's
+   * deadline for this call (generators get the generation deadline, not the 2 s default).
+   */
+  call<T = unknown>(
+    method: PluginMethod,
+    input: unknown,
+    options?: { timeoutMs?: number },
+  ): Promise<CallOutcome<T>>;
   /** Runs the plugin's teardown and releases its resources (a Worker is terminated). */
   close(): Promise<void>;
 }

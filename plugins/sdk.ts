@@ -52,14 +52,15 @@ export interface OptionsSchema<O> {
   readonly "~standard": {
     readonly version: 1;
     readonly vendor: string;
-    readonly validate: (
-      value: unknown,
-    ) =>
-      | { readonly value: O; readonly issues?: undefined }
-      | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<unknown> }> }
-      | Promise<unknown>;
+    readonly validate: (value: unknown) => OptionsResult<O> | Promise<OptionsResult<O>>;
+    readonly types?: { readonly input: unknown; readonly output: O } | undefined;
   };
 }
+
+/** The result of validating options (Standard Schema). */
+export type OptionsResult<O> =
+  | { readonly value: O; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<unknown> }> };
 
 /** Structured log fields; never put secrets here. */
 export type LogFields = Record<string, unknown>;
@@ -106,7 +107,21 @@ export interface PluginBase<K extends PluginKind, O> {
    * Sees every event that passed the input filters, in arrival order, plus `sent` events for the
    * bot's own lines. Any kind may observe; a return value is ignored.
    */
-  observe?(event: ChatEvent | SentEvent, api: PluginApi<O>): void | Promise<void>;
+  observe?(event: ObservedEvent, api: PluginApi<O>): void | Promise<void>;
+}
+
+/** What `observe` receives: chat events plus the host's own `sent` and `restore` events. */
+export type ObservedEvent = ChatEvent | SentEvent | RestoreEvent;
+
+/**
+ * Sent once per channel at start (and after a join): the channel's recent lines from the database,
+ * oldest first, so context plugins do not start deaf after a restart.
+ */
+export interface RestoreEvent {
+  type: "restore";
+  channel: string;
+  lines: HistoryLine[];
+  time: number;
 }
 
 /** Emitted after the bot sent a line, so plugins can keep their own state. */
@@ -295,9 +310,15 @@ export type Plugin<O = any> =
   | GeneratorPlugin<O>;
 
 /**
- * Declares a plugin. Returns its argument unchanged; it exists so the object is typed and checked.
- * The host validates the declaration at load time and names the plugin in every error.
+ * Declares a plugin. Returns its argument unchanged; it exists so the object is typed (the options
+ * type is inferred from the `options` schema) and checked. The host validates the declaration at
+ * load time and names the plugin in every error.
  */
-export function definePlugin<O, P extends Plugin<O>>(plugin: P): P {
+export function definePlugin<O = Record<string, unknown>>(plugin: ContextPlugin<O>): ContextPlugin<O>;
+export function definePlugin<O = Record<string, unknown>>(plugin: FilterPlugin<O>): FilterPlugin<O>;
+export function definePlugin<O = Record<string, unknown>>(plugin: CooldownPlugin<O>): CooldownPlugin<O>;
+export function definePlugin<O = Record<string, unknown>>(plugin: CommandPlugin<O>): CommandPlugin<O>;
+export function definePlugin<O = Record<string, unknown>>(plugin: GeneratorPlugin<O>): GeneratorPlugin<O>;
+export function definePlugin<O>(plugin: Plugin<O>): Plugin<O> {
   return plugin;
 }

@@ -1,0 +1,219 @@
+/**
+ * Builds a running bot from a validated config: storage, token, transport, send queue, plugins,
+ * host, control plane, maintenance, signals. Each missing piece (no token, no channels, no
+ * Ollama) is said once, plainly, with what the bot does instead.
+ * @module
+ */
+import { dirname, resolve } from "node:path";
+import type { Config } from "./config_schema.ts";
+import { describeError } from "./errors.ts";
+import { Host } from "./host.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { OllamaClient } from "./ollama_client.ts";
+import { loadPlugins } from "./plugin_loader.ts";
+import { PluginSet } from "./plugin_set.ts";
+import { pluginStore } from "./plugin_store.ts";
+import { openStorage } from "./storage_open.ts";
+import { BufferedStorage } from "./write_buffer.ts";
+import { startMaintenance } from "./maintenance.ts";
+import { startHttpServer } from "./http_server.ts";
+import { SendQueue } from "./send_queue.ts";
+import { TwitchTransport } from "./twitch_transport.ts";
+import type { Transport } from "./transport.ts";
+import { createTokenManager, type TokenManager } from "./token_manager.ts";
+import { watchPluginsDir } from "./plugin_watcher.ts";
+
+/** What `startBot` needs besides the config. */
+export interface BotOptions {
+  config: Config;
+  /** The config file, for reloads (`null` when running from env and defaults). */
+  configFile: string | null;
+  /** Reloads the config from the same sources (file + env). */
+  reloadConfig: () => Promise<Config>;
+  log: Logger;
+  metrics?: Metrics;
+  /** A transport to use instead of Twitch (replay, tests). */
+  transport?: Transport & { now?: () => number };
+  /** Whether to install SIGINT/SIGTERM/SIGHUP handlers (off in tests). */
+  signals?: boolean;
+  version?: string;
+}
+
+/** A running bot. */
+export interface RunningBot {
+  host: Host;
+  metrics: Metrics;
+  storage: BufferedStorage;
+  /** The control plane URL, when it listens. */
+  httpUrl: string | null;
+  /** Resolves when the bot has stopped. */
+  stopped: Promise<void>;
+  /** Graceful stop: finish in-flight lines, flush storage, part, close. */
+  stop(): Promise<void>;
+}
+
+/** Starts the bot. Throws only for problems the operator must fix (e.g. refusing an exposed control plane). */
+export async function startBot(options: BotOptions): Promise<RunningBot> {
+  let config = options.config;
+  const log = options.log;
+  const metrics = options.metrics ?? new Metrics();
+  metrics.collectProcessMetrics();
+  for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
+    log.addSecret(secret);
+  }
+  const dbPassword = /^mysql:\/\/[^:/@]*:([^@]*)@/.exec(config.database.url)?.[1];
+  if (dbPassword) log.addSecret(decodeURIComponent(dbPassword));
+  const baseDir = options.configFile ? dirname(resolve(options.configFile)) : Deno.cwd();
+
+  const storage = new BufferedStorage(openStorage(config.database, log), {
+    log: log.child({ event: "storage" }),
+    metrics,
+    maxBuffered: config.database.write_buffer,
+  });
+  await storage.init();
+
+  let tokens: TokenManager | undefined;
+  let transport: Transport & { now?: () => number };
+  if (options.transport !== undefined) {
+    transport = options.transport;
+  } else {
+    const wantsAuth = config.twitch.username !== "";
+    if (wantsAuth) {
+      try {
+        tokens = await createTokenManager(config, { log, storage, metrics });
+        await tokens.start();
+      } catch (err) {
+        log.error(`Twitch token problem: ${describeError(err)}`, { event: "twitch_auth" });
+        tokens = undefined;
+      }
+    }
+    const hasToken = tokens?.hasToken() ?? false;
+    transport = new TwitchTransport({
+      ircUrl: config.twitch.irc_url,
+      username: hasToken ? config.twitch.username : "",
+      token: hasToken ? () => tokens!.getToken() : undefined,
+      onAuthFailure: tokens ? () => tokens!.onAuthFailure() : undefined,
+      log: log.child({ event: "irc" }),
+      metrics,
+      joinIntervalMs: config.twitch.join_interval_ms,
+    });
+  }
+  explainMode(config, transport, log);
+
+  const sendQueue = new SendQueue({ transport, log: log.child({ event: "send" }), metrics });
+  const store = pluginStore(storage);
+  const load = async (cfg: Config) => {
+    const { plugins, problems } = await loadPlugins(cfg, { log, metrics, store, baseDir });
+    return { plugins: new PluginSet(plugins, metrics), warnings: problems };
+  };
+  const first = await load(config);
+  const ollama = new OllamaClient({
+    url: config.ollama.url,
+    timeoutMs: config.ollama.timeout * 1000,
+    firstTokenTimeoutMs: config.ollama.first_token_timeout * 1000,
+    keepAlive: config.ollama.keep_alive,
+    numCtx: config.ollama.num_ctx,
+    numPredict: config.ollama.num_predict,
+    temperature: config.ollama.temperature,
+  });
+
+  const host = new Host({
+    config,
+    log,
+    metrics,
+    storage,
+    transport,
+    sendQueue,
+    plugins: first.plugins,
+    ollama,
+    version: options.version,
+    clock: transport.now?.bind(transport),
+    reload: async () => {
+      config = await options.reloadConfig();
+      log.setLevel(config.log.level);
+      return { config, ...(await load(config)) };
+    },
+  });
+
+  const http = await startHttpServer({
+    listen: config.http.listen,
+    controlToken: config.http.control_token,
+    control: host,
+    metrics,
+    log: log.child({ event: "http" }),
+  }).catch(async (err) => {
+    await first.plugins.close();
+    await storage.close();
+    throw err;
+  });
+  if (http) log.info(`Control plane and dashboard at ${http.url}`, { event: "http" });
+
+  const maintenance = startMaintenance(storage, {
+    retentionDays: config.database.retention_days,
+    intervalMinutes: config.database.maintenance_minutes,
+    log: log.child({ event: "maintenance" }),
+  });
+  const watcher = options.transport === undefined
+    ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => void host.reload().catch(() => {}), log)
+    : undefined;
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info("Shutting down: finishing in-flight lines, flushing storage", { event: "shutdown" });
+      await http?.shutdown().catch(() => {});
+      watcher?.close();
+      maintenance.stop();
+      await host.stop();
+      tokens?.stop();
+      await host.plugins.close();
+      await storage.close();
+      removeSignals();
+      log.info("Stopped", { event: "shutdown" });
+      resolveStopped();
+    })();
+    return stopping;
+  };
+
+  const signalHandlers: Array<[Deno.Signal, () => void]> = [];
+  const removeSignals = () => {
+    for (const [sig, fn] of signalHandlers) {
+      try {
+        Deno.removeSignalListener(sig, fn);
+      } catch { /* already gone */ }
+    }
+  };
+  if (options.signals) {
+    const onStop = () => void stop();
+    const onHup = () => {
+      log.info("SIGHUP: reloading config and plugins", { event: "reload" });
+      void host.reload().catch((err) => log.error(`Reload failed: ${describeError(err)}`, { event: "reload" }));
+    };
+    for (const [sig, fn] of [["SIGINT", onStop], ["SIGTERM", onStop], ["SIGHUP", onHup]] as const) {
+      try {
+        Deno.addSignalListener(sig, fn);
+        signalHandlers.push([sig, fn]);
+      } catch { /* signal not supported on this platform */ }
+    }
+  }
+
+  await host.start();
+  return { host, metrics, storage, httpUrl: http?.url ?? null, stopped, stop };
+}
+
+function explainMode(config: Config, transport: Transport, log: Logger): void {
+  if (transport.readOnly) {
+    log.warn(
+      "No Twitch token: joining chat anonymously, read-only. The bot runs in observe mode: it generates " +
+        "and logs what it would say but sends nothing. Set TWITCH_BOT_USERNAME and TWITCH_OAUTH_TOKEN " +
+        "(or run `deno task auth`) to talk.",
+      { event: "startup" },
+    );
+  }
+  if (config.twitch.channels.length === 0) {
+    log.warn("No channels configured: set TWITCH_CHANNELS (comma list) or [twitch] channels", { event: "startup" });
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * What the host knows about one channel: its resolved settings, room state, counters for
+ * `!clank status`, recent lines for output checks and the dashboard, and who is banned or timed
+ * out. Everything is bounded.
+ * @module
+ */
+import type { ChannelSettings } from "./config_schema.ts";
+import { LatencyWindow } from "./latency_window.ts";
+import { RingBuffer } from "./ring_buffer.ts";
+import { ReplyQueue } from "./reply_queue.ts";
+import { Turnstile } from "./turnstile.ts";
+
+/** Most restricted (banned/timed-out) users remembered per channel. */
+const MAX_RESTRICTED = 2000;
+
+/** Runtime state of one channel. */
+export class ChannelState {
+  readonly name: string;
+  /** Configured settings (defaults + config file), what `reset` returns to. */
+  configured: ChannelSettings;
+  /** Live overrides stored in the database. */
+  overrides: Partial<ChannelSettings>;
+  /** Resolved settings in force. */
+  settings: ChannelSettings;
+  joined = false;
+  /** Wanted: configured or joined via the API/command (rejoined after reconnects). */
+  wanted = true;
+  botIsModerator = false;
+  room = { slow: 0, emoteOnly: false, followersOnly: -1, subsOnly: false };
+  messagesSeen = 0;
+  sentSpontaneous = 0;
+  sentReplies = 0;
+  lastError: string | null = null;
+  readonly generation = new LatencyWindow(200);
+  /** Approximate lines in the context (chat lines observed since the last clear, capped at the window). */
+  contextLines = 0;
+  readonly recentChat = new RingBuffer<string>(30);
+  readonly recentBot = new RingBuffer<string>(30);
+  readonly order = new Turnstile();
+  readonly queue: ReplyQueue;
+  /** login → time the restriction ends (ms); Infinity for bans. */
+  readonly #restricted = new Map<string, number>();
+
+  constructor(
+    name: string,
+    configured: ChannelSettings,
+    overrides: Partial<ChannelSettings>,
+    settings: ChannelSettings,
+    queue: ReplyQueue,
+  ) {
+    this.name = name;
+    this.configured = configured;
+    this.overrides = overrides;
+    this.settings = settings;
+    this.queue = queue;
+  }
+
+  /** Marks a user banned (`until` = Infinity) or timed out until `until` (ms). */
+  restrict(user: string, until: number): void {
+    this.#restricted.delete(user);
+    this.#restricted.set(user, until);
+    if (this.#restricted.size > MAX_RESTRICTED) {
+      const oldest = this.#restricted.keys().next().value;
+      if (oldest !== undefined) this.#restricted.delete(oldest);
+    }
+  }
+
+  /** True while a user is banned or timed out. */
+  isRestricted(user: string, now: number): boolean {
+    const until = this.#restricted.get(user);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.#restricted.delete(user);
+    return false;
+  }
+
+  /** Users restricted now (for the output guard). */
+  restrictedUsers(now: number): string[] {
+    const out: string[] = [];
+    for (const [user, until] of this.#restricted) {
+      if (until > now) out.push(user);
+    }
+    return out;
+  }
+}

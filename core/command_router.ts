@@ -1,0 +1,127 @@
+/**
+ * `!clank <command> …`: finds the command plugin (first match wins), checks who may run it and the
+ * declared cooldowns (data on the plugin, enforced here, Sopel-style), runs it and applies what it
+ * returns. Viewers without permission are ignored silently: no chat noise.
+ * @module
+ */
+import type { MessageEvent } from "./events.ts";
+import type { PluginHandle } from "./plugin_handle.ts";
+import type { ChannelStatus, CommandInvocation, CommandResult } from "../plugins/sdk.ts";
+import type { ChannelSettings } from "./config_schema.ts";
+import type { PluginSet } from "./plugin_set.ts";
+
+/** What the router needs from the host. */
+export interface CommandHost {
+  prefix: string;
+  admins: ReadonlySet<string>;
+  /** Seconds between two commands in a channel (config `twitch.command_cooldown`). */
+  channelCooldown: number;
+  settings(channel: string): { settings: ChannelSettings; configured: ChannelSettings } | undefined;
+  status(channel: string): ChannelStatus;
+  /** Applies a change; returns an error line for chat when it was refused. */
+  applySettings(channel: string, patch: Record<string, unknown>): Promise<string | null>;
+  resetSettings(channel: string): Promise<void>;
+  reply(channel: string, text: string): void;
+}
+
+/** Most per-user cooldown entries kept; expired ones are pruned first. */
+const MAX_COOLDOWN_ENTRIES = 5000;
+
+/** Routes `!clank` commands. */
+export class CommandRouter {
+  #plugins: PluginSet;
+  #host: CommandHost;
+  /** key → time the cooldown ends (ms). Keys: `c:<channel>`, `c:<channel>:<cmd>`, `u:<channel>:<cmd>:<user>`. */
+  #until = new Map<string, number>();
+
+  constructor(plugins: PluginSet, host: CommandHost) {
+    this.#plugins = plugins;
+    this.#host = host;
+  }
+
+  /** Swaps the plugin set after a reload. */
+  setPlugins(plugins: PluginSet): void {
+    this.#plugins = plugins;
+  }
+
+  /** True when the user counts as a moderator for commands. */
+  isPrivileged(event: MessageEvent): boolean {
+    return event.badges.moderator || event.badges.broadcaster || this.#host.admins.has(event.user);
+  }
+
+  /** Handles one `!clank …` line. Returns what happened, for logs and tests. */
+  async handle(event: MessageEvent): Promise<"ran" | "ignored" | "cooldown" | "failed"> {
+    const words = event.text.trim().split(/\s+/).slice(1);
+    const word = (words[0] ?? "help").toLowerCase();
+    const plugin = this.#plugins.commands.get(word) ?? this.#plugins.commands.get("help");
+    if (plugin === undefined) return "ignored";
+    const privileged = this.isPrivileged(event);
+    if (plugin.meta.permission !== "everyone" && !privileged) return "ignored";
+    const now = event.time;
+    if (!this.#cooldownPassed(event, plugin, now)) return "cooldown";
+    const state = this.#host.settings(event.channel);
+    if (state === undefined) return "ignored";
+    const known = plugin === this.#plugins.commands.get(word);
+    const invocation: CommandInvocation = {
+      channel: event.channel,
+      user: event.user,
+      displayName: event.displayName,
+      args: known ? words.slice(1) : words,
+      text: event.text,
+      prefix: this.#host.prefix,
+      settings: state.settings,
+      defaults: state.configured,
+      status: this.#host.status(event.channel),
+      commands: this.#visibleCommands(privileged),
+      time: now,
+    };
+    const outcome = await this.#plugins.call<CommandResult>(plugin, "run", invocation);
+    if (!outcome.ok) return "failed";
+    const result = outcome.value;
+    let reply = result.reply;
+    if (result.reset) await this.#host.resetSettings(event.channel);
+    if (result.set !== undefined && Object.keys(result.set).length > 0) {
+      const refused = await this.#host.applySettings(event.channel, result.set);
+      if (refused !== null) reply = `@${event.displayName} ${refused}`;
+    }
+    if (reply !== undefined && reply.trim() !== "") this.#host.reply(event.channel, reply);
+    return "ran";
+  }
+
+  #visibleCommands(privileged: boolean): Array<{ command: string; usage: string }> {
+    const seen = new Set<PluginHandle>();
+    const out: Array<{ command: string; usage: string }> = [];
+    for (const p of this.#plugins.commands.values()) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (p.meta.permission !== "everyone" && !privileged) continue;
+      out.push({ command: p.meta.command!, usage: p.meta.usage ?? p.meta.command! });
+    }
+    return out;
+  }
+
+  #cooldownPassed(event: MessageEvent, plugin: PluginHandle, now: number): boolean {
+    const cmd = plugin.meta.command!;
+    const keys: Array<[string, number]> = [[`c:${event.channel}`, this.#host.channelCooldown]];
+    if (plugin.meta.cooldown?.channel) keys.push([`c:${event.channel}:${cmd}`, plugin.meta.cooldown.channel]);
+    if (plugin.meta.cooldown?.user) {
+      keys.push([`u:${event.channel}:${cmd}:${event.user}`, plugin.meta.cooldown.user]);
+    }
+    for (const [key] of keys) {
+      const end = this.#until.get(key);
+      if (end !== undefined && end > now) return false;
+    }
+    for (const [key, seconds] of keys) {
+      if (seconds <= 0) continue;
+      this.#until.delete(key);
+      this.#until.set(key, now + seconds * 1000);
+    }
+    if (this.#until.size > MAX_COOLDOWN_ENTRIES) {
+      for (const [key, end] of this.#until) {
+        if (end <= now || this.#until.size > MAX_COOLDOWN_ENTRIES) this.#until.delete(key);
+        else break;
+      }
+    }
+    return true;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * One generation job, start to finish: gather context, ask the channel's generator (first result
+ * wins, Markov as an opt-in fallback), pass the line through the output filters, try once more if
+ * it was rejected, then hand it to the send queue. Failures are counted and logged; chat sees
+ * nothing (no error lines, no catch-up burst later).
+ * @module
+ */
+import type { ContextContribution, FilterVerdict, GenerateRequest, GenerateResult } from "../plugins/sdk.ts";
+import type { HistoryLine } from "./events.ts";
+import type { ChannelState } from "./channel_state.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { PluginSet } from "./plugin_set.ts";
+import type { ReplyJob } from "./reply_queue.ts";
+
+/** Mentions older than this when their turn comes are dropped: the conversation has moved on. */
+const MAX_MENTION_WAIT_MS = 60_000;
+
+/** What a generation needs from the host. */
+export interface GenerationHost {
+  bot: string;
+  plugins(): PluginSet;
+  log: Logger;
+  metrics: Metrics;
+  now(): number;
+  /** Milliseconds a generator call may take (the Ollama deadline plus a margin). */
+  generatorTimeoutMs: number;
+  /** Resolves the model of a channel (`settings.model` or the global default). */
+  modelFor(state: ChannelState): string;
+  /** Sends a checked line; resolves when sent or dropped. */
+  send(state: ChannelState, text: string, job: ReplyJob): Promise<void>;
+  /** Reports a generator failure (counted by kind, Ollama status updated). */
+  generatorFailed(state: ChannelState, generator: string, error: string): void;
+  generatorSucceeded(generator: string): void;
+}
+
+/** Outcome for logs and tests. */
+export type GenerationOutcome = "sent" | "stale" | "restricted" | "no_text" | "rejected";
+
+/** Runs one job. */
+export async function runGeneration(
+  job: ReplyJob,
+  state: ChannelState,
+  host: GenerationHost,
+): Promise<GenerationOutcome> {
+  const now = host.now();
+  if (job.mention && now - job.time > MAX_MENTION_WAIT_MS) return "stale";
+  if (job.mention && state.isRestricted(job.mention.user, now)) return "restricted";
+  const plugins = host.plugins();
+  const settings = state.settings;
+
+  const contributions = await Promise.all(
+    plugins.contexts.map((p) =>
+      plugins.call<ContextContribution>(p, "provide", {
+        channel: state.name,
+        trigger: job.trigger,
+        settings,
+        time: now,
+      })
+    ),
+  );
+  const history: HistoryLine[] = [];
+  const notes: string[] = [];
+  for (const c of contributions) {
+    if (!c.ok) continue;
+    history.push(...(c.value.history ?? []));
+    notes.push(...(c.value.notes ?? []));
+  }
+  const restricted = new Set(state.restrictedUsers(now));
+  const visible = restricted.size === 0 ? history : history.filter((l) => !restricted.has(l.user));
+
+  const address = job.mention ? `@${job.mention.displayName} ` : "";
+  let rejected: string | undefined;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const request: GenerateRequest = {
+      channel: state.name,
+      trigger: job.trigger,
+      bot: host.bot,
+      settings,
+      model: host.modelFor(state),
+      history: visible,
+      notes,
+      mention: job.mention,
+      attempt,
+      rejected,
+      time: now,
+    };
+    const result = await generate(request, state, host);
+    if (result === null) {
+      host.metrics.generationsEmpty.inc({ channel: state.name, reason: "no_text" });
+      return "no_text";
+    }
+    const checked = await checkOutput(result, address, job, state, host, restricted);
+    if (checked.ok) {
+      await host.send(state, address + checked.text, job);
+      return "sent";
+    }
+    rejected = checked.reason;
+    host.log.debug("Generated line rejected", {
+      channel: state.name,
+      event: "rejected",
+      reason: rejected,
+      attempt,
+    });
+  }
+  host.metrics.generationsEmpty.inc({ channel: state.name, reason: "rejected" });
+  return "rejected";
+}
+
+async function generate(
+  req: GenerateRequest,
+  state: ChannelState,
+  host: GenerationHost,
+): Promise<GenerateResult> {
+  const plugins = host.plugins();
+  const order = [state.settings.generator];
+  if (state.settings.fallback_markov && !order.includes("markov")) order.push("markov");
+  for (const name of order) {
+    const plugin = plugins.generators.get(name);
+    if (plugin === undefined) {
+      state.lastError = `Generator "${name}" is not loaded; loaded: ${
+        [...plugins.generators.keys()].join(", ")
+      }`;
+      host.log.warn(state.lastError, { channel: state.name, event: "generator_missing" });
+      continue;
+    }
+    const started = performance.now();
+    const outcome = await plugins.call<GenerateResult>(plugin, "generate", req, {
+      timeoutMs: host.generatorTimeoutMs,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (!outcome.ok) {
+      host.metrics.generationDuration.observe({ generator: name, outcome: "error" }, seconds);
+      host.generatorFailed(state, name, outcome.error);
+      continue;
+    }
+    host.generatorSucceeded(name);
+    const text = outcome.value?.text.trim();
+    host.metrics.generationDuration.observe({ generator: name, outcome: text ? "ok" : "empty" }, seconds);
+    if (text) {
+      state.generation.add(seconds * 1000);
+      return { text, forbidden: outcome.value?.forbidden };
+    }
+  }
+  return null;
+}
+
+async function checkOutput(
+  result: NonNullable<GenerateResult>,
+  address: string,
+  job: ReplyJob,
+  state: ChannelState,
+  host: GenerationHost,
+  restricted: ReadonlySet<string>,
+): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
+  const plugins = host.plugins();
+  // The address is added after the filters, so they shape the text alone but leave room for it.
+  const settings = { ...state.settings, max_length: Math.max(1, state.settings.max_length - address.length) };
+  let text = result.text;
+  for (const filter of plugins.filtersOut) {
+    const outcome = await plugins.call<FilterVerdict>(filter, "check", {
+      direction: "out",
+      channel: state.name,
+      user: job.mention?.user,
+      text,
+      settings,
+      bot: host.bot,
+      forbidden: result.forbidden,
+      recent: { bot: state.recentBot.last(10), chat: state.recentChat.last(20) },
+    });
+    // A failing output filter cannot vouch for the line: fail closed.
+    if (!outcome.ok) return { ok: false, reason: `${filter.meta.name}: failed` };
+    const verdict = outcome.value;
+    if (verdict.action === "drop") {
+      host.metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "out" });
+      return { ok: false, reason: `${filter.meta.name}: ${verdict.reason}` };
+    }
+    if (verdict.action === "rewrite") text = verdict.text;
+  }
+  if (text.trim() === "") return { ok: false, reason: "empty" };
+  for (const user of restricted) {
+    if (new RegExp(`(?:^|[^a-z0-9_])@?${user}(?![a-z0-9_])`, "i").test(text)) {
+      host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
+      return { ok: false, reason: "restricted_user: names a banned or timed-out user" };
+    }
+  }
+  return { ok: true, text };
+}

@@ -1,0 +1,27 @@
+/**
+ * `clank healthcheck`: exits 0 when the running bot's `/healthz` answers 200. For container health
+ * checks in images without curl.
+ * @module
+ */
+import type { Config } from "./config_schema.ts";
+
+/** Returns the exit code. */
+export async function runHealthcheck(config: Config): Promise<number> {
+  const listen = config.http.listen;
+  if (listen === "") {
+    console.error("healthcheck: HTTP_LISTEN is empty, so there is no /healthz to ask");
+    return 1;
+  }
+  const [, host = "127.0.0.1", port = "8080"] = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen) ?? [];
+  const target = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+  const url = `http://${target.includes(":") ? `[${target}]` : target}:${port}/healthz`;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(3000) });
+    await res.body?.cancel();
+    if (res.ok) return 0;
+    console.error(`healthcheck: ${url} answered ${res.status}`);
+  } catch (err) {
+    console.error(`healthcheck: ${url} did not answer: ${(err as Error).message}`);
+  }
+  return 1;
+}

@@ -1,0 +1,933 @@
+/**
+ * The host: receives chat events from the transport and runs them through the pipeline, owns the
+ * per-channel state, and implements the control API used by `!clank` commands and HTTP.
+ *
+ * One chat line, top to bottom (stages in `#stages`):
+ * error boundary → facts (mention? command? bot?) → input filters → in-order section (per channel) →
+ * moderation bookkeeping and storage → observers (context plugins) → command router → cooldown gates
+ * → reply queue → generation (`generation.ts`) → output filters → send queue → transport.
+ * @module
+ */
+import type { ChatEvent, MessageEvent } from "./events.ts";
+import type { ChannelSettings, Config } from "./config_schema.ts";
+import type { ChannelView, ControlApi, Readiness, RecentLine, SettingsChange } from "./control.ts";
+import type {
+  ChannelStatus,
+  FilterVerdict,
+  GateVerdict,
+  ObservedEvent,
+  SentEvent,
+  TriggerKind,
+} from "../plugins/sdk.ts";
+import type { Transport } from "./transport.ts";
+import type { ChatRecord } from "./storage.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { StorageStatus } from "./write_buffer.ts";
+import { compose, type Stage } from "./compose.ts";
+import { ChannelState } from "./channel_state.ts";
+import { CommandRouter } from "./command_router.ts";
+import { describeError } from "./errors.ts";
+import { runGeneration } from "./generation.ts";
+import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts.ts";
+import type { PluginSet } from "./plugin_set.ts";
+import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
+import { RingBuffer } from "./ring_buffer.ts";
+import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
+
+/** The storage the host writes through (`BufferedStorage`). */
+export interface HostStorage {
+  saveMessage(record: ChatRecord): Promise<unknown>;
+  deleteMessage(channel: string, id: string): Promise<void>;
+  deleteUserMessages(channel: string, user: string): Promise<number>;
+  recentMessages(channel: string, limit: number): Promise<ChatRecord[]>;
+  setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void>;
+  allSettings(): Promise<Record<string, Partial<ChannelSettings>>>;
+  kvGet(namespace: string, key: string): Promise<string | undefined>;
+  kvSet(namespace: string, key: string, value: string | null): Promise<void>;
+  status(): StorageStatus;
+}
+
+/** The send queue the host sends through (`send_queue.ts`). */
+export interface HostSendQueue {
+  enqueue(line: {
+    channel: string;
+    text: string;
+    kind: "mention" | "spontaneous" | "command";
+    maxAgeMs?: number;
+    floorSeconds?: number;
+  }): Promise<string>;
+  onEvent(event: ChatEvent): void;
+  readonly depth: number;
+}
+
+/** What Ollama looks like to the host: health and model checks (generation goes through plugins). */
+export interface HostOllama {
+  tags(): Promise<string[]>;
+  ping(): Promise<boolean>;
+}
+
+/** Everything the host is built from. */
+export interface HostDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  storage: HostStorage;
+  transport: Transport;
+  sendQueue: HostSendQueue;
+  plugins: PluginSet;
+  ollama?: HostOllama;
+  /** Reloads config and plugins; returns the new plugin set and the new config. */
+  reload?: () => Promise<{ config: Config; plugins: PluginSet; warnings: string[] }>;
+  version?: string;
+  /** The clock (replay uses the log's time). */
+  clock?: () => number;
+}
+
+/** Why the bot did or did not speak, for replay output and debugging. */
+export interface Decision {
+  channel: string;
+  trigger: TriggerKind | "command";
+  /** `queued`, `skipped`, `said`, `would_say`, `not_sent`, or a generation outcome. */
+  outcome: string;
+  reason?: string;
+  user?: string;
+  text?: string;
+  time: number;
+}
+
+/** The pipeline context of one event. */
+interface IngestContext {
+  event: ChatEvent;
+  state?: ChannelState;
+  ticket?: number;
+  facts?: MessageFacts;
+}
+
+/** kv namespace of the host's own small records. */
+const HOST_KV = "host";
+
+/** The running bot. */
+export class Host implements ControlApi {
+  #config: Config;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  readonly #storage: HostStorage;
+  readonly #transport: Transport;
+  readonly #sendQueue: HostSendQueue;
+  readonly #ollama: HostOllama | undefined;
+  readonly #reload: HostDeps["reload"];
+  readonly #version: string;
+  #plugins: PluginSet;
+  readonly #channels = new Map<string, ChannelState>();
+  readonly #router: CommandRouter;
+  readonly #recent = new RingBuffer<RecentLine>(1000);
+  readonly #listeners = new Set<(line: RecentLine) => void>();
+  readonly #started = performance.now();
+  readonly #run: (ctx: IngestContext) => Promise<void>;
+  #isMention: (text: string) => boolean;
+  #bots: Set<string>;
+  #admins: Set<string>;
+  #ollamaReachable: boolean | null = null;
+  #ollamaError: string | null = null;
+  #tick: ReturnType<typeof setInterval> | undefined;
+  #inflight = new Set<Promise<void>>();
+  #stopping = false;
+  readonly #now: () => number;
+  readonly #decisions = new Set<(d: Decision) => void>();
+
+  constructor(deps: HostDeps) {
+    this.#config = deps.config;
+    this.#log = deps.log;
+    this.#metrics = deps.metrics;
+    this.#storage = deps.storage;
+    this.#transport = deps.transport;
+    this.#sendQueue = deps.sendQueue;
+    this.#ollama = deps.ollama;
+    this.#reload = deps.reload;
+    this.#version = deps.version ?? "dev";
+    this.#plugins = deps.plugins;
+    this.#now = deps.clock ?? Date.now;
+    this.#isMention = mentionMatcher(deps.config.twitch.username);
+    this.#bots = new Set(deps.config.twitch.bots);
+    this.#admins = new Set(deps.config.twitch.admins);
+    this.#router = new CommandRouter(this.#plugins, this.#commandHost());
+    this.#run = compose(this.#stages(), (stage, seconds) => {
+      this.#metrics.middlewareDuration.observe({ plugin: "core", stage }, seconds);
+    });
+  }
+
+  /** The bot's login. */
+  get bot(): string {
+    return this.#config.twitch.username;
+  }
+
+  /** Subscribes to decisions (said, skipped and why); returns an unsubscribe function. */
+  onDecision(listener: (d: Decision) => void): () => void {
+    this.#decisions.add(listener);
+    return () => this.#decisions.delete(listener);
+  }
+
+  #decide(d: Decision): void {
+    for (const listener of this.#decisions) listener(d);
+  }
+
+  /** The plugins in use. */
+  get plugins(): PluginSet {
+    return this.#plugins;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Loads channel state and history, connects the transport and starts the tick. */
+  async start(): Promise<void> {
+    const stored = await this.#storage.allSettings().catch((err) => {
+      this.#log.warn("Could not read stored channel settings; using the configured ones", {
+        error: describeError(err),
+      });
+      return {} as Record<string, Partial<ChannelSettings>>;
+    });
+    for (const channel of this.#config.twitch.channels) this.#ensureChannel(channel, stored[channel] ?? {});
+    await Promise.all(this.#config.twitch.channels.map((c) => this.#restoreHistory(c)));
+    this.#transport.onEvent((event) => this.dispatch(event));
+    this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
+    void this.#checkOllama();
+    await this.#transport.connect(this.#config.twitch.channels);
+  }
+
+  /**
+   * Stops: no new events, waits for in-flight generations (up to `graceMs`), parts channels and
+   * disconnects. Storage flushing is the caller's (it owns the storage).
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#tick = undefined;
+    const idle = Promise.all([...this.#channels.values()].map((c) => c.queue.idle()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
+    await Promise.allSettled([...this.#inflight]);
+    await this.#transport.disconnect().catch(() => {});
+  }
+
+  /** Resolves when every event dispatched so far has been handled and every reply queue is idle. */
+  async settled(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      await Promise.allSettled([...this.#inflight]);
+      await Promise.all([...this.#channels.values()].map((c) => c.queue.idle()));
+      if (this.#inflight.size === 0 && [...this.#channels.values()].every((c) => !c.queue.busy)) return;
+    }
+  }
+
+  // ---------------------------------------------------------------- pipeline
+
+  /** Entry point of every transport event. Never throws; events of a channel keep their order. */
+  dispatch(event: ChatEvent): void {
+    if (this.#stopping) return;
+    const ctx: IngestContext = { event };
+    if ("channel" in event) {
+      const state = this.#channels.get(event.channel);
+      if (state !== undefined) {
+        ctx.state = state;
+        ctx.ticket = state.order.ticket();
+      }
+    }
+    const done = this.#run(ctx).catch(() => {});
+    this.#inflight.add(done);
+    void done.finally(() => this.#inflight.delete(done));
+  }
+
+  #stages(): Stage<IngestContext>[] {
+    return [
+      { name: "error_boundary", run: (ctx, next) => this.#errorBoundary(ctx, next) },
+      { name: "facts", run: (ctx, next) => this.#facts(ctx, next) },
+      { name: "input_filters", run: (ctx, next) => this.#inputFilters(ctx, next) },
+      { name: "in_order", run: (ctx, next) => this.#inOrder(ctx, next) },
+      { name: "bookkeeping", run: (ctx, next) => this.#bookkeeping(ctx, next) },
+      { name: "observe", run: (ctx, next) => this.#observe(ctx, next) },
+      { name: "commands", run: (ctx, next) => this.#commands(ctx, next) },
+      { name: "triggers", run: (ctx) => this.#triggers(ctx) },
+    ];
+  }
+
+  async #errorBoundary(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    try {
+      await next();
+    } catch (err) {
+      this.#metrics.pluginFailures.inc({ plugin: "core", reason: "threw" });
+      this.#log.error("Event handling failed; the bot goes on", {
+        event: ctx.event.type,
+        channel: "channel" in ctx.event ? ctx.event.channel : undefined,
+        error: describeError(err),
+      });
+    } finally {
+      if (ctx.ticket !== undefined) ctx.state?.order.leave(ctx.ticket);
+    }
+  }
+
+  async #facts(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    const event = ctx.event;
+    if (event.type === "message") {
+      if (ctx.state === undefined) return;
+      const facts = messageFacts(event, {
+        bot: this.bot,
+        isMention: this.#isMention,
+        prefix: this.#config.twitch.command_prefix,
+        bots: this.#bots,
+      });
+      // Our own lines come back through `sent`; the bot never reacts to itself.
+      if (facts.self) return;
+      ctx.facts = facts;
+      event.flags = { mention: facts.mention, command: facts.command, fromBot: facts.fromBot };
+      this.#metrics.chatLinesReceived.inc({ channel: event.channel });
+      ctx.state.messagesSeen++;
+    }
+    await next();
+  }
+
+  async #inputFilters(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    const event = ctx.event;
+    if (event.type === "message" && ctx.state !== undefined) {
+      for (const filter of this.#plugins.filtersIn) {
+        const outcome = await this.#plugins.call<FilterVerdict>(filter, "check", {
+          direction: "in",
+          channel: event.channel,
+          user: event.user,
+          text: event.text,
+          settings: ctx.state.settings,
+          bot: this.bot,
+        });
+        if (!outcome.ok) continue;
+        const verdict = outcome.value;
+        if (verdict.action === "drop") {
+          this.#metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "in" });
+          this.#log.debug("Chat line blocked", {
+            channel: event.channel,
+            plugin: filter.meta.name,
+            event: "blocked",
+            reason: verdict.reason,
+          });
+          return;
+        }
+        if (verdict.action === "rewrite") event.text = verdict.text;
+      }
+    }
+    await next();
+  }
+
+  async #inOrder(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    if (ctx.ticket !== undefined) await ctx.state!.order.enter(ctx.ticket);
+    await next();
+  }
+
+  async #bookkeeping(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    const event = ctx.event;
+    const state = ctx.state;
+    this.#sendQueue.onEvent(event);
+    switch (event.type) {
+      case "message":
+        if (state === undefined) return;
+        this.#recordChat(event, state, ctx.facts!);
+        break;
+      case "ban":
+        state?.restrict(event.user, Number.POSITIVE_INFINITY);
+        state?.queue.discard((j) => j.mention?.user === event.user);
+        this.#write(this.#storage.deleteUserMessages(event.channel, event.user), "ban");
+        this.#log.info("User banned: their lines leave the context and the database", {
+          channel: event.channel,
+          event: "ban",
+        });
+        break;
+      case "timeout":
+        state?.restrict(event.user, event.time + event.duration * 1000);
+        state?.queue.discard((j) => j.mention?.user === event.user);
+        if (!this.#config.twitch.keep_timed_out_lines) {
+          this.#write(this.#storage.deleteUserMessages(event.channel, event.user), "timeout");
+        }
+        break;
+      case "deletion":
+        this.#write(this.#storage.deleteMessage(event.channel, event.messageId), "deletion");
+        break;
+      case "clear":
+        if (state) state.contextLines = 0;
+        this.#write(this.#storage.kvSet(HOST_KV, `cleared:${event.channel}`, String(event.time)), "clear");
+        break;
+      case "roomstate":
+        if (state) {
+          if (event.slow !== undefined) state.room.slow = event.slow;
+          if (event.emoteOnly !== undefined) state.room.emoteOnly = event.emoteOnly;
+          if (event.followersOnly !== undefined) state.room.followersOnly = event.followersOnly;
+          if (event.subsOnly !== undefined) state.room.subsOnly = event.subsOnly;
+        }
+        break;
+      case "userstate":
+        if (state) state.botIsModerator = event.moderator || event.broadcaster;
+        break;
+      case "join":
+      case "part":
+        if (event.self && state) {
+          state.joined = event.type === "join";
+          this.#metrics.channelsJoined.set([...this.#channels.values()].filter((c) => c.joined).length);
+        }
+        break;
+      case "notice":
+        this.#metrics.notices.inc({ msg_id: event.msgId });
+        if (state && /banned|suspended|timedout|followersonly|subsonly|emoteonly/.test(event.msgId)) {
+          state.lastError = `Twitch: ${event.msgId}`;
+        }
+        break;
+      case "disconnected":
+        for (const c of this.#channels.values()) c.joined = false;
+        break;
+    }
+    await next();
+  }
+
+  #recordChat(event: MessageEvent, state: ChannelState, facts: MessageFacts): void {
+    if (!facts.command && !facts.fromBot) {
+      state.contextLines = Math.min(state.settings.context, state.contextLines + 1);
+      state.recentChat.push(event.text);
+    }
+    this.#pushRecent({
+      channel: event.channel,
+      id: event.id,
+      user: event.user,
+      displayName: event.displayName,
+      text: event.text,
+      time: event.time,
+      bot: false,
+    });
+    this.#write(
+      this.#storage.saveMessage({
+        channel: event.channel,
+        id: event.id,
+        userId: event.userId,
+        user: event.user,
+        displayName: event.displayName,
+        text: event.text,
+        time: event.time,
+        bot: false,
+      }),
+      "save",
+    );
+  }
+
+  async #observe(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    const event = ctx.event;
+    // Ticks and connection events reach observers too, but a line for a channel we do not track does not.
+    if (!("channel" in event) || ctx.state !== undefined) await this.#notify(event);
+    await next();
+  }
+
+  async #notify(event: ObservedEvent): Promise<void> {
+    const observers = this.#plugins.observers;
+    if (observers.length === 1) await this.#plugins.call(observers[0]!, "observe", event);
+    else if (observers.length > 1) {
+      await Promise.all(observers.map((p) => this.#plugins.call(p, "observe", event)));
+    }
+  }
+
+  async #commands(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+    if (ctx.event.type === "message" && ctx.facts?.ourCommand) {
+      await this.#router.handle(ctx.event);
+      return;
+    }
+    await next();
+  }
+
+  async #triggers(ctx: IngestContext): Promise<void> {
+    const event = ctx.event;
+    if (event.type === "tick") {
+      await Promise.all(
+        [...this.#channels.values()].filter((c) => c.joined || this.#transport.readOnly).map((c) =>
+          this.#maybeSpontaneous(c, event.time)
+        ),
+      );
+      return;
+    }
+    if (event.type !== "message" || ctx.state === undefined || ctx.facts === undefined) return;
+    const state = ctx.state;
+    const facts = ctx.facts;
+    if (facts.fromBot || facts.command) return;
+    if (facts.mention) {
+      const who = { channel: state.name, trigger: "mention" as const, user: event.user, time: event.time };
+      if (state.isRestricted(event.user, event.time)) {
+        this.#decide({ ...who, outcome: "skipped", reason: "user is banned or timed out" });
+        return;
+      }
+      const gate = await this.#gate("mention", state, event.time, event.user);
+      if (!gate.allow) {
+        this.#decide({ ...who, outcome: "skipped", reason: `cooldown: ${gate.reason}` });
+        return;
+      }
+      this.#decide({ ...who, outcome: "queued", text: event.text });
+      state.queue.pushMention({
+        trigger: "mention",
+        channel: state.name,
+        time: event.time,
+        mention: { id: event.id, user: event.user, displayName: event.displayName, text: event.text },
+      }, state.settings.mention_queue);
+      return;
+    }
+    await this.#maybeSpontaneous(state, event.time);
+  }
+
+  async #maybeSpontaneous(state: ChannelState, now: number): Promise<void> {
+    if (state.queue.hasSpontaneous) return;
+    if (!(await this.#gate("spontaneous", state, now)).allow) return;
+    this.#decide({ channel: state.name, trigger: "spontaneous", outcome: "queued", time: now });
+    state.queue.pushSpontaneous({ trigger: "spontaneous", channel: state.name, time: now });
+  }
+
+  /** Asks every cooldown plugin for a trigger; all must allow. A failing gate counts as "no". */
+  async #gate(
+    trigger: TriggerKind,
+    state: ChannelState,
+    time: number,
+    user?: string,
+  ): Promise<{ allow: true } | { allow: false; reason: string }> {
+    for (const gate of this.#plugins.gates(trigger)) {
+      const outcome = await this.#plugins.call<GateVerdict>(gate, "gate", {
+        trigger,
+        channel: state.name,
+        user,
+        settings: state.settings,
+        contextSize: state.contextLines,
+        time,
+      });
+      if (!outcome.ok) return { allow: false, reason: `${gate.meta.name} failed` };
+      if (!outcome.value.allow) {
+        // Spontaneous checks run on every line; "not enough lines yet" is the normal state, not a skip.
+        if (trigger === "mention" || outcome.value.reason !== "threshold") {
+          this.#metrics.cooldownSkips.inc({ channel: state.name, trigger, reason: outcome.value.reason });
+        }
+        return { allow: false, reason: outcome.value.reason };
+      }
+    }
+    return { allow: true };
+  }
+
+  // ---------------------------------------------------------------- generation and sending
+
+  async #runJob(job: ReplyJob): Promise<void> {
+    const state = this.#channels.get(job.channel);
+    if (state === undefined || this.#stopping) return;
+    try {
+      const outcome = await runGeneration(job, state, {
+        bot: this.bot,
+        plugins: () => this.#plugins,
+        log: this.#log,
+        metrics: this.#metrics,
+        now: () => this.#now(),
+        generatorTimeoutMs: this.#config.ollama.timeout * 1000 + 2000,
+        modelFor: (s) => this.#modelFor(s.settings),
+        send: (s, text, j) => this.#send(s, text, j.trigger, j.mention?.user),
+        generatorFailed: (s, name, error) => this.#generatorFailed(s, name, error),
+        generatorSucceeded: (name) => this.#generatorSucceeded(name),
+      });
+      this.#log.debug("Generation finished", { channel: job.channel, event: job.trigger, outcome });
+      if (outcome !== "sent") {
+        this.#decide({ channel: job.channel, trigger: job.trigger, outcome, user: job.mention?.user, time: this.#now() });
+      }
+    } catch (err) {
+      state.lastError = describeError(err);
+      this.#log.error("Generation failed", { channel: job.channel, error: state.lastError });
+    }
+  }
+
+  #modelFor(settings: ChannelSettings): string {
+    return settings.model || this.#config.ollama.model;
+  }
+
+  #generatorFailed(state: ChannelState, generator: string, error: string): void {
+    const code = /OLLAMA_([A-Z_]+)/.exec(error)?.[1];
+    if (code !== undefined) {
+      const kind = code === "MODEL_MISSING" ? "model_missing" : code.toLowerCase();
+      this.#metrics.ollamaErrors.inc({ kind });
+      if (code === "UNREACHABLE") this.#ollamaReachable = false;
+      this.#ollamaError = error;
+    }
+    const first = state.lastError !== error;
+    state.lastError = error;
+    // One warning per new failure, then quiet: an Ollama outage must not flood the log either.
+    const level = first ? "warn" : "debug";
+    this.#log[level]("Generator failed; staying silent", { channel: state.name, plugin: generator, error });
+  }
+
+  #generatorSucceeded(generator: string): void {
+    if (generator === "ollama") {
+      if (this.#ollamaReachable === false) this.#log.info("Ollama answers again", { event: "ollama_up" });
+      this.#ollamaReachable = true;
+      this.#ollamaError = null;
+    }
+  }
+
+  /** Sends a line through the send queue and tells observers once it went out. */
+  async #send(
+    state: ChannelState,
+    text: string,
+    kind: TriggerKind | "command",
+    user?: string,
+  ): Promise<void> {
+    const result = await this.#sendQueue.enqueue({
+      channel: state.name,
+      text,
+      kind,
+      floorSeconds: state.settings.floor,
+    });
+    const now = this.#now();
+    const observe = result === "dropped:observe";
+    if (result !== "sent" && !observe) {
+      this.#log.debug("Line not sent", { channel: state.name, event: kind, result });
+      this.#decide({ channel: state.name, trigger: kind, outcome: "not_sent", reason: result, user, text, time: now });
+      return;
+    }
+    this.#decide({ channel: state.name, trigger: kind, outcome: observe ? "would_say" : "said", user, text, time: now });
+    if (observe) {
+      this.#metrics.linesObserved.inc({ channel: state.name, kind });
+      this.#log.info(`Would say: ${text}`, { channel: state.name, event: kind, mode: "observe" });
+    } else {
+      this.#metrics.linesSent.inc({ channel: state.name, kind });
+      this.#log.info(`Said: ${text}`, { channel: state.name, event: kind });
+      this.#write(
+        this.#storage.saveMessage({
+          channel: state.name,
+          id: `bot-${now}-${crypto.randomUUID().slice(0, 8)}`,
+          userId: "",
+          user: this.bot,
+          displayName: this.bot,
+          text,
+          time: now,
+          bot: true,
+          kind,
+        }),
+        "save",
+      );
+    }
+    if (kind === "mention") state.sentReplies++;
+    else if (kind === "spontaneous") state.sentSpontaneous++;
+    if (kind !== "command") state.recentBot.push(text);
+    this.#pushRecent({
+      channel: state.name,
+      user: this.bot,
+      displayName: this.bot,
+      text,
+      time: now,
+      bot: true,
+      kind: observe ? "observe" : kind,
+    });
+    if (kind !== "command") {
+      const sent: SentEvent = { type: "sent", channel: state.name, text, trigger: kind, user, time: now };
+      await this.#notify(sent);
+    }
+  }
+
+  // ---------------------------------------------------------------- channels
+
+  #ensureChannel(channel: string, overrides: Partial<ChannelSettings>): ChannelState {
+    let state = this.#channels.get(channel);
+    if (state !== undefined) return state;
+    const configured = configuredSettings(this.#config, channel);
+    const { settings, skipped } = resolveSettings(configured, overrides);
+    if (skipped.length > 0) {
+      this.#log.warn(`Stored settings skipped: ${describeProblems(skipped)}`, { channel, event: "settings" });
+    }
+    const queue = new ReplyQueue(
+      (job) => this.#runJob(job),
+      () => this.#metrics.mentionsDropped.inc({ channel }),
+    );
+    state = new ChannelState(channel, configured, overrides, settings, queue);
+    this.#channels.set(channel, state);
+    return state;
+  }
+
+  async #restoreHistory(channel: string): Promise<void> {
+    const state = this.#channels.get(channel);
+    if (state === undefined) return;
+    try {
+      const clearedAt = Number(await this.#storage.kvGet(HOST_KV, `cleared:${channel}`) ?? 0);
+      const records = (await this.#storage.recentMessages(channel, state.settings.context))
+        .filter((r) => r.time > clearedAt);
+      const lines = records.map((r) => ({
+        id: r.id,
+        user: r.user,
+        displayName: r.displayName,
+        text: r.text,
+        time: r.time,
+        bot: r.bot,
+      }));
+      state.contextLines = lines.filter((l) => !l.bot).length;
+      for (const r of records) {
+        if (r.bot) state.recentBot.push(r.text);
+        else state.recentChat.push(r.text);
+      }
+      await this.#notify({ type: "restore", channel, lines, time: this.#now() });
+    } catch (err) {
+      this.#log.warn("Could not restore chat history; starting with an empty context", {
+        channel,
+        error: describeError(err),
+      });
+    }
+  }
+
+  #write(promise: Promise<unknown>, op: string): void {
+    promise.catch((err) => this.#log.warn("Storage write failed", { op, error: describeError(err) }));
+  }
+
+  #pushRecent(line: RecentLine): void {
+    this.#recent.push(line);
+    for (const listener of this.#listeners) {
+      try {
+        listener(line);
+      } catch {
+        // A dashboard listener must never break chat handling.
+      }
+    }
+  }
+
+  #status(state: ChannelState): ChannelStatus {
+    const avg = state.generation.average();
+    const p95 = state.generation.percentile(95);
+    return {
+      uptimeSeconds: Math.round((performance.now() - this.#started) / 1000),
+      model: this.#modelFor(state.settings),
+      messagesSeen: state.messagesSeen,
+      sentSpontaneous: state.sentSpontaneous,
+      sentReplies: state.sentReplies,
+      generationAvgMs: avg === null ? null : Math.round(avg),
+      generationP95Ms: p95 === null ? null : Math.round(p95),
+      ollamaReachable: this.#ollamaReachable,
+      lastError: state.lastError,
+      contextSize: state.contextLines,
+      observeOnly: this.#transport.readOnly,
+    };
+  }
+
+  async #checkOllama(): Promise<void> {
+    if (this.#ollama === undefined) return;
+    try {
+      this.#ollamaReachable = await this.#ollama.ping();
+      this.#ollamaError = this.#ollamaReachable
+        ? null
+        : `Ollama did not answer at ${this.#config.ollama.url}`;
+    } catch (err) {
+      this.#ollamaReachable = false;
+      this.#ollamaError = describeError(err);
+    }
+  }
+
+  #commandHost() {
+    return {
+      prefix: this.#config.twitch.command_prefix,
+      admins: this.#admins,
+      channelCooldown: this.#config.twitch.command_cooldown,
+      settings: (channel: string) => {
+        const s = this.#channels.get(channel);
+        return s && { settings: s.settings, configured: s.configured };
+      },
+      status: (channel: string) => this.#status(this.#channels.get(channel)!),
+      applySettings: async (channel: string, patch: Record<string, unknown>) => {
+        const change = await this.updateSettings(channel, patch);
+        return change.ok ? null : describeProblems(change.problems);
+      },
+      resetSettings: async (channel: string) => void await this.resetSettings(channel),
+      reply: (channel: string, text: string) => {
+        const state = this.#channels.get(channel);
+        if (state) void this.#sendCommandReply(state, text);
+      },
+    };
+  }
+
+  /** Command replies pass the output filters too (but are not compared with the conversation). */
+  async #sendCommandReply(state: ChannelState, text: string): Promise<void> {
+    let line = text;
+    for (const filter of this.#plugins.filtersOut) {
+      const outcome = await this.#plugins.call<FilterVerdict>(filter, "check", {
+        direction: "out",
+        channel: state.name,
+        text: line,
+        settings: state.settings,
+        bot: this.bot,
+        recent: { bot: [], chat: [] },
+      });
+      if (!outcome.ok) continue;
+      if (outcome.value.action === "drop") {
+        this.#metrics.linesBlocked.inc({
+          filter: outcome.value.reason ? filter.meta.name : "unknown",
+          direction: "out",
+        });
+        return;
+      }
+      if (outcome.value.action === "rewrite") line = outcome.value.text;
+    }
+    await this.#send(state, line, "command");
+  }
+
+  // ---------------------------------------------------------------- ControlApi
+
+  channels(): ChannelView[] {
+    return [...this.#channels.keys()].sort().map((c) => this.channel(c)!);
+  }
+
+  channel(name: string): ChannelView | undefined {
+    const s = this.#channels.get(name);
+    if (s === undefined) return undefined;
+    const configuredKeys = Object.keys(this.#config.channels[name] ?? {});
+    return {
+      channel: name,
+      joined: s.joined,
+      settings: s.settings,
+      overrides: [...new Set([...configuredKeys, ...Object.keys(s.overrides)])].sort(),
+      status: this.#status(s),
+      roomState: { ...s.room },
+      botIsModerator: s.botIsModerator,
+    };
+  }
+
+  async updateSettings(channel: string, patch: Record<string, unknown>): Promise<SettingsChange> {
+    const state = this.#channels.get(channel);
+    if (state === undefined) {
+      return {
+        ok: false,
+        problems: [{ field: "channel", value: channel, message: "is not a channel the bot is in" }],
+      };
+    }
+    const checked = validatePatch(patch);
+    if (!checked.ok) return checked;
+    const model = checked.patch.model;
+    if (model !== undefined && model !== "") {
+      const problem = await this.#checkModel(model);
+      if (problem !== null) {
+        return { ok: false, problems: [{ field: "model", value: model, message: problem }] };
+      }
+    }
+    const generator = checked.patch.generator;
+    if (generator !== undefined && !this.#plugins.generators.has(generator)) {
+      const loaded = [...this.#plugins.generators.keys()].join(", ");
+      return {
+        ok: false,
+        problems: [{
+          field: "generator",
+          value: generator,
+          message: `is not a loaded generator; loaded: ${loaded}`,
+        }],
+      };
+    }
+    const overrides = { ...state.overrides, ...checked.patch };
+    state.overrides = overrides;
+    state.settings = { ...state.configured, ...overrides };
+    await this.#storage.setSettings(channel, overrides);
+    this.#log.info("Channel settings changed", {
+      channel,
+      event: "settings",
+      changed: Object.keys(checked.patch),
+    });
+    return { ok: true, settings: state.settings };
+  }
+
+  async #checkModel(model: string): Promise<string | null> {
+    if (this.#ollama === undefined) return "cannot be checked: no Ollama client";
+    let installed: string[];
+    try {
+      installed = await this.#ollama.tags();
+    } catch {
+      return `cannot be checked: Ollama is not reachable at ${this.#config.ollama.url}`;
+    }
+    const wanted = model.includes(":") ? model : `${model}:latest`;
+    if (installed.some((m) => m === model || m === wanted)) return null;
+    return `is not installed in Ollama; installed: ${installed.length ? installed.join(", ") : "(none)"}`;
+  }
+
+  async resetSettings(channel: string): Promise<ChannelSettings> {
+    const state = this.#channels.get(channel);
+    if (state === undefined) throw new Error(`Channel "${channel}" is not a channel the bot is in`);
+    state.overrides = {};
+    state.settings = { ...state.configured };
+    await this.#storage.setSettings(channel, null);
+    this.#log.info("Channel settings reset to the configured defaults", { channel, event: "settings" });
+    return state.settings;
+  }
+
+  async join(channel: string): Promise<void> {
+    const stored = await this.#storage.allSettings().catch(
+      () => ({} as Record<string, Partial<ChannelSettings>>),
+    );
+    const existed = this.#channels.has(channel);
+    const state = this.#ensureChannel(channel, stored[channel] ?? {});
+    state.wanted = true;
+    if (!existed) await this.#restoreHistory(channel);
+    await this.#transport.join(channel);
+  }
+
+  async part(channel: string): Promise<void> {
+    const state = this.#channels.get(channel);
+    if (state === undefined) return;
+    state.wanted = false;
+    await this.#transport.part(channel);
+    await state.queue.idle();
+    this.#channels.delete(channel);
+  }
+
+  recent(channel: string | undefined, limit: number): RecentLine[] {
+    const all = this.#recent.toArray();
+    const lines = channel === undefined ? all : all.filter((l) => l.channel === channel);
+    return lines.slice(Math.max(0, lines.length - limit));
+  }
+
+  subscribe(listener: (line: RecentLine) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async reload(): Promise<{ plugins: string[]; warnings: string[] }> {
+    if (this.#reload === undefined) {
+      return { plugins: this.#plugins.all.map((p) => p.meta.name), warnings: [] };
+    }
+    const { config, plugins, warnings } = await this.#reload();
+    const old = this.#plugins;
+    this.#config = config;
+    this.#plugins = plugins;
+    this.#router.setPlugins(plugins);
+    this.#isMention = mentionMatcher(config.twitch.username);
+    this.#bots = new Set(config.twitch.bots);
+    this.#admins = new Set(config.twitch.admins);
+    for (const state of this.#channels.values()) {
+      state.configured = configuredSettings(config, state.name);
+      state.settings = resolveSettings(state.configured, state.overrides).settings;
+    }
+    await old.close();
+    await Promise.all([...this.#channels.keys()].map((c) => this.#restoreHistory(c)));
+    this.#log.info("Reloaded config and plugins", { plugins: plugins.all.length, warnings: warnings.length });
+    return { plugins: plugins.all.map((p) => p.meta.name), warnings };
+  }
+
+  async readiness(): Promise<Readiness> {
+    const storage = this.#storage.status();
+    const wanted = [...this.#channels.values()].filter((c) => c.wanted).length;
+    const joined = [...this.#channels.values()].filter((c) => c.joined).length;
+    const reasons: string[] = [];
+    if (!this.#transport.connected) reasons.push("IRC is not connected");
+    else if (joined < wanted) reasons.push(`joined ${joined} of ${wanted} channels`);
+    if (!storage.writable) {
+      reasons.push(`database is unavailable${storage.error ? `: ${storage.error}` : ""}`);
+    }
+    return {
+      ready: reasons.length === 0,
+      irc: { connected: this.#transport.connected, joined, wanted, readOnly: this.#transport.readOnly },
+      database: storage,
+      ollama: { reachable: this.#ollamaReachable, error: this.#ollamaError },
+      reasons,
+    };
+  }
+
+  info(): { version: string; uptimeSeconds: number; bot: string; observeOnly: boolean; model: string } {
+    return {
+      version: this.#version,
+      uptimeSeconds: Math.round((performance.now() - this.#started) / 1000),
+      bot: this.bot,
+      observeOnly: this.#transport.readOnly,
+      model: this.#config.ollama.model,
+    };
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * The Ollama client clank uses for generation: one chat line per call, streamed and cut at the first
+ * complete line, with its own first-token and total deadlines and failures classified as coded errors.
+ *
+ * It wraps `npm:ollama`'s `Ollama` class. `Ollama.abort()` stops every stream of an instance, so each
+ * request gets its own instance whose `fetch` carries that request's own AbortController: ending one
+ * generation never touches another channel's.
+ *
+ * @example
+ * ```ts
+ * const client = new OllamaClient({ url: "http://127.0.0.1:11434", timeoutMs: 30_000,
+ *   firstTokenTimeoutMs: 15_000, keepAlive: "30m", numCtx: 4096, numPredict: 80, temperature: 0.8 });
+ * const { text } = await client.chatLine({ model: "llama3.1", messages: [{ role: "user", content: "hi" }] });
+ * ```
+ * @module
+ */
+import { Ollama } from "ollama";
+import type { ChatResponse } from "ollama";
+import { ClankError } from "./errors.ts";
+
+/** Failure kinds, used as the `kind` label of `clank_ollama_errors_total`. */
+export type OllamaFailureKind = "unreachable" | "timeout" | "http" | "stream" | "model_missing";
+
+/** The logging the client needs; both `Logger` and a plugin's `api.log` fit. */
+export interface OllamaClientLog {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Settings of an {@link OllamaClient}; they mirror the `[ollama]` config section. */
+export interface OllamaClientOptions {
+  /** Base URL, e.g. `http://localhost:11434`. */
+  url: string;
+  /** Total deadline of one generation, in milliseconds. */
+  timeoutMs: number;
+  /** Deadline for the first streamed token, in milliseconds. */
+  firstTokenTimeoutMs: number;
+  /** How long Ollama keeps the model loaded after a request (`30m`, `-1`, …). */
+  keepAlive: string;
+  /** Context window; constant for every request so Ollama never reloads the model. */
+  numCtx: number;
+  /** Most tokens generated per request. */
+  numPredict: number;
+  temperature: number;
+  log?: OllamaClientLog;
+  /** Deadline of `tags()` and `ping()`, in milliseconds (default 5000). */
+  metaTimeoutMs?: number;
+}
+
+/** One chat message as Ollama takes it. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/** Input of {@link OllamaClient.chatLine}. */
+export interface ChatLineRequest {
+  model: string;
+  messages: ChatMessage[];
+  /** Extra stop sequences. */
+  stop?: string[];
+}
+
+/** The result of {@link OllamaClient.chatLine}. */
+export interface ChatLineResult {
+  /** The first non-empty line of the answer, trimmed; empty when the model said nothing. */
+  text: string;
+  /** Milliseconds from the request to the first token. */
+  firstTokenMs: number;
+  /** Milliseconds from the request to the end of the line. */
+  totalMs: number;
+  /** Tokens generated, when the stream ran to its end (an early stop has none). */
+  evalCount?: number;
+}
+
+/** True when `a` and `b` name the same model (`llama3.1` is `llama3.1:latest`). */
+export function sameModel(a: string, b: string): boolean {
+  const tag = (n: string) => (n.includes(":") ? n : `${n}:latest`);
+  return tag(a.trim()) === tag(b.trim());
+}
+
+/** The visible part of streamed text: `<think>` blocks removed; `open` when one is still unterminated. */
+function visibleText(raw: string): { text: string; open: boolean } {
+  let text = raw.replace(/<think>[\s\S]*?<\/think>/g, "");
+  // Some templates open the think block themselves, so only the closing tag shows up.
+  const close = text.lastIndexOf("</think>");
+  if (close >= 0) text = text.slice(close + "</think>".length);
+  const open = text.indexOf("<think>");
+  return open >= 0 ? { text: text.slice(0, open), open: true } : { text, open: false };
+}
+
+/** The first complete non-empty line of `text`, if a newline already follows it. */
+function firstCompleteLine(text: string): string | undefined {
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length - 1; i++) {
+    const line = lines[i]!.trim();
+    if (line !== "") return line;
+  }
+  return undefined;
+}
+
+/** The URL without user info, for messages (a `user:password@` part is a secret). */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    return u.origin + (u.pathname === "/" ? "" : u.pathname);
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+}
+
+/** Talks to one Ollama server. Stateless apart from a short-lived cache of installed models. */
+export class OllamaClient {
+  readonly #opts: OllamaClientOptions;
+  #knownModels: string[] | undefined;
+
+  constructor(options: OllamaClientOptions) {
+    this.#opts = options;
+  }
+
+  /** The base URL this client talks to. */
+  get url(): string {
+    return this.#opts.url;
+  }
+
+  /** An `Ollama` whose every request is bound to `signal`. */
+  #ollama(signal: AbortSignal): Ollama {
+    const boundFetch: typeof fetch = (input, init) =>
+      fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+    return new Ollama({ host: this.#opts.url, fetch: boundFetch });
+  }
+
+  /**
+   * Streams one chat answer and returns its first complete non-empty line, aborting the request as
+   * soon as that line is known. Throws a {@link ClankError} (`OLLAMA_*`, `details.kind`) on failure.
+   */
+  async chatLine(req: ChatLineRequest): Promise<ChatLineResult> {
+    const controller = new AbortController();
+    const started = performance.now();
+    let timedOut: "first_token" | "total" | undefined;
+    let firstTokenMs: number | undefined;
+    const expire = (phase: "first_token" | "total") => {
+      timedOut ??= phase;
+      controller.abort();
+    };
+    const totalTimer = setTimeout(() => expire("total"), this.#opts.timeoutMs);
+    let firstTimer: ReturnType<typeof setTimeout> | undefined = setTimeout(
+      () => expire("first_token"),
+      this.#opts.firstTokenTimeoutMs,
+    );
+    const stopFirstTimer = () => {
+      if (firstTimer !== undefined) clearTimeout(firstTimer);
+      firstTimer = undefined;
+    };
+
+    let raw = "";
+    let evalCount: number | undefined;
+    let line: string | undefined;
+    let streaming = false;
+    try {
+      const stream = await this.#ollama(controller.signal).chat({
+        model: req.model,
+        messages: req.messages,
+        stream: true,
+        think: false,
+        keep_alive: this.#opts.keepAlive,
+        options: {
+          num_ctx: this.#opts.numCtx,
+          num_predict: this.#opts.numPredict,
+          temperature: this.#opts.temperature,
+          ...(req.stop && req.stop.length > 0 ? { stop: req.stop } : {}),
+        },
+      });
+      streaming = true;
+      for await (const part of stream as AsyncIterable<ChatResponse>) {
+        const piece = part.message?.content ?? "";
+        if (firstTokenMs === undefined && (piece !== "" || part.message?.thinking || part.done)) {
+          firstTokenMs = performance.now() - started;
+          stopFirstTimer();
+        }
+        raw += piece;
+        if (part.done) {
+          evalCount = part.eval_count;
+          break;
+        }
+        const visible = visibleText(raw);
+        if (!visible.open) line = firstCompleteLine(visible.text);
+        // mutated
+      }
+    } catch (err) {
+      if ((err as { status_code?: unknown }).status_code === 404) await this.refreshModels();
+      throw this.#classify(err, { model: req.model, timedOut, streaming });
+    } finally {
+      clearTimeout(totalTimer);
+      stopFirstTimer();
+      // Closes the connection, so Ollama stops generating the lines we do not want.
+      controller.abort();
+    }
+    const totalMs = performance.now() - started;
+    const text = line ?? firstLine(visibleText(raw).text);
+    this.#opts.log?.debug("Ollama line generated", {
+      model: req.model,
+      first_token_ms: Math.round(firstTokenMs ?? totalMs),
+      total_ms: Math.round(totalMs),
+      eval_count: evalCount,
+      chars: text.length,
+    });
+    return {
+      text,
+      firstTokenMs: firstTokenMs ?? totalMs,
+      totalMs,
+      ...(evalCount !== undefined ? { evalCount } : {}),
+    };
+  }
+
+  /** Names of the installed models (`GET /api/tags`). */
+  async tags(): Promise<string[]> {
+    const list = await this.#meta("tags", (o) => o.list());
+    this.#knownModels = list.models.map((m) => m.name);
+    return this.#knownModels;
+  }
+
+  /** True when `name` is installed; `llama3.1` matches `llama3.1:latest`. */
+  async hasModel(name: string): Promise<boolean> {
+    const names = await this.tags();
+    return names.some((n) => sameModel(n, name));
+  }
+
+  /** True when the server answers `GET /api/version`; never throws. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.#meta("version", (o) => o.version());
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #meta<T>(what: string, call: (o: Ollama) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timedOut: "total" | undefined;
+    const timer = setTimeout(() => {
+      timedOut = "total";
+      controller.abort();
+    }, this.#opts.metaTimeoutMs ?? 5000);
+    try {
+      return await call(this.#ollama(controller.signal));
+    } catch (err) {
+      throw this.#classify(err, { timedOut, what });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Turns anything thrown by fetch or ollama-js into a coded error. */
+  #classify(
+    err: unknown,
+    at: { model?: string; timedOut?: "first_token" | "total"; streaming?: boolean; what?: string },
+  ): ClankError {
+    if (err instanceof ClankError) return err;
+    const { model, timedOut, streaming = false, what = "chat" } = at;
+    const url = safeUrl(this.#opts.url);
+    const message = this.#redact(err instanceof Error ? err.message : String(err));
+    if (timedOut !== undefined) {
+      const limit = timedOut === "first_token" ? this.#opts.firstTokenTimeoutMs : this.#opts.timeoutMs;
+      const label = timedOut === "first_token" ? "first token" : "answer";
+      return new ClankError("OLLAMA_TIMEOUT", `Ollama at ${url} sent no ${label} within ${limit} ms`, {
+        cause: err,
+        details: { kind: "timeout", phase: timedOut, limitMs: limit, ...(model ? { model } : {}) },
+      });
+    }
+    const status = (err as { status_code?: unknown }).status_code;
+    if (typeof status === "number") {
+      if (status === 404 && model !== undefined && /not found/i.test(message)) {
+        const installed = this.#knownModels;
+        const list = installed && installed.length > 0 ? installed.join(", ") : "unknown";
+        return new ClankError(
+          "OLLAMA_MODEL_MISSING",
+          `Ollama has no model "${model}"; installed models: ${list}. Pull it with "ollama pull ${model}"`,
+          { cause: err, details: { kind: "model_missing", model, status, installed: installed ?? null } },
+        );
+      }
+      return new ClankError("OLLAMA_ERROR", `Ollama ${what} failed with HTTP ${status}: ${message}`, {
+        cause: err,
+        details: { kind: "http", status, ...(model ? { model } : {}) },
+      });
+    }
+    // Before the response headers, fetch rejects with a TypeError when no connection could be made.
+    if (!streaming && err instanceof TypeError) {
+      return new ClankError("OLLAMA_UNREACHABLE", `Cannot reach Ollama at ${url}: ${message}`, {
+        cause: err,
+        details: { kind: "unreachable" },
+      });
+    }
+    // Everything else happened after a 200: an `error` line in the NDJSON stream, a cut-off or
+    // malformed stream. Never text.
+    return new ClankError("OLLAMA_ERROR", `Ollama ${what} stream failed: ${message}`, {
+      cause: err,
+      details: { kind: "stream", ...(model ? { model } : {}) },
+    });
+  }
+
+  /** Removes a password given in the URL from `text` (fetch errors may quote the URL). */
+  #redact(text: string): string {
+    try {
+      const { password } = new URL(this.#opts.url);
+      const secret = decodeURIComponent(password);
+      return secret && secret.length > 0
+        ? text.split(password).join("[redacted]").split(secret).join("[redacted]")
+        : text;
+    } catch {
+      return text;
+    }
+  }
+
+  /** Refreshes the cached list of installed models, for error messages; never throws. */
+  async refreshModels(): Promise<void> {
+    try {
+      await this.tags();
+    } catch {
+      // The list is only a hint in messages.
+    }
+  }
+}

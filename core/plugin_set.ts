@@ -1,0 +1,80 @@
+/**
+ * The loaded plugins, grouped the way the pipeline uses them, with timing and failure accounting
+ * around every call. Built-in and sandboxed plugins look the same here.
+ * @module
+ */
+import type { PluginHandle, PluginMethod } from "./plugin_handle.ts";
+import type { Metrics } from "./metrics.ts";
+import type { TriggerKind } from "../plugins/sdk.ts";
+
+/** Plugins by role. */
+export class PluginSet {
+  readonly all: readonly PluginHandle[];
+  readonly observers: readonly PluginHandle[];
+  readonly contexts: readonly PluginHandle[];
+  readonly filtersIn: readonly PluginHandle[];
+  readonly filtersOut: readonly PluginHandle[];
+  readonly generators: ReadonlyMap<string, PluginHandle>;
+  readonly commands: ReadonlyMap<string, PluginHandle>;
+  readonly #gates: Record<TriggerKind, PluginHandle[]>;
+  readonly #metrics: Metrics;
+
+  constructor(plugins: readonly PluginHandle[], metrics: Metrics) {
+    this.all = plugins;
+    this.#metrics = metrics;
+    const has = (p: PluginHandle, m: PluginMethod) => p.meta.methods.includes(m);
+    this.observers = plugins.filter((p) => has(p, "observe"));
+    this.contexts = plugins.filter((p) => p.meta.kind === "context" && has(p, "provide"));
+    const filters = plugins.filter((p) => p.meta.kind === "filter");
+    this.filtersIn = filters.filter((p) => (p.meta.directions ?? ["in", "out"]).includes("in"));
+    this.filtersOut = filters.filter((p) => (p.meta.directions ?? ["in", "out"]).includes("out"));
+    const gates = plugins.filter((p) => p.meta.kind === "cooldown");
+    this.#gates = {
+      mention: gates.filter((p) => (p.meta.triggers ?? ["mention", "spontaneous"]).includes("mention")),
+      spontaneous: gates.filter((p) =>
+        (p.meta.triggers ?? ["mention", "spontaneous"]).includes("spontaneous")
+      ),
+    };
+    this.generators = new Map(
+      plugins.filter((p) => p.meta.kind === "generator").map((p) => [p.meta.name, p]),
+    );
+    const commands = new Map<string, PluginHandle>();
+    for (const p of plugins) {
+      if (p.meta.kind !== "command" || p.meta.command === undefined) continue;
+      for (const word of [p.meta.command, ...(p.meta.aliases ?? [])]) {
+        if (!commands.has(word.toLowerCase())) commands.set(word.toLowerCase(), p);
+      }
+    }
+    this.commands = commands;
+  }
+
+  /** Cooldown plugins that gate a trigger. */
+  gates(trigger: TriggerKind): readonly PluginHandle[] {
+    return this.#gates[trigger];
+  }
+
+  /** Calls a plugin and records its time; a failure is `undefined` (the handle logged and counted it). */
+  async call<T>(
+    plugin: PluginHandle,
+    method: PluginMethod,
+    input: unknown,
+    options?: { timeoutMs?: number },
+  ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
+    if (plugin.disabled) return { ok: false, error: "disabled" };
+    const started = performance.now();
+    try {
+      const outcome = await plugin.call<T>(method, input, options);
+      return outcome.ok ? outcome : { ok: false, error: outcome.error };
+    } finally {
+      this.#metrics.middlewareDuration.observe(
+        { plugin: plugin.meta.name, stage: method },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  /** Closes every plugin (teardown, workers terminated). */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.all.map((p) => p.close()));
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Keeps the order-sensitive part of event handling in arrival order while the rest runs
+ * concurrently: filters of many events are in flight at once (pipelined to sandboxed plugins), but
+ * history, commands and triggers see a channel's lines in the order Twitch sent them.
+ * @module
+ */
+
+/** A ticket queue: take a ticket on arrival, `enter` waits for your turn, `leave` passes it on. */
+export class Turnstile {
+  #next = 0;
+  #serving = 0;
+  #left = new Set<number>();
+  #waiters = new Map<number, () => void>();
+
+  /** Takes the next ticket; call in arrival order. */
+  ticket(): number {
+    return this.#next++;
+  }
+
+  /** Resolves when every earlier ticket has left. */
+  enter(ticket: number): Promise<void> {
+    if (ticket === this.#serving) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.set(ticket, resolve));
+  }
+
+  /** Marks a ticket done (whether or not it entered); later tickets may go. */
+  leave(ticket: number): void {
+    this.#left.add(ticket);
+    while (this.#left.has(this.#serving)) {
+      this.#left.delete(this.#serving);
+      this.#serving++;
+    }
+    const wake = this.#waiters.get(this.#serving);
+    if (wake !== undefined) {
+      this.#waiters.delete(this.#serving);
+      wake();
+    }
+  }
+
+  /** Tickets taken but not yet left. */
+  get pending(): number {
+    return this.#next - this.#serving;
+  }
+}

@@ -1,0 +1,641 @@
+/**
+ * The Twitch IRC transport: tmi.js over WebSocket, mapped to clank's chat events.
+ *
+ * tmi.js speaks the protocol (CAP, PASS/NICK, PING, parsing); this class owns the connection
+ * lifecycle around it: one tmi client per connection, its own paced JOIN queue, reconnects with
+ * backoff that rejoin every channel, Twitch's `RECONNECT`, and a login failure that is reported once
+ * instead of looping. Rate limits are not handled here — that is `send_queue.ts`.
+ *
+ * @example
+ * ```ts
+ * const transport = new TwitchTransport({
+ *   ircUrl: "wss://irc-ws.chat.twitch.tv:443", username: "clankbot", token: "oauth:…",
+ *   log, metrics, joinIntervalMs: 500,
+ * });
+ * transport.onEvent((event) => host.dispatch(event));
+ * await transport.connect(["somechannel"]);
+ * ```
+ * @module
+ */
+import tmi from "tmi.js";
+import type { ChatEvent } from "./events.ts";
+import type { Transport } from "./transport.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { ClankError, describeError } from "./errors.ts";
+import {
+  channelName,
+  isAuthFailure,
+  messageFromTags,
+  roomStateFromTags,
+  sentTime,
+  tagString,
+  type TmiTags,
+  userStateFromTags,
+} from "./twitch_tags.ts";
+
+/** Options of {@link TwitchTransport}. */
+export interface TwitchTransportOptions {
+  /** `ws://host:port` or `wss://host:port` (Twitch: `wss://irc-ws.chat.twitch.tv:443`). */
+  ircUrl: string;
+  /** Bot login; empty means anonymous. */
+  username: string;
+  /** OAuth token (with or without `oauth:`), or a function read at every login; none means anonymous. */
+  token: string | (() => Promise<string>) | undefined;
+  log: Logger;
+  metrics: Metrics;
+  /** Milliseconds between two JOINs (Twitch allows 20 per 10 s for normal accounts, so ≥ 500). */
+  joinIntervalMs: number;
+  /** Called once when Twitch refuses the token; true when `token` now yields a refreshed one. */
+  onAuthFailure?: () => Promise<boolean>;
+  /** First reconnect delay in milliseconds (doubles per failed attempt, ±20 % jitter). Default 1000. */
+  reconnectBaseMs?: number;
+  /** Longest reconnect delay in milliseconds. Default 30000. */
+  reconnectMaxMs?: number;
+  /** How long `join()` waits for Twitch to confirm before it resolves anyway. Default 10000. */
+  joinTimeoutMs?: number;
+}
+
+/** Twitch's limit of channels joined at once for accounts that are not moderators (since 2024). */
+export const TWITCH_CHANNEL_LIMIT = 100;
+/** tmi.js splits lines of 500 characters or more into two sends, which would bypass the send queue. */
+const MAX_LINE = 499;
+/** tmi.js races each command against an untracked 600 ms timer; wait it out before reporting closed. */
+const TMI_TIMER_MS = 700;
+
+/** The parts of a tmi.js client this transport uses (tmi.js ships no types). */
+interface TmiClient {
+  connect(): Promise<unknown>;
+  disconnect(): Promise<unknown>;
+  join(channel: string): Promise<unknown>;
+  part(channel: string): Promise<unknown>;
+  say(channel: string, text: string): Promise<unknown>;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+  handleMessage(message: TmiRawMessage | null): void;
+  readyState(): string;
+}
+
+/** A line as tmi.js's parser returns it, before tmi converts the tags. */
+interface TmiRawMessage {
+  raw: string;
+  tags: TmiTags;
+  prefix: string | null;
+  command: string | null;
+  params: string[];
+}
+
+interface TmiConnection {
+  server: string;
+  port: number;
+  secure: boolean;
+}
+
+/** Splits `ws(s)://host:port` into tmi.js's connection options. */
+export function tmiConnection(ircUrl: string): TmiConnection {
+  let url: URL;
+  try {
+    url = new URL(ircUrl);
+  } catch {
+    throw new ClankError("CONFIG_INVALID", `Twitch IRC URL ${JSON.stringify(ircUrl)} is not a URL: use ws://host:port or wss://host:port`);
+  }
+  if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new ClankError("CONFIG_INVALID", `Twitch IRC URL must start with ws:// or wss://, got ${url.protocol}//`);
+  }
+  const secure = url.protocol === "wss:";
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  return { server: url.hostname, port, secure };
+}
+
+/** True when Twitch (and tmi.js) would run `line` as a chat command instead of showing it. */
+function isChatCommand(line: string): boolean {
+  return (line.startsWith(".") && !line.startsWith("..")) || line.startsWith("/") || line.startsWith("\\");
+}
+
+/** A tmi.js logger that forwards everything at debug level (tmi's own errors are re-reported by us). */
+function tmiLogger(log: Logger): Record<string, (msg: string) => void> {
+  const fwd = (msg: string) => {
+    if (log.enabled("debug")) log.debug(String(msg), { source: "tmi" });
+  };
+  return { trace: fwd, debug: fwd, info: fwd, warn: fwd, error: fwd, fatal: fwd, setLevel: () => {} };
+}
+
+/** Chat over Twitch IRC. See the module docs. */
+export class TwitchTransport implements Transport {
+  readonly readOnly: boolean;
+  #opts: TwitchTransportOptions;
+  #log: Logger;
+  #metrics: Metrics;
+  #conn: TmiConnection;
+  #login: string;
+  #userId = "";
+  #sink: (event: ChatEvent) => void = () => {};
+
+  #client: TmiClient | null = null;
+  #connected = false;
+  #stopped = true;
+  #wanted = new Set<string>();
+  #joined = new Set<string>();
+  #joinQueue: string[] = [];
+  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  #joinWaiters = new Map<string, Array<() => void>>();
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #attempt = 0;
+  #authRetried = false;
+  #closing = new Set<Promise<unknown>>();
+  #quietAt = 0;
+  #lineTime: number | undefined;
+  #selfCount = 0;
+  #warnedLimit = false;
+  #firstConnect: { resolve: () => void; reject: (err: unknown) => void } | undefined;
+
+  constructor(options: TwitchTransportOptions) {
+    this.#opts = options;
+    this.#log = options.log.child({ component: "twitch" });
+    this.#metrics = options.metrics;
+    this.#conn = tmiConnection(options.ircUrl);
+    const anonymous = !options.username || options.token === undefined || options.token === "";
+    this.readOnly = anonymous;
+    this.#login = anonymous ? `justinfan${10000 + Math.floor(Math.random() * 80000)}` : options.username.toLowerCase();
+    if (typeof options.token === "string") this.#log.addSecret(options.token);
+    if (this.#conn.secure && this.#conn.port !== 443) {
+      this.#log.warn("tmi.js always uses port 443 for wss://; the port in the IRC URL is ignored", {
+        port: this.#conn.port,
+      });
+    }
+    if (options.joinIntervalMs < 500) {
+      this.#log.warn("JOIN interval is below 500 ms: Twitch allows normal accounts 20 JOINs per 10 s", {
+        joinIntervalMs: options.joinIntervalMs,
+      });
+    }
+  }
+
+  /** The login the transport uses (`justinfanNNNNN` when anonymous). */
+  get login(): string {
+    return this.#login;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  joined(): string[] {
+    return [...this.#joined];
+  }
+
+  onEvent(sink: (event: ChatEvent) => void): void {
+    this.#sink = sink;
+  }
+
+  connect(channels: string[]): Promise<void> {
+    for (const c of channels) this.#want(c);
+    if (this.#connected) return Promise.resolve();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    const previous = this.#firstConnect;
+    this.#firstConnect = {
+      resolve: () => {
+        previous?.resolve();
+        resolve();
+      },
+      reject: (err) => {
+        previous?.reject(err);
+        reject(err);
+      },
+    };
+    if (this.#stopped) {
+      this.#stopped = false;
+      this.#authRetried = false;
+      this.#attempt = 0;
+      this.#log.info(this.readOnly ? "Connecting to Twitch anonymously (observe-only)" : "Connecting to Twitch", {
+        user: this.#login,
+        server: this.#conn.server,
+        channels: this.#wanted.size,
+      });
+      this.#open();
+    }
+    return promise;
+  }
+
+  async disconnect(): Promise<void> {
+    const wasRunning = !this.#stopped;
+    this.#stopped = true;
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.#stopJoins();
+    const client = this.#client;
+    this.#client = null;
+    if (client) this.#close(client);
+    await Promise.all([...this.#closing]);
+    const wait = this.#quietAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    this.#firstConnect?.reject(new ClankError("TWITCH_NOT_CONNECTED", "Disconnected before Twitch accepted the connection"));
+    this.#firstConnect = undefined;
+    this.#markDisconnected();
+    if (wasRunning) this.#emit({ type: "disconnected", reason: "disconnect", time: Date.now() });
+  }
+
+  join(channel: string): Promise<void> {
+    const c = this.#want(channel);
+    if (this.#joined.has(c)) return Promise.resolve();
+    if (!this.#connected) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(() => {
+      this.#log.warn("Twitch did not confirm the JOIN in time; will retry on the next connection", { channel: c });
+      done();
+    }, this.#opts.joinTimeoutMs ?? 10_000);
+    const done = () => {
+      clearTimeout(timer);
+      const list = this.#joinWaiters.get(c);
+      if (list) {
+        const i = list.indexOf(done);
+        if (i !== -1) list.splice(i, 1);
+        if (list.length === 0) this.#joinWaiters.delete(c);
+      }
+      resolve();
+    };
+    const list = this.#joinWaiters.get(c) ?? [];
+    list.push(done);
+    this.#joinWaiters.set(c, list);
+    this.#queueJoin(c);
+    return promise;
+  }
+
+  async part(channel: string): Promise<void> {
+    const c = channelName(channel);
+    this.#wanted.delete(c);
+    this.#joinQueue = this.#joinQueue.filter((x) => x !== c);
+    this.#resolveJoinWaiters(c);
+    const client = this.#client;
+    if (!this.#joined.has(c)) return;
+    this.#joined.delete(c);
+    this.#metrics.channelsJoined.set(this.#joined.size);
+    if (client && this.#connected) {
+      this.#touchTmi();
+      await client.part(`#${c}`).catch((err) => this.#log.debug("PART not confirmed", { channel: c, err: String(err) }));
+    }
+  }
+
+  async say(channel: string, text: string): Promise<void> {
+    const c = channelName(channel);
+    if (this.readOnly) {
+      throw new ClankError("TWITCH_SEND_REFUSED", "Cannot send to Twitch without a token: the bot is observe-only", {
+        details: { channel: c },
+      });
+    }
+    const client = this.#client;
+    if (!client || !this.#connected) {
+      throw new ClankError("TWITCH_NOT_CONNECTED", "Not connected to Twitch: the line was not sent", {
+        details: { channel: c },
+      });
+    }
+    // A newline would end the PRIVMSG and start a raw IRC command.
+    let line = text.replace(/[\r\n]+/g, " ").trim();
+    // Chat commands (/ban, .timeout, …) must never come out of a generated line; only /me is allowed.
+    while (isChatCommand(line) && !/^\/me /i.test(line)) line = line.slice(1).trimStart();
+    if (line === "") {
+      throw new ClankError("TWITCH_SEND_REFUSED", "Refusing to send an empty line", { details: { channel: c } });
+    }
+    if (line.length > MAX_LINE) line = line.slice(0, MAX_LINE);
+    this.#touchTmi();
+    try {
+      await client.say(`#${c}`, line);
+    } catch (err) {
+      throw new ClankError("TWITCH_NOT_CONNECTED", `Twitch did not take the line: ${String(err)}`, {
+        cause: err,
+        details: { channel: c },
+      });
+    }
+  }
+
+  // --- connection lifecycle -------------------------------------------------------------------------
+
+  #open(): void {
+    const anonymous = this.readOnly;
+    const token = this.#opts.token;
+    const client = new tmi.Client({
+      options: {
+        skipUpdatingEmotesets: true,
+        skipMembership: false,
+        joinInterval: Math.max(300, this.#opts.joinIntervalMs),
+        messagesLogLevel: "debug",
+      },
+      connection: { ...this.#conn, reconnect: false },
+      identity: anonymous ? { username: this.#login } : {
+        username: this.#login,
+        password: async () => {
+          const t = typeof token === "function" ? await token() : token ?? "";
+          this.#log.addSecret(t);
+          return t;
+        },
+      },
+      channels: [],
+      logger: tmiLogger(this.#log),
+    }) as TmiClient;
+    this.#client = client;
+    this.#listen(client);
+    client.connect().catch(() => {
+      // tmi also emits "disconnected" with the reason; that is where failures are handled.
+    });
+  }
+
+  /** Closes a retired client and remembers the promise so `disconnect()` can wait for it. */
+  #close(client: TmiClient): void {
+    if (client.readyState() === "CLOSED") return;
+    const p = client.disconnect().catch(() => {}).finally(() => this.#closing.delete(p));
+    this.#closing.add(p);
+  }
+
+  #markDisconnected(): void {
+    this.#connected = false;
+    this.#joined.clear();
+    this.#metrics.ircConnected.set(0);
+    this.#metrics.channelsJoined.set(0);
+  }
+
+  #onConnected(): void {
+    this.#connected = true;
+    this.#attempt = 0;
+    this.#authRetried = false;
+    this.#metrics.ircConnected.set(1);
+    this.#log.info("Connected to Twitch", { user: this.#login, channels: this.#wanted.size });
+    this.#emit({ type: "connected", time: Date.now() });
+    this.#firstConnect?.resolve();
+    this.#firstConnect = undefined;
+    for (const c of this.#wanted) this.#queueJoin(c);
+  }
+
+  #onDisconnected(reason: string): void {
+    this.#stopJoins();
+    this.#markDisconnected();
+    if (this.#stopped) return;
+    if (isAuthFailure(reason)) {
+      void this.#onAuthFailure();
+      return;
+    }
+    this.#emit({ type: "disconnected", reason: reason || "connection closed", time: Date.now() });
+    this.#scheduleReconnect(reason || "connection closed");
+  }
+
+  #scheduleReconnect(reason: string): void {
+    this.#attempt++;
+    const base = this.#opts.reconnectBaseMs ?? 1000;
+    const max = this.#opts.reconnectMaxMs ?? 30_000;
+    const delay = Math.round(Math.min(max, base * 2 ** (this.#attempt - 1)) * (0.8 + Math.random() * 0.4));
+    this.#metrics.ircReconnects.inc();
+    this.#log.warn("Lost the connection to Twitch; reconnecting", { reason, attempt: this.#attempt, delayMs: delay });
+    clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (!this.#stopped) this.#open();
+    }, delay);
+  }
+
+  async #onAuthFailure(): Promise<void> {
+    if (this.#opts.onAuthFailure && !this.#authRetried) {
+      this.#authRetried = true;
+      let refreshed = false;
+      try {
+        refreshed = await this.#opts.onAuthFailure();
+      } catch (err) {
+        this.#log.warn("Refreshing the Twitch token failed", { err: describeError(err) });
+      }
+      if (refreshed && !this.#stopped) {
+        this.#log.info("Twitch token refreshed; logging in again", { user: this.#login });
+        this.#metrics.ircReconnects.inc();
+        this.#open();
+        return;
+      }
+    }
+    if (this.#stopped) return;
+    const message = `Twitch rejected the OAuth token for ${this.#login}: run \`deno task auth\` or set ` +
+      "TWITCH_OAUTH_TOKEN to a valid token with the chat:read and chat:edit scopes";
+    this.#log.error(message, { code: "TWITCH_AUTH_FAILED" });
+    this.#stopped = true;
+    this.#client = null;
+    this.#emit({ type: "disconnected", reason: "auth_failed", time: Date.now() });
+    this.#firstConnect?.reject(new ClankError("TWITCH_AUTH_FAILED", message, { details: { user: this.#login } }));
+    this.#firstConnect = undefined;
+  }
+
+  /** Twitch asked us to move: drop this connection now and open a new one at once. */
+  #onTwitchReconnect(client: TmiClient): void {
+    this.#log.info("Twitch asked to reconnect; reconnecting now");
+    this.#stopJoins();
+    this.#markDisconnected();
+    this.#client = null;
+    this.#close(client);
+    this.#metrics.ircReconnects.inc();
+    this.#emit({ type: "reconnect", reason: "twitch", time: Date.now() });
+    if (!this.#stopped) this.#open();
+  }
+
+  // --- joins ----------------------------------------------------------------------------------------
+
+  #want(channel: string): string {
+    const c = channelName(channel);
+    this.#wanted.add(c);
+    if (this.#wanted.size > TWITCH_CHANNEL_LIMIT && !this.#warnedLimit) {
+      this.#warnedLimit = true;
+      this.#log.warn(
+        `Asked to join ${this.#wanted.size} channels: Twitch lets an account that is not a moderator be in at ` +
+          `most ${TWITCH_CHANNEL_LIMIT} channels at once, so joins beyond that may be refused`,
+        { channels: this.#wanted.size },
+      );
+    }
+    return c;
+  }
+
+  #queueJoin(channel: string): void {
+    if (this.#joinQueue.includes(channel) || this.#joined.has(channel)) return;
+    this.#joinQueue.push(channel);
+    if (this.#joinTimer === undefined) this.#nextJoin();
+  }
+
+  /** Sends the next queued JOIN, then waits `joinIntervalMs` before the one after. */
+  #nextJoin(): void {
+    this.#joinTimer = undefined;
+    const client = this.#client;
+    if (!client || !this.#connected) return;
+    const channel = this.#joinQueue.shift();
+    if (channel === undefined) return;
+    this.#touchTmi();
+    client.join(`#${channel}`).catch((err) => {
+      // tmi gives up after 600 ms ("No response from Twitch") even when the JOIN later succeeds.
+      this.#log.debug("JOIN not confirmed yet", { channel, err: String(err) });
+    });
+    if (this.#joinQueue.length > 0) {
+      this.#joinTimer = setTimeout(() => this.#nextJoin(), this.#opts.joinIntervalMs);
+    } else {
+      // Keep the spacing for a JOIN queued right after this one.
+      this.#joinTimer = setTimeout(() => {
+        this.#joinTimer = undefined;
+        if (this.#joinQueue.length > 0) this.#nextJoin();
+      }, this.#opts.joinIntervalMs);
+    }
+  }
+
+  #stopJoins(): void {
+    clearTimeout(this.#joinTimer);
+    this.#joinTimer = undefined;
+    this.#joinQueue = [];
+    for (const c of [...this.#joinWaiters.keys()]) this.#resolveJoinWaiters(c);
+  }
+
+  #resolveJoinWaiters(channel: string): void {
+    for (const done of [...(this.#joinWaiters.get(channel) ?? [])]) done();
+    this.#joinWaiters.delete(channel);
+  }
+
+  /** tmi.js starts an untracked 600 ms timer per command; remember when the last one ends. */
+  #touchTmi(): void {
+    this.#quietAt = Math.max(this.#quietAt, Date.now() + TMI_TIMER_MS);
+  }
+
+  // --- events ---------------------------------------------------------------------------------------
+
+  #emit(event: ChatEvent): void {
+    try {
+      this.#sink(event);
+    } catch (err) {
+      this.#log.error("Event handler failed", { event: event.type, err: describeError(err) });
+    }
+  }
+
+  #time(): number {
+    return this.#lineTime ?? Date.now();
+  }
+
+  /** Wires one tmi client; events of a client that was replaced are ignored. */
+  #listen(client: TmiClient): void {
+    const current = () => this.#client === client;
+    const original = client.handleMessage.bind(client);
+    // Wrapping the handler lets us read raw tags (for times), see USERSTATE and RECONNECT, and keep
+    // a malformed line from throwing out of the socket handler.
+    client.handleMessage = (message: TmiRawMessage | null) => {
+      if (!message || !current()) return;
+      if (message.command === "RECONNECT" && message.prefix === "tmi.twitch.tv") {
+        this.#onTwitchReconnect(client);
+        return;
+      }
+      this.#lineTime = sentTime(message.tags, Date.now());
+      try {
+        original(message);
+        if (message.prefix === "tmi.twitch.tv") this.#afterServerLine(message);
+      } catch (err) {
+        this.#log.debug("Ignored a malformed IRC line", { line: message.raw?.slice(0, 300), err: describeError(err) });
+      } finally {
+        this.#lineTime = undefined;
+      }
+    };
+
+    client.on("connected", () => {
+      if (current()) this.#onConnected();
+    });
+    let closed = false;
+    client.on("disconnected", (reason: string) => {
+      if (closed || !current()) return;
+      closed = true;
+      this.#client = null;
+      // tmi also reports a failed token lookup this way while its socket is still open.
+      this.#close(client);
+      this.#onDisconnected(String(reason ?? ""));
+    });
+
+    client.on("message", (channel: string, tags: TmiTags, text: string, self: boolean) => {
+      if (!current() || tags["message-type"] === "whisper") return;
+      this.#emitMessage(channel, tags, String(text ?? ""), tags["message-type"] === "action", self);
+    });
+    client.on("cheer", (channel: string, tags: TmiTags, text: string) => {
+      if (current()) this.#emitMessage(channel, tags, String(text ?? ""), false, false);
+    });
+    client.on("join", (channel: string, user: string, self: boolean) => {
+      if (!current()) return;
+      const c = channelName(channel);
+      if (self) {
+        if (!this.#wanted.has(c)) return;
+        this.#joined.add(c);
+        this.#metrics.channelsJoined.set(this.#joined.size);
+        this.#log.debug("Joined", { channel: c });
+        this.#resolveJoinWaiters(c);
+      }
+      this.#emit({ type: "join", channel: c, user: String(user).toLowerCase(), self, time: this.#time() });
+    });
+    client.on("part", (channel: string, user: string, self: boolean) => {
+      if (!current()) return;
+      const c = channelName(channel);
+      if (self) {
+        this.#joined.delete(c);
+        this.#metrics.channelsJoined.set(this.#joined.size);
+      }
+      this.#emit({ type: "part", channel: c, user: String(user).toLowerCase(), self, time: this.#time() });
+    });
+    client.on("ban", (channel: string, user: string, _reason: unknown, tags: TmiTags) => {
+      if (!current()) return;
+      this.#emit({
+        type: "ban",
+        channel: channelName(channel),
+        user: String(user).toLowerCase(),
+        userId: tagString(tags?.["target-user-id"]),
+        time: this.#time(),
+      });
+    });
+    client.on("timeout", (channel: string, user: string, _reason: unknown, duration: number, tags: TmiTags) => {
+      if (!current()) return;
+      this.#emit({
+        type: "timeout",
+        channel: channelName(channel),
+        user: String(user).toLowerCase(),
+        userId: tagString(tags?.["target-user-id"]),
+        duration: Number(duration) || 0,
+        time: this.#time(),
+      });
+    });
+    client.on("messagedeleted", (channel: string, user: string, _text: string, tags: TmiTags) => {
+      if (!current()) return;
+      this.#emit({
+        type: "deletion",
+        channel: channelName(channel),
+        messageId: tagString(tags?.["target-msg-id"]),
+        user: String(user ?? "").toLowerCase(),
+        time: this.#time(),
+      });
+    });
+    client.on("clearchat", (channel: string) => {
+      if (current()) this.#emit({ type: "clear", channel: channelName(channel), time: this.#time() });
+    });
+    client.on("roomstate", (channel: string, tags: TmiTags) => {
+      if (current()) this.#emit(roomStateFromTags(channel, tags ?? {}, this.#time()));
+    });
+    const notice = (channel: string, msgId: string, text: string) => {
+      if (!current()) return;
+      const c = channel === "#*" || !channel ? "*" : channelName(channel);
+      this.#emit({ type: "notice", channel: c, msgId: String(msgId ?? ""), text: String(text ?? ""), time: this.#time() });
+    };
+    client.on("notice", notice);
+    client.on("automod", notice);
+  }
+
+  /** USERSTATE and GLOBALUSERSTATE have no tmi event of their own. */
+  #afterServerLine(message: TmiRawMessage): void {
+    if (message.command === "USERSTATE") {
+      const channel = message.params[0];
+      if (channel) this.#emit(userStateFromTags(channel, message.tags, this.#time()));
+    } else if (message.command === "GLOBALUSERSTATE") {
+      this.#userId = tagString(message.tags["user-id"]);
+    }
+  }
+
+  #emitMessage(channel: string, tags: TmiTags, text: string, action: boolean, self: boolean): void {
+    const time = self ? Date.now() : this.#time();
+    // Our own lines reuse the channel's USERSTATE tags, whose `id` belongs to an earlier line.
+    const lineTags = self ? { ...tags, id: undefined } : tags ?? {};
+    this.#emit(messageFromTags(lineTags, {
+      channel,
+      text,
+      action,
+      self,
+      bot: { login: this.#login, userId: this.#userId },
+      time,
+      fallbackId: `self-${++this.#selfCount}-${time}`,
+    }));
+  }
+}

@@ -1,0 +1,593 @@
+/**
+ * The only storage object the host uses. Writes go into an ordered op log and are flushed in
+ * batches (consecutive chat lines become one multi-row insert), so the database never limits chat
+ * ingest. While the database is down the log keeps the writes (bounded: the oldest chat lines are
+ * dropped first and counted; settings, kv writes and deletes never are) and retries them in order
+ * with exponential backoff. A write is acknowledged (its promise resolves) only once committed.
+ * @module
+ */
+import type { ChannelSettings } from "./config_schema.ts";
+import { ClankError, describeError, isClankError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { ChatRecord, Storage } from "./storage.ts";
+
+/** Timer functions, injectable so tests drive time with fake timers. */
+export interface BufferTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+  now(): number;
+}
+
+/** Options of {@link BufferedStorage}. */
+export interface BufferOptions {
+  log: Logger;
+  metrics?: Metrics;
+  /** Writes kept while the database is unavailable (`database.write_buffer`, default 50000). */
+  maxBuffered?: number;
+  /** Buffered writes that trigger a flush before the interval is up (default 500). */
+  batchSize?: number;
+  /** Most chat lines written in one insert/transaction (default 5000); a backlog drains in groups this big. */
+  maxGroup?: number;
+  /** Milliseconds a write may wait before a flush (default 250). */
+  flushIntervalMs?: number;
+  /** First retry delay after a failure, doubled per failure (default 500). */
+  backoffBaseMs?: number;
+  /** Longest retry delay (default 30000). */
+  backoffCapMs?: number;
+  timers?: BufferTimers;
+}
+
+/** What `/readyz` shows about the database. */
+export interface StorageStatus {
+  writable: boolean;
+  buffered: number;
+  error: string | null;
+}
+
+type OpKind = "save" | "delete" | "deleteUser" | "settings" | "kv";
+
+interface Op {
+  seq: number;
+  kind: OpKind;
+  rec?: ChatRecord;
+  /** kv or settings key, for read-your-writes. */
+  key?: string;
+  run?: (s: Storage) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+  dropped: boolean;
+}
+
+const REALTIME: BufferTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+  now: () => Date.now(),
+};
+
+/** Batching, outage-tolerant front of a {@link Storage} backend. */
+export class BufferedStorage implements Storage {
+  readonly kind: Storage["kind"];
+  readonly #backend: Storage;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  readonly #timers: BufferTimers;
+  readonly #max: number;
+  readonly #batch: number;
+  readonly #maxGroup: number;
+  readonly #interval: number;
+  readonly #backoffBase: number;
+  readonly #backoffCap: number;
+
+  #ops: Op[] = [];
+  #head = 0;
+  #live = 0;
+  #nextSeq = 1;
+  #inflight = 0;
+  #dropCursor = 0;
+  /** Ops up to this seq are written one at a time, after a group was refused for its data. */
+  #isolateThrough = 0;
+
+  #initialised = false;
+  #available = true;
+  #lastError: string | null = null;
+  #attempt = 0;
+  #downSince = 0;
+  #dropped = 0;
+  #droppedThisOutage = 0;
+  #running = false;
+  #closing = false;
+  #closed = false;
+  #flushTimer: unknown = undefined;
+  #retryTimer: unknown = undefined;
+  #waiters: { through: number; resolve: () => void }[] = [];
+  #idle: (() => void)[] = [];
+
+  // Read-your-writes for small values: a kvGet/getSettings right after a write sees it before the flush.
+  #pendingKv = new Map<string, { seq: number; value: string | null }>();
+  #pendingSettings = new Map<string, { seq: number; value: Partial<ChannelSettings> | null }>();
+
+  constructor(backend: Storage, options: BufferOptions) {
+    this.kind = backend.kind;
+    this.#backend = backend;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#timers = options.timers ?? REALTIME;
+    this.#max = Math.max(1, options.maxBuffered ?? 50_000);
+    this.#batch = Math.max(1, options.batchSize ?? 500);
+    this.#maxGroup = Math.max(1, options.maxGroup ?? 5000);
+    this.#interval = Math.max(0, options.flushIntervalMs ?? 250);
+    this.#backoffBase = Math.max(1, options.backoffBaseMs ?? 500);
+    this.#backoffCap = Math.max(this.#backoffBase, options.backoffCapMs ?? 30_000);
+  }
+
+  /** The wrapped backend (maintenance and tools that need backend-specific calls). */
+  get backend(): Storage {
+    return this.#backend;
+  }
+
+  /** Writes waiting for the database. */
+  get buffered(): number {
+    return this.#live;
+  }
+
+  /** Chat lines dropped since start (buffer full during an outage, or refused by the database). */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Readiness of the database for `/readyz`. */
+  status(): StorageStatus {
+    return { writable: this.#initialised && this.#available, buffered: this.#live, error: this.#lastError };
+  }
+
+  /**
+   * Connects and migrates. Never throws: when the database is unreachable the bot starts anyway,
+   * writes are buffered and the connection is retried with backoff (see `status()`).
+   */
+  async init(): Promise<void> {
+    if (this.#initialised) return;
+    try {
+      await this.#backend.init();
+      this.#initialised = true;
+      this.#recovered();
+    } catch (err) {
+      this.#failed(err, "init");
+    }
+  }
+
+  // ---- writes ----
+
+  /** Queues one chat or bot line; resolves true once committed, false when it was dropped. Never rejects. */
+  saveMessage(rec: ChatRecord): Promise<boolean> {
+    return this.#enqueue<boolean>("save", undefined, rec);
+  }
+
+  /** Queues several lines; resolves once each is committed or dropped. */
+  async saveMessages(records: ChatRecord[]): Promise<void> {
+    await Promise.all(records.map((r) => this.saveMessage(r)));
+  }
+
+  /** Queues a deletion (after every line queued before it). */
+  deleteMessage(channel: string, id: string): Promise<void> {
+    return this.#enqueue<void>("delete", (s) => s.deleteMessage(channel, id));
+  }
+
+  /** Queues deleting a user's lines; resolves with how many were deleted. */
+  deleteUserMessages(channel: string, user: string): Promise<number> {
+    return this.#enqueue<number>("deleteUser", (s) => s.deleteUserMessages(channel, user));
+  }
+
+  /** Queues replacing a channel's overrides (`null` resets them). */
+  setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void> {
+    const value = overrides === null ? null : structuredClone(overrides);
+    return this.#enqueue<void>("settings", (s) => s.setSettings(channel, value), undefined, channel, value);
+  }
+
+  /** Queues a kv write (`null` deletes). */
+  kvSet(namespace: string, key: string, value: string | null): Promise<void> {
+    return this.#enqueue<void>(
+      "kv",
+      (s) => s.kvSet(namespace, key, value),
+      undefined,
+      kvKey(namespace, key),
+      value,
+    );
+  }
+
+  // ---- reads and housekeeping: straight to the database ----
+
+  schemaVersion(): Promise<number> {
+    return this.#backend.schemaVersion();
+  }
+
+  /** Committed lines only; lines still in the buffer are not included. */
+  recentMessages(channel: string, limit: number): Promise<ChatRecord[]> {
+    return this.#backend.recentMessages(channel, limit);
+  }
+
+  async getSettings(channel: string): Promise<Partial<ChannelSettings>> {
+    const pending = this.#pendingSettings.get(channel);
+    if (pending) return pending.value === null ? {} : structuredClone(pending.value);
+    return await this.#backend.getSettings(channel);
+  }
+
+  async allSettings(): Promise<Record<string, Partial<ChannelSettings>>> {
+    const all = await this.#backend.allSettings();
+    for (const [channel, p] of this.#pendingSettings) {
+      if (p.value === null) delete all[channel];
+      else all[channel] = structuredClone(p.value);
+    }
+    return all;
+  }
+
+  async kvGet(namespace: string, key: string): Promise<string | undefined> {
+    const pending = this.#pendingKv.get(kvKey(namespace, key));
+    if (pending) return pending.value ?? undefined;
+    return await this.#backend.kvGet(namespace, key);
+  }
+
+  prune(before: number): Promise<number> {
+    return this.#backend.prune(before);
+  }
+
+  maintain(): Promise<void> {
+    return this.#backend.maintain();
+  }
+
+  ping(): Promise<void> {
+    return this.#backend.ping();
+  }
+
+  /** Resolves once every write queued before the call is committed or dropped. */
+  flush(): Promise<void> {
+    const through = this.#nextSeq - 1;
+    if (this.#settledThrough(through)) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.#waiters.push({ through, resolve }));
+    if (this.#retryTimer === undefined) this.#startNow();
+    return done;
+  }
+
+  /**
+   * Flushes, then closes the backend. Writes still unconfirmed after `timeoutMs` (database down)
+   * are logged as lost; later writes are refused.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    if (this.#closed) return;
+    this.#closing = true;
+    if (this.#retryTimer !== undefined) {
+      // Shutting down: try once more right away instead of waiting out the backoff.
+      this.#timers.clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+    }
+    let timer: unknown;
+    const timedOut = await Promise.race([
+      this.flush().then(() => false),
+      new Promise<boolean>((resolve) => timer = this.#timers.setTimeout(() => resolve(true), timeoutMs)),
+    ]);
+    this.#timers.clearTimeout(timer);
+    this.#closed = true;
+    this.#clearTimers();
+    if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
+    if (timedOut && this.#live > 0) {
+      this.#log.error("Database unavailable at shutdown; buffered writes were not stored", {
+        lost: this.#live,
+        error: this.#lastError,
+      });
+    }
+    this.#abandonAll();
+    await this.#backend.close();
+  }
+
+  // ---- the op log ----
+
+  #enqueue<T>(
+    kind: OpKind,
+    run?: (s: Storage) => Promise<unknown>,
+    rec?: ChatRecord,
+    key?: string,
+    pendingValue?: unknown,
+  ): Promise<T> {
+    if (this.#closed) {
+      if (kind === "save") return Promise.resolve(false as T);
+      return handled(
+        Promise.reject(new ClankError("STORAGE_UNAVAILABLE", "Storage is closed; the write was not stored")),
+      );
+    }
+    let resolve!: (v: unknown) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res as (v: unknown) => void;
+      reject = rej;
+    });
+    const seq = this.#nextSeq++;
+    this.#ops.push({ seq, kind, run, rec, key, resolve, reject, dropped: false });
+    if (key !== undefined && kind === "kv") {
+      this.#pendingKv.set(key, { seq, value: pendingValue as string | null });
+    }
+    if (key !== undefined && kind === "settings") {
+      this.#pendingSettings.set(key, { seq, value: pendingValue as Partial<ChannelSettings> | null });
+    }
+    this.#live++;
+    if (this.#live > this.#max) this.#dropOldestLine();
+    this.#metrics?.storageBuffered.set(this.#live);
+    this.#schedule();
+    return kind === "save" ? promise : handled(promise);
+  }
+
+  #schedule(): void {
+    if (this.#running || this.#retryTimer !== undefined) return;
+    if (this.#live >= this.#batch) {
+      this.#startNow();
+    } else if (this.#flushTimer === undefined) {
+      this.#flushTimer = this.#timers.setTimeout(() => {
+        this.#flushTimer = undefined;
+        void this.#drain();
+      }, this.#interval);
+    }
+  }
+
+  #startNow(): void {
+    if (this.#flushTimer !== undefined) this.#timers.clearTimeout(this.#flushTimer);
+    // A zero timer, not a direct call, so a caller's saveMessage never runs a database write inline.
+    this.#flushTimer = this.#timers.setTimeout(() => {
+      this.#flushTimer = undefined;
+      void this.#drain();
+    }, 0);
+  }
+
+  #dropOldestLine(): void {
+    let i = Math.max(this.#dropCursor, this.#head + this.#inflight);
+    const ops = this.#ops;
+    while (i < ops.length && (ops[i]!.kind !== "save" || ops[i]!.dropped)) i++;
+    this.#dropCursor = i;
+    const op = ops[i];
+    if (!op) return; // Only settings, kv writes and deletes are waiting: those are never dropped.
+    op.dropped = true;
+    this.#live--;
+    this.#dropped++;
+    if (this.#droppedThisOutage++ === 0) {
+      this.#log.warn("Write buffer full; dropping the oldest chat lines until the database is back", {
+        limit: this.#max,
+      });
+    }
+    this.#metrics?.storageDropped.inc({ reason: "buffer_full" });
+    op.resolve(false);
+  }
+
+  /** Skips dropped ops at the head and compacts the array now and then. */
+  #trimHead(): void {
+    const ops = this.#ops;
+    while (this.#head < ops.length && ops[this.#head]!.dropped) this.#head++;
+    if (this.#head === ops.length) {
+      this.#ops = [];
+      this.#head = 0;
+      this.#dropCursor = 0;
+    } else if (this.#head > 4096 && this.#head * 2 > ops.length) {
+      this.#ops = ops.slice(this.#head);
+      this.#dropCursor = Math.max(0, this.#dropCursor - this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #settledThrough(through: number): boolean {
+    this.#trimHead();
+    const first = this.#ops[this.#head];
+    return first === undefined || first.seq > through;
+  }
+
+  #wakeWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!this.#settledThrough(w.through)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** The next group: consecutive chat lines (one insert), or one other op. */
+  #nextGroup(): Op[] {
+    this.#trimHead();
+    const ops = this.#ops;
+    const first = ops[this.#head];
+    if (!first) return [];
+    if (first.kind !== "save") {
+      this.#inflight = 1;
+      return [first];
+    }
+    const limit = first.seq <= this.#isolateThrough ? 1 : this.#maxGroup;
+    const group: Op[] = [];
+    let i = this.#head;
+    for (; i < ops.length && group.length < limit; i++) {
+      const op = ops[i]!;
+      if (op.dropped) continue;
+      if (op.kind !== "save") break;
+      group.push(op);
+    }
+    this.#inflight = i - this.#head;
+    return group;
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    try {
+      if (!this.#initialised) {
+        try {
+          await this.#backend.init();
+          this.#initialised = true;
+          this.#recovered();
+        } catch (err) {
+          this.#failed(err, "init");
+          return;
+        }
+      }
+      for (;;) {
+        const group = this.#nextGroup();
+        if (group.length === 0) break;
+        const first = group[0]!;
+        let result: unknown;
+        try {
+          result = first.kind === "save"
+            ? await this.#backend.saveMessages(group.map((op) => op.rec!))
+            : await first.run!(this.#backend);
+        } catch (err) {
+          this.#inflight = 0;
+          if (isClankError(err, "STORAGE_FAILED")) {
+            this.#refused(group, err);
+            continue;
+          }
+          this.#failed(err, first.kind);
+          return;
+        }
+        this.#inflight = 0;
+        this.#commit(group, result);
+        // Long backlogs (after an outage) must not starve chat ingest of the event loop.
+        if (this.#live > 0) await new Promise<void>((r) => this.#timers.setTimeout(r, 0));
+        if (this.#closed) break;
+      }
+    } finally {
+      this.#running = false;
+      this.#metrics?.storageBuffered.set(this.#live);
+      this.#wakeWaiters();
+      for (const resolve of this.#idle.splice(0)) resolve();
+      if (!this.#closed && this.#live > 0) {
+        if (this.#waiters.length > 0 && this.#retryTimer === undefined) this.#startNow();
+        else this.#schedule();
+      }
+    }
+  }
+
+  #commit(group: Op[], result: unknown): void {
+    for (const op of group) {
+      this.#settleKeys(op);
+      op.resolve(op.kind === "save" ? true : result);
+    }
+    this.#removeFront(group);
+    if (!this.#available) this.#recovered();
+    this.#wakeWaiters();
+  }
+
+  /** Removes a settled group from the head (dropped ops inside it were already settled). */
+  #removeFront(group: Op[]): void {
+    const last = group[group.length - 1]!;
+    const ops = this.#ops;
+    while (this.#head < ops.length && ops[this.#head]!.seq <= last.seq) {
+      const op = ops[this.#head]!;
+      if (!op.dropped) this.#live--;
+      op.dropped = true;
+      this.#head++;
+    }
+    this.#trimHead();
+  }
+
+  /** Forgets the read-your-writes value once the database has it (unless a newer write is queued). */
+  #settleKeys(op: Op): void {
+    if (op.key === undefined) return;
+    const map: Map<string, { seq: number }> = op.kind === "kv" ? this.#pendingKv : this.#pendingSettings;
+    if (map.get(op.key)?.seq === op.seq) map.delete(op.key);
+  }
+
+  /** The database refused the data itself: split the group, and give up on a single op. */
+  #refused(group: Op[], err: ClankError): void {
+    const first = group[0]!;
+    this.#metrics?.storageErrors.inc({ op: first.kind });
+    if (group.length > 1) {
+      this.#isolateThrough = Math.max(this.#isolateThrough, group[group.length - 1]!.seq);
+      return;
+    }
+    this.#log.error("Database refused a write; it is not stored", {
+      op: first.kind,
+      error: this.#redact(err),
+    });
+    this.#settleKeys(first);
+    if (first.kind === "save") {
+      this.#dropped++;
+      this.#metrics?.storageDropped.inc({ reason: "rejected" });
+      first.resolve(false);
+    } else {
+      first.reject(err);
+    }
+    this.#removeFront(group);
+    this.#wakeWaiters();
+  }
+
+  /** The database is unavailable: keep everything and retry with backoff. */
+  #failed(err: unknown, op: string): void {
+    this.#attempt++;
+    this.#lastError = this.#redact(err);
+    this.#metrics?.storageErrors.inc({ op });
+    this.#metrics?.storageUp.set(0);
+    if (this.#available) {
+      this.#available = false;
+      this.#downSince = this.#timers.now();
+      this.#log.warn("Database unavailable; buffering writes and retrying", {
+        op,
+        error: this.#lastError,
+        buffered: this.#live,
+      });
+    } else {
+      this.#log.debug("Database still unavailable", { op, attempt: this.#attempt, error: this.#lastError });
+    }
+    if (this.#closed) return;
+    const delay = Math.min(this.#backoffCap, this.#backoffBase * 2 ** Math.min(this.#attempt - 1, 30));
+    if (this.#retryTimer !== undefined) this.#timers.clearTimeout(this.#retryTimer);
+    this.#retryTimer = this.#timers.setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#drain();
+    }, this.#closing ? Math.min(delay, 1000) : delay);
+  }
+
+  #recovered(): void {
+    if (!this.#available) {
+      this.#log.info("Database available again; writing buffered writes", {
+        downSeconds: Math.round((this.#timers.now() - this.#downSince) / 1000),
+        buffered: this.#live,
+        dropped: this.#droppedThisOutage,
+      });
+    }
+    this.#available = true;
+    this.#attempt = 0;
+    this.#lastError = null;
+    this.#droppedThisOutage = 0;
+    this.#metrics?.storageUp.set(1);
+  }
+
+  #redact(err: unknown): string {
+    return this.#log.redact(describeError(err));
+  }
+
+  #clearTimers(): void {
+    if (this.#flushTimer !== undefined) this.#timers.clearTimeout(this.#flushTimer);
+    if (this.#retryTimer !== undefined) this.#timers.clearTimeout(this.#retryTimer);
+    this.#flushTimer = undefined;
+    this.#retryTimer = undefined;
+  }
+
+  /** At close: settle what could not be written so no caller waits forever. */
+  #abandonAll(): void {
+    const err = new ClankError("STORAGE_UNAVAILABLE", "Storage closed before the write was stored");
+    for (let i = this.#head; i < this.#ops.length; i++) {
+      const op = this.#ops[i]!;
+      if (op.dropped) continue;
+      if (op.kind === "save") op.resolve(false);
+      else op.reject(err);
+    }
+    this.#ops = [];
+    this.#head = 0;
+    this.#live = 0;
+    this.#dropCursor = 0;
+    this.#metrics?.storageBuffered.set(0);
+    for (const w of this.#waiters.splice(0)) w.resolve();
+  }
+}
+
+function kvKey(namespace: string, key: string): string {
+  return `${namespace}\u0000${key}`;
+}
+
+/** Marks a promise as handled (a fire-and-forget caller must not crash the process) and returns it. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}

@@ -1,0 +1,254 @@
+/**
+ * The compiled blocked-word matcher.
+ *
+ * Word and phrase entries go into one trie over their folded letters. A line is folded
+ * (`text_normalizer.ts`) and walked from every word start; each step reads a character as any letter
+ * it can stand for (leetspeak), lets the previous letter repeat (`baaad`), and lets a short run of
+ * separators sit between two letters (`b.a.d`, `b a d`). A match must start and end on a word
+ * boundary, so "class" and "therapist" never match "ass" or "rapist"; a plural `s` or `z` may follow.
+ *
+ * Spacing with whitespace is accepted only next to a one-letter piece (`b a d w o r d`, `b a dword`):
+ * a whitespace split between two longer pieces is how two ordinary words look ("go ok" is not
+ * "gook"). Separators that are not whitespace (`bad.word`, `b-a-d`) may split a word anywhere.
+ *
+ * `re:` entries are tested against the raw line and the folded line.
+ * @module
+ */
+import { CharKind, charKind, foldText, foldTextWithOffsets, letterReadings } from "./text_normalizer.ts";
+import type { ListEntry, RegexEntry, WordEntry, WordList } from "./word_list.ts";
+
+/** Most separator characters between two letters of one word (`b . a`: three). */
+export const MAX_GAP = 5;
+/** Most separator characters between two words of a phrase. */
+export const MAX_PHRASE_GAP = 12;
+/** Endings a word entry may have without listing them (plurals). */
+const SUFFIXES = ["s", "z"];
+const BREAK = " ";
+
+/** A match: the entry and where it is in the original line (UTF-16 offsets, end exclusive). */
+export interface BlockMatch {
+  entry: ListEntry;
+  start: number;
+  end: number;
+}
+
+interface TrieNode {
+  id: number;
+  /** The letter, digit or word break that leads here. */
+  key: string;
+  children: Map<string, TrieNode>;
+  /** Entries that end here; the first one is reported. */
+  entries: WordEntry[];
+}
+
+function isDigitKey(key: string): boolean {
+  return key >= "0" && key <= "9";
+}
+
+function isWordKind(kind: number): boolean {
+  return kind === CharKind.Letter || kind === CharKind.Digit;
+}
+
+/** Per-line state of one {@link WordMatcher.match} call. */
+interface Scan {
+  text: string;
+  kinds: Uint8Array;
+  /** 1 when the letter/digit run ending just before `i` contains a letter. */
+  letterBefore: Uint8Array;
+  /** 1 when the letter/digit run starting at `i` contains a letter. */
+  letterFrom: Uint8Array;
+  /** States already explored without a match (their outcome does not depend on the start). */
+  visited: Set<number>;
+}
+
+/** A compiled set of lists. Build once per list change; `match` is cheap and never throws. */
+export class WordMatcher {
+  readonly #root: TrieNode;
+  readonly #regexes: RegexEntry[] = [];
+  #nodes = 0;
+  /** Entries compiled (words, phrases and regular expressions). */
+  readonly size: number;
+
+  constructor(entries: readonly ListEntry[]) {
+    this.#root = this.#node("");
+    for (const entry of entries) {
+      if (entry.kind === "regex") this.#regexes.push(entry);
+      else this.#insert(entry);
+    }
+    this.size = entries.length;
+  }
+
+  /** Compiles the entries of several lists; earlier lists win when two entries match. */
+  static compile(lists: readonly WordList[]): WordMatcher {
+    return new WordMatcher(lists.flatMap((list) => list.entries));
+  }
+
+  /** The first blocked entry found in `text`, or null. */
+  match(text: string): BlockMatch | null {
+    const folded = foldText(text);
+    const hit = this.#matchWords(folded);
+    if (hit) return { entry: hit.entry, ...this.#rawSpan(text, hit.start, hit.end) };
+    for (const entry of this.#regexes) {
+      const raw = entry.regex.exec(text);
+      if (raw) return { entry, start: raw.index, end: raw.index + raw[0].length };
+      const inFolded = entry.regex.exec(folded);
+      if (inFolded) {
+        return { entry, ...this.#rawSpan(text, inFolded.index, inFolded.index + inFolded[0].length) };
+      }
+    }
+    return null;
+  }
+
+  #node(key: string): TrieNode {
+    return { id: this.#nodes++, key, children: new Map(), entries: [] };
+  }
+
+  #insert(entry: WordEntry): void {
+    let node = this.#root;
+    for (const key of entry.pattern) {
+      let next = node.children.get(key);
+      if (!next) {
+        next = this.#node(key);
+        node.children.set(key, next);
+      }
+      node = next;
+    }
+    node.entries.push(entry);
+  }
+
+  #rawSpan(text: string, start: number, end: number): { start: number; end: number } {
+    const { offsets } = foldTextWithOffsets(text);
+    const rawStart = offsets[start] ?? 0;
+    const rawEnd = Math.max(offsets[end] ?? text.length, (offsets[end - 1] ?? rawStart) + 1);
+    return { start: rawStart, end: Math.min(rawEnd, text.length) };
+  }
+
+  #matchWords(text: string): { entry: WordEntry; start: number; end: number } | null {
+    const n = text.length;
+    if (n === 0 || this.#root.children.size === 0) return null;
+    const kinds = new Uint8Array(n);
+    for (let i = 0; i < n; i++) kinds[i] = charKind(text.charCodeAt(i));
+    const letterBefore = new Uint8Array(n + 1);
+    const letterFrom = new Uint8Array(n + 1);
+    for (let i = 1; i <= n; i++) {
+      const kind = kinds[i - 1] ?? 0;
+      letterBefore[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterBefore[i - 1] ?? 0 : 0;
+    }
+    for (let i = n - 1; i >= 0; i--) {
+      const kind = kinds[i] ?? 0;
+      letterFrom[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterFrom[i + 1] ?? 0 : 0;
+    }
+    const scan: Scan = { text, kinds, letterBefore, letterFrom, visited: new Set() };
+    for (let p = 0; p < n; p++) {
+      if (kinds[p] === CharKind.Space || letterBefore[p]) continue;
+      for (const reading of letterReadings(text[p] ?? "")) {
+        const child = this.#root.children.get(reading);
+        if (!child || child.key === BREAK) continue;
+        // An entry that starts with a digit needs a real boundary: "1488" is not in "11488".
+        if (isDigitKey(reading) && p > 0 && isWordKind(kinds[p - 1] ?? 0)) continue;
+        const found = this.#walk(scan, child, p + 1, 1, false);
+        if (found) return { entry: found.entry, start: p, end: found.end };
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Explores the trie from `node`, whose letter was just read ending at `pos`. `piece` counts the
+   * entry letters (up to 2) in the current whitespace-separated piece of the line; `pending` is true
+   * when the piece before the last whitespace had two or more, so this piece must stay at one.
+   */
+  #walk(
+    scan: Scan,
+    node: TrieNode,
+    pos: number,
+    piece: number,
+    pending: boolean,
+  ): { entry: WordEntry; end: number } | null {
+    const { text, kinds } = scan;
+    const n = text.length;
+    const state = ((node.id * (n + 1) + pos) * 3 + piece) * 2 + (pending ? 1 : 0);
+    if (scan.visited.has(state)) return null;
+    scan.visited.add(state);
+
+    const first = node.entries[0];
+    if (first) {
+      const end = this.#endAt(scan, node.key, pos);
+      if (end >= 0) return { entry: first, end };
+    }
+
+    // Same piece: the letter repeats, or the next letter follows.
+    if (pos < n) {
+      const found = this.#step(scan, node, pos, piece, pending, false);
+      if (found) return found;
+    }
+
+    // A gap of separators inside the word, then a repeat or the next letter.
+    let spaced = false;
+    for (let g = 1; g <= MAX_GAP; g++) {
+      const last = pos + g - 1;
+      const next = pos + g;
+      if (next >= n || isWordKind(kinds[last] ?? 0)) break;
+      if (kinds[last] === CharKind.Space) spaced = true;
+      const found = spaced
+        ? this.#step(scan, node, next, 0, piece >= 2, true)
+        : this.#step(scan, node, next, piece, pending, false);
+      if (found) return found;
+    }
+
+    // The next word of a phrase, after any separators (or none: "killyourself").
+    const wordBreak = node.children.get(BREAK);
+    if (wordBreak) {
+      for (let g = 0; g <= MAX_PHRASE_GAP; g++) {
+        const next = pos + g;
+        if (next >= n || (g > 0 && isWordKind(kinds[next - 1] ?? 0))) break;
+        for (const reading of letterReadings(text[next] ?? "")) {
+          const child = wordBreak.children.get(reading);
+          const found = child ? this.#walk(scan, child, next + 1, 1, false) : null;
+          if (found) return found;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Reads the character at `at` as a repeat of `node`'s letter or as one of its children. */
+  #step(
+    scan: Scan,
+    node: TrieNode,
+    at: number,
+    piece: number,
+    pending: boolean,
+    newPiece: boolean,
+  ): { entry: WordEntry; end: number } | null {
+    const readings = letterReadings(scan.text[at] ?? "");
+    // Letters may be stretched ("baaad"); digits may not, so "11488" is not "1488".
+    if (readings.includes(node.key) && !isDigitKey(node.key)) {
+      const found = this.#walk(scan, node, at + 1, newPiece ? 1 : piece, pending);
+      if (found) return found;
+    }
+    const counted = Math.min(piece + 1, 2);
+    if (counted === 2 && pending) return null;
+    for (const reading of readings) {
+      if (reading === BREAK) continue;
+      const child = node.children.get(reading);
+      const found = child ? this.#walk(scan, child, at + 1, counted, pending) : null;
+      if (found) return found;
+    }
+    return null;
+  }
+
+  /** Where a match ending at `pos` really ends (after a plural ending), or -1 when no boundary follows. */
+  #endAt(scan: Scan, lastKey: string, pos: number): number {
+    const { text, kinds, letterFrom } = scan;
+    const n = text.length;
+    if (isDigitKey(lastKey)) return pos >= n || !isWordKind(kinds[pos] ?? 0) ? pos : -1;
+    if (pos >= n || !letterFrom[pos]) return pos;
+    for (const suffix of SUFFIXES) {
+      let q = pos;
+      while (q < n && letterReadings(text[q] ?? "").includes(suffix)) q++;
+      if (q > pos && (q >= n || !letterFrom[q])) return q;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The `ollama` generator: builds a cache-friendly prompt (`prompt_builder.ts`), asks Ollama for one
+ * line through `core/ollama_client.ts`, and hands the channel's canary to the output filters.
+ *
+ * Options are the `[ollama]` config section (same names, ranges and defaults: the schema is taken
+ * from `core/config_schema.ts`). A failure throws the client's `ClankError` (`OLLAMA_*`, with
+ * `details.kind` for the metric label); the host counts it, logs it and stays silent.
+ * @module
+ */
+import { z } from "zod";
+import { ConfigSchema } from "../core/config_schema.ts";
+import { OllamaClient } from "../core/ollama_client.ts";
+import { buildPrompt, canaryFor } from "./prompt_builder.ts";
+import { definePlugin, type GenerateRequest, type GenerateResult, type PluginApi } from "./sdk.ts";
+
+/** The generator's options: the `[ollama]` section of the config. */
+export const OllamaGeneratorOptions = ConfigSchema.shape.ollama.unwrap();
+
+/** Validated options of the `ollama` generator. */
+export type OllamaGeneratorOptions = z.infer<typeof OllamaGeneratorOptions>;
+
+/** Clients by options, so a config reload gets a new client and calls in between share one. */
+const clients = new Map<string, OllamaClient>();
+const MAX_CLIENTS = 4;
+
+function clientFor(options: OllamaGeneratorOptions, log: PluginApi["log"]): OllamaClient {
+  const key = JSON.stringify(options);
+  let client = clients.get(key);
+  if (!client) {
+    client = new OllamaClient({
+      url: options.url,
+      timeoutMs: options.timeout * 1000,
+      firstTokenTimeoutMs: options.first_token_timeout * 1000,
+      keepAlive: options.keep_alive,
+      numCtx: options.num_ctx,
+      numPredict: options.num_predict,
+      temperature: options.temperature,
+      log,
+    });
+    if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Writes one line for `req` with Ollama; `null` when the model said nothing. */
+export async function generateWithOllama(
+  req: GenerateRequest,
+  api: PluginApi<OllamaGeneratorOptions>,
+): Promise<GenerateResult> {
+  const options = api.options;
+  const canary = canaryFor(req.channel);
+  const messages = buildPrompt({
+    bot: req.bot,
+    channel: req.channel,
+    persona: req.settings.persona,
+    history: req.history,
+    window: req.settings.context,
+    trigger: req.trigger,
+    mention: req.mention,
+    notes: req.notes,
+    maxLength: req.settings.max_length,
+    rejected: req.attempt > 1 ? req.rejected ?? "it was not usable" : undefined,
+    canary,
+  });
+  const model = req.model || options.model;
+  const result = await clientFor(options, api.log).chatLine({ model, messages });
+  if (result.text === "") return null;
+  return { text: result.text, forbidden: [canary] };
+}
+
+export default definePlugin({
+  name: "ollama",
+  kind: "generator",
+  apiVersion: 1,
+  description: "Writes lines with a local LLM served by Ollama",
+  options: OllamaGeneratorOptions,
+  generate: generateWithOllama,
+});

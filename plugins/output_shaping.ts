@@ -1,0 +1,139 @@
+/**
+ * The `output_shaping` filter: turns whatever a generator wrote into one sendable Twitch line, or
+ * drops it when nothing is left. Runs on every line the bot sends (`directions: ["out"]`).
+ *
+ * In order: `<think>` blocks go; the first non-empty line stays; control and zero-width characters
+ * go; a leading speaker name (`bot:`, `[name]`, `<name>`) and surrounding quotes go; leading `/ . \ !`
+ * go (tmi.js would send such a line as a command); `@everyone`-style pings go and only the first
+ * two `@name`s keep their `@`; the line is cut at a word boundary to `max_length` (≤ 500).
+ * @module
+ */
+import { definePlugin, type FilterInput, type FilterVerdict } from "./sdk.ts";
+
+/** Twitch's limit for one chat line. */
+export const TWITCH_MAX_LENGTH = 500;
+/** `@name`s that keep their `@`. */
+export const MAX_MENTIONS = 2;
+/** Words that ping a whole chat. */
+const MASS_MENTIONS = new Set(["everyone", "here", "channel", "all", "chat", "everybody"]);
+
+/** Removes `<think>…</think>` blocks, text before a lone `</think>`, and an unterminated `<think>`. */
+export function stripThinking(text: string): string {
+  let out = text.replace(/<think>[\s\S]*?<\/think>/gi, "");
+  const close = out.search(/<\/think>/i);
+  if (close >= 0) out = out.slice(out.toLowerCase().lastIndexOf("</think>") + "</think>".length);
+  const open = out.search(/<think>/i);
+  return open >= 0 ? out.slice(0, open) : out;
+}
+
+/**
+ * Removes control characters, zero-width and bidi formatting characters, invisible fillers and tag
+ * characters. A zero-width joiner between two emoji stays: it builds one emoji (👩‍💻).
+ */
+export function stripInvisible(text: string): string {
+  const ZWJ_EMOJI = "\u{F0000}";
+  return text
+    .replace(/(\p{Extended_Pictographic}\uFE0F?)\u200D(?=\p{Extended_Pictographic})/gu, `$1${ZWJ_EMOJI}`)
+    .replace(
+      /[\p{Cc}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/gu,
+      (ch) => (ch === "\t" ? " " : ""),
+    )
+    .replaceAll(ZWJ_EMOJI, "\u200D");
+}
+
+const QUOTE_PAIRS: Record<string, string> = {
+  '"': '"',
+  "'": "'",
+  "“": "”",
+  "„": "“",
+  "«": "»",
+  "‘": "’",
+  "`": "`",
+};
+
+/** Strips one pair of quotes around the whole text, unescaping a JSON string. */
+function stripQuotes(text: string): string {
+  const first = text[0];
+  const close = first === undefined ? undefined : QUOTE_PAIRS[first];
+  if (close === undefined || text.length < 2 || !text.endsWith(close)) return text;
+  if (first === '"') {
+    try {
+      const parsed = JSON.parse(text);
+      if (typeof parsed === "string") return parsed;
+    } catch {
+      // Not JSON: strip the quotes as they are.
+    }
+  }
+  const inner = text.slice(1, -1);
+  // `"a" and "b"` is not one quoted line.
+  return inner.includes(first!) && first === close ? text : inner;
+}
+
+/**
+ * Strips a leading speaker label: `[name]`, `<name>`, `**name**:`, the bot's own name, the addressed
+ * user, or a login-like name (with `_` or digits) followed by `:`. A plain word such as `Note:` stays.
+ */
+function stripSpeaker(text: string, bot: string, user: string | undefined): string {
+  const bracket = text.match(/^\s*(?:\[[^\]\n]{1,40}\]|<[^>\n]{1,40}>)\s*:?\s*/u);
+  if (bracket) return text.slice(bracket[0].length);
+  const label = text.match(/^\s*(?:\*\*)?@?([\p{L}\p{N}_]{1,25})(?:\*\*)?\s*:\s*/u);
+  if (!label) return text;
+  const name = label[1]!.toLowerCase();
+  const rest = text.slice(label[0].length);
+  const known = name === bot.toLowerCase() || (user !== undefined && name === user.toLowerCase());
+  const loginLike = /[_\d]/.test(name) && /^[a-z0-9_]+$/.test(name);
+  const quoted = /^["“'«]/.test(rest);
+  return known || loginLike || quoted ? rest : text;
+}
+
+/** Removes mass pings and keeps the `@` of the first {@link MAX_MENTIONS} mentions only. */
+export function limitMentions(text: string): string {
+  let seen = 0;
+  return text.replace(/(^|[^\w@])@([\p{L}\p{N}_]+)/gu, (whole, before: string, name: string) => {
+    if (MASS_MENTIONS.has(name.toLowerCase())) return before;
+    seen++;
+    return seen <= MAX_MENTIONS ? whole : `${before}${name}`;
+  });
+}
+
+/** Cuts `text` to `max` characters at a word boundary (hard cut when one word is longer). */
+export function cutAtWord(text: string, max: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  const head = chars.slice(0, max + 1).join("");
+  const space = head.search(/\s\S*$/);
+  const cut = space > max / 2 ? head.slice(0, space) : chars.slice(0, max).join("");
+  return cut.replace(/[\s,;:–—-]+$/u, "");
+}
+
+/** Shapes `item.text` into one sendable line; returns the new text, or `""` when nothing is left. */
+export function shapeLine(item: Pick<FilterInput, "text" | "bot" | "user" | "settings">): string {
+  let text = stripThinking(item.text);
+  text = text.split(/\r\n|\r|\n|\u2028|\u2029/).map((l) => l.trim()).find((l) => l !== "") ?? "";
+  text = stripInvisible(text).trim();
+  // Labels and quotes can nest (`bot: "text"`, `"[bot] text"`); peel until nothing changes.
+  for (let i = 0; i < 4; i++) {
+    const before = text;
+    text = stripQuotes(stripSpeaker(text, item.bot, item.user).trim()).trim();
+    text = text.replace(/^[\s/.\\!]+/, "");
+    if (text === before) break;
+  }
+  text = limitMentions(text).replace(/\s+/g, " ").trim();
+  const max = Math.min(item.settings?.max_length ?? TWITCH_MAX_LENGTH, TWITCH_MAX_LENGTH);
+  text = cutAtWord(text, max);
+  // The cut or the mention pass may have exposed a command character again.
+  return text.replace(/^[\s/.\\!]+/, "").trim();
+}
+
+export default definePlugin({
+  name: "output_shaping",
+  kind: "filter",
+  apiVersion: 1,
+  description: "Makes a generated text one safe Twitch line (first line, no labels, no commands, length)",
+  directions: ["out"],
+  check(item: FilterInput): FilterVerdict {
+    const text = shapeLine(item);
+    if (text === "") return { action: "drop", reason: "empty" };
+    return text === item.text ? { action: "pass" } : { action: "rewrite", text };
+  },
+});

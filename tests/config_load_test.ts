@@ -1,0 +1,148 @@
+import { assert, assertEquals, assertMatch, rejects } from "./assert.ts";
+import { loadConfig } from "../core/config_load.ts";
+import { isClankError } from "../core/errors.ts";
+
+function envOf(map: Record<string, string>) {
+  return (name: string) => map[name];
+}
+
+async function problemsOf(promise: Promise<unknown>): Promise<string[]> {
+  try {
+    await promise;
+  } catch (err) {
+    assert(isClankError(err, "CONFIG_INVALID"), `expected CONFIG_INVALID, got ${err}`);
+    return (err.details?.problems as string[]) ?? [];
+  }
+  throw new Error("expected loadConfig to fail");
+}
+
+Deno.test("loadConfig reads defaults, the TOML file and env overrides", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("defaults with no file and no env", async () => {
+      const { config, file } = await loadConfig({ env: envOf({}), cwd: dir });
+      assertEquals(file, null);
+      assertEquals(config.defaults.threshold, 30);
+      assertEquals(config.defaults.spontaneous, 300);
+      assertEquals(config.defaults.response, 60);
+      assertEquals(config.defaults.context, 200);
+      assertEquals(config.ollama.url, "http://localhost:11434");
+      assertEquals(config.ollama.model, "llama3.1");
+      assertEquals(config.ollama.timeout, 30);
+      assertEquals(config.database.url, "./data/chatbot.db");
+      assertEquals(config.twitch.irc_url, "wss://irc-ws.chat.twitch.tv:443");
+    });
+
+    await t.step("./config.toml is used when present and env overrides it", async () => {
+      await Deno.writeTextFile(
+        `${dir}/config.toml`,
+        `[twitch]\nchannels = ["#One", "two"]\n[defaults]\nthreshold = 40\n[ollama]\nmodel = "qwen2.5"\n`,
+      );
+      const { config, file, envUsed } = await loadConfig({
+        env: envOf({ OLLAMA_MODEL: "mistral", TWITCH_CHANNELS: "a, b ,c", CONTENT_FILTER_ENABLED: "no" }),
+        cwd: dir,
+      });
+      assertEquals(file, `${dir}/config.toml`);
+      assertEquals(config.twitch.channels, ["a", "b", "c"]);
+      assertEquals(config.defaults.threshold, 40);
+      assertEquals(config.ollama.model, "mistral");
+      assertEquals(config.filter.enabled, false);
+      assertEquals(envUsed.sort(), ["CONTENT_FILTER_ENABLED", "OLLAMA_MODEL", "TWITCH_CHANNELS"]);
+    });
+
+    await t.step("every public env variable maps onto the config", async () => {
+      const { config } = await loadConfig({
+        cwd: dir,
+        env: envOf({
+          TWITCH_BOT_USERNAME: "ClankBot",
+          TWITCH_OAUTH_TOKEN: "oauth:abc123",
+          TWITCH_CHANNELS: "x",
+          TWITCH_IRC_URL: "ws://127.0.0.1:9999",
+          TWITCH_CLIENT_ID: "cid",
+          TWITCH_CLIENT_SECRET: "csecret",
+          OLLAMA_URL: "http://127.0.0.1:1",
+          OLLAMA_MODEL: "m",
+          OLLAMA_TIMEOUT: "12",
+          DATABASE_TYPE: "mysql",
+          DATABASE_URL: "mysql://root@127.0.0.1:3306/test",
+          HTTP_LISTEN: "127.0.0.1:0",
+          CONTROL_TOKEN: "tok-123456",
+          CONTENT_FILTER_ENABLED: "true",
+          BLOCKED_WORDS_FILE: "/tmp/words.txt",
+          LOG_LEVEL: "debug",
+          LOG_FORMAT: "json",
+        }),
+      });
+      assertEquals(config.twitch.username, "clankbot");
+      assertEquals(config.twitch.oauth_token, "oauth:abc123");
+      assertEquals(config.twitch.irc_url, "ws://127.0.0.1:9999");
+      assertEquals(config.twitch.client_id, "cid");
+      assertEquals(config.twitch.client_secret, "csecret");
+      assertEquals(config.ollama.timeout, 12);
+      assertEquals(config.database.type, "mysql");
+      assertEquals(config.http.listen, "127.0.0.1:0");
+      assertEquals(config.http.control_token, "tok-123456");
+      assertEquals(config.filter.blocked_words_file, "/tmp/words.txt");
+      assertEquals(config.log.level, "debug");
+      assertEquals(config.log.format, "json");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadConfig reports every problem with key, value and what is allowed", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("out of range values name the range", async () => {
+      await Deno.writeTextFile(`${dir}/bad.toml`, `[defaults]\nthreshold = 500\ncontext = 10\n`);
+      const problems = await problemsOf(loadConfig({ path: `${dir}/bad.toml`, env: envOf({}) }));
+      assertEquals(problems, [
+        "defaults.threshold: 500 is out of range 5..200",
+        "defaults.context: 10 is out of range 50..500",
+      ]);
+    });
+
+    await t.step("env values are checked and named by variable", async () => {
+      const problems = await problemsOf(
+        loadConfig({
+          cwd: dir,
+          env: envOf({ OLLAMA_TIMEOUT: "soon", LOG_FORMAT: "xml", CONTENT_FILTER_ENABLED: "maybe" }),
+        }),
+      );
+      assertEquals(problems.length, 3);
+      assertMatch(problems[0]!, /^OLLAMA_TIMEOUT: "soon" must be a number$/);
+      assertMatch(problems[1]!, /^CONTENT_FILTER_ENABLED: "maybe" must be true or false/);
+      assertMatch(problems[2]!, /^log\.format \(LOG_FORMAT\): "xml" must be console or json$/);
+    });
+
+    await t.step("unknown keys are named", async () => {
+      await Deno.writeTextFile(`${dir}/unknown.toml`, `treshold = 3\n[ollama]\nmodle = "x"\n`);
+      const problems = await problemsOf(loadConfig({ path: `${dir}/unknown.toml`, env: envOf({}) }));
+      assert(problems.some((p) => p.startsWith('top level: unknown key "treshold"')), problems.join("\n"));
+      assert(problems.some((p) => p.startsWith('ollama: unknown key "modle"')), problems.join("\n"));
+    });
+
+    await t.step("secrets are never echoed", async () => {
+      const problems = await problemsOf(
+        loadConfig({ cwd: dir, env: envOf({ TWITCH_OAUTH_TOKEN: "oauth:supersecret", LOG_LEVEL: "loud" }) }),
+      );
+      assert(!problems.join("\n").includes("supersecret"));
+      await Deno.writeTextFile(`${dir}/secret.toml`, `[http]\ncontrol_token = 12345678\n`);
+      const p2 = await problemsOf(loadConfig({ path: `${dir}/secret.toml`, env: envOf({}) }));
+      assertEquals(p2, ["http.control_token (CONTROL_TOKEN): (secret value hidden) Invalid input: expected string, received number"]);
+    });
+
+    await t.step("broken TOML names the file", async () => {
+      await Deno.writeTextFile(`${dir}/broken.toml`, `[twitch\nchannels = 3`);
+      const problems = await problemsOf(loadConfig({ path: `${dir}/broken.toml`, env: envOf({}) }));
+      assertMatch(problems[0]!, /broken\.toml: not valid TOML/);
+    });
+
+    await t.step("a missing --config file is its own error", async () => {
+      await rejects(() => loadConfig({ path: `${dir}/nope.toml`, env: envOf({}) }), Error, "does not exist");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

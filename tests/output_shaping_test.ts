@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import plugin, {
+  cutAtWord,
+  limitMentions,
+  shapeLine,
+  stripInvisible,
+  stripThinking,
+} from "../plugins/output_shaping.ts";
+import { ChannelSettingsSchema } from "../core/config_schema.ts";
+import type { FilterInput, FilterVerdict, PluginApi } from "../plugins/sdk.ts";
+
+const settings = ChannelSettingsSchema.parse({});
+const noop = () => {};
+const api: PluginApi = {
+  name: "output_shaping",
+  options: {},
+  log: { debug: noop, info: noop, warn: noop, error: noop },
+  store: {
+    get: () => Promise.resolve(undefined),
+    set: () => Promise.resolve(),
+    delete: () => Promise.resolve(),
+  },
+};
+
+function item(text: string, extra: Partial<FilterInput> = {}): FilterInput {
+  return { direction: "out", channel: "chan", text, settings, bot: "clankbot", ...extra };
+}
+
+function check(text: string, extra: Partial<FilterInput> = {}): FilterVerdict {
+  const v = plugin.check(item(text, extra), api);
+  assert.ok(!(v instanceof Promise));
+  return v;
+}
+
+function shaped(text: string, extra: Partial<FilterInput> = {}): string {
+  return shapeLine(item(text, extra));
+}
+
+Deno.test("output_shaping checks outgoing lines only", () => {
+  assert.deepEqual(plugin.directions, ["out"]);
+  assert.equal(plugin.name, "output_shaping");
+});
+
+Deno.test("output_shaping verdicts", async (t) => {
+  await t.step("passes a clean line unchanged", () => {
+    assert.deepEqual(check("that jump was clean"), { action: "pass" });
+  });
+  await t.step("rewrites a line it changed", () => {
+    assert.deepEqual(check("clankbot: hi chat"), { action: "rewrite", text: "hi chat" });
+  });
+  await t.step("drops a line with nothing left as empty", () => {
+    assert.deepEqual(check("<think>hmm</think>\n  \n"), { action: "drop", reason: "empty" });
+    assert.deepEqual(check("!!! ..."), { action: "drop", reason: "empty" });
+    assert.deepEqual(check("\u200B\u200B"), { action: "drop", reason: "empty" });
+  });
+});
+
+Deno.test("shapeLine keeps the first line only", () => {
+  assert.equal(shaped("first line\nsecond line"), "first line");
+  assert.equal(shaped("\n\n  first  \r\nsecond"), "first");
+});
+
+Deno.test("stripThinking removes think blocks", async (t) => {
+  await t.step("closed blocks anywhere", () => {
+    assert.equal(stripThinking("<think>a\nb</think>answer"), "answer");
+    assert.equal(shaped("<think>\nplan\n</think>\n\nreal line"), "real line");
+  });
+  await t.step("an unterminated block", () => {
+    assert.equal(shaped("hello there <think>and now I reason"), "hello there");
+    assert.equal(shaped("<think>never closed\nstill thinking"), "");
+  });
+  await t.step("a lone closing tag from a template that opened the block", () => {
+    assert.equal(shaped("thinking here</think>the answer"), "the answer");
+  });
+});
+
+Deno.test("stripInvisible removes control and zero-width characters", () => {
+  assert.equal(stripInvisible("a\u200Bb\u200Cc\u2060d\uFEFFe\u0007f\u202Eg"), "abcdefg");
+  assert.equal(stripInvisible("tag\u{E0041}s \u2800 \u3164x"), "tags  x");
+  // A joiner that builds one emoji stays.
+  assert.equal(stripInvisible("dev 👩\u200D💻"), "dev 👩\u200D💻");
+  assert.equal(shaped("hi\u0000 \u0085there"), "hi there");
+});
+
+Deno.test("shapeLine strips a leading speaker name", async (t) => {
+  await t.step("the bot's own name", () => {
+    assert.equal(shaped("clankbot: nice one"), "nice one");
+    assert.equal(shaped("ClankBot:nice one"), "nice one");
+    assert.equal(shaped("@clankbot: nice one"), "nice one");
+  });
+  await t.step("a bracketed or tagged name", () => {
+    assert.equal(shaped("[clankbot] nice one"), "nice one");
+    assert.equal(shaped("<Bot>: nice one"), "nice one");
+  });
+  await t.step("a login-like name or the history format", () => {
+    assert.equal(shaped("cool_guy42: nice one"), "nice one");
+    assert.equal(shaped('Alice: "nice one"'), "nice one");
+    assert.equal(shaped("bob: hey", { user: "bob" }), "hey");
+  });
+  await t.step("but not an ordinary word with a colon", () => {
+    assert.equal(shaped("Note: the stream starts at 5"), "Note: the stream starts at 5");
+  });
+});
+
+Deno.test("shapeLine strips surrounding quotes", () => {
+  assert.equal(shaped('"hello chat"'), "hello chat");
+  assert.equal(shaped("“smart quotes”"), "smart quotes");
+  assert.equal(shaped('"she said \\"hi\\""'), 'she said "hi"');
+  assert.equal(shaped('"a" and "b"'), '"a" and "b"');
+  assert.equal(shaped('clankbot: "[clankbot] hi"'), "hi");
+});
+
+Deno.test("shapeLine never starts with a command character", () => {
+  assert.equal(shaped("/ban everyone"), "ban everyone");
+  assert.equal(shaped(".timeout bob 600"), "timeout bob 600");
+  assert.equal(shaped("\\me waves"), "me waves");
+  assert.equal(shaped("!clank threshold 5"), "clank threshold 5");
+  assert.equal(shaped('"/mod me"'), "mod me");
+  assert.equal(shaped("clankbot: /me dances"), "me dances");
+  assert.equal(shaped("...well then"), "well then");
+});
+
+Deno.test("limitMentions limits pings", async (t) => {
+  await t.step("keeps two @names and unpings the rest", () => {
+    assert.equal(limitMentions("@a @b @c @d hi"), "@a @b c d hi");
+  });
+  await t.step("removes mass pings", () => {
+    assert.equal(shaped("hey @everyone look"), "hey look");
+    assert.equal(shaped("@here @chat @all wow"), "wow");
+  });
+  await t.step("leaves e-mail-like text alone", () => {
+    assert.equal(limitMentions("mail a@b.c @x @y @z"), "mail a@b.c @x @y z");
+  });
+});
+
+Deno.test("cutAtWord cuts to max_length at a word boundary", async (t) => {
+  await t.step("at the last space before the limit", () => {
+    assert.equal(cutAtWord("one two three four", 12), "one two");
+    assert.equal(cutAtWord("short", 20), "short");
+  });
+  await t.step("hard cut for one long word", () => {
+    assert.equal(cutAtWord("a".repeat(30), 10), "a".repeat(10));
+  });
+  await t.step("uses the channel's max_length, never over 500", () => {
+    const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+    const short = shaped(long, { settings: { ...settings, max_length: 40 } });
+    assert.ok(short.length <= 40 && long.startsWith(short) && !short.endsWith(" "), short);
+    assert.ok(shaped(long).length <= 500);
+    assert.ok(shaped(long, { settings: { ...settings, max_length: 9999 } }).length <= 500);
+  });
+  await t.step("counts emoji as one character", () => {
+    assert.equal(cutAtWord("😀😀😀 😀😀", 4), "😀😀😀");
+  });
+});

@@ -1,0 +1,33 @@
+import { assertEquals } from "./assert.ts";
+import { Turnstile } from "../core/turnstile.ts";
+
+Deno.test("Turnstile lets tickets through in order, whatever order they finish the first part in", async (t) => {
+  await t.step("later tickets wait for earlier ones", async () => {
+    const gate = new Turnstile();
+    const order: number[] = [];
+    const tickets = [gate.ticket(), gate.ticket(), gate.ticket()];
+    const runs = [2, 0, 1].map(async (i) => {
+      const ticket = tickets[i]!;
+      await gate.enter(ticket);
+      order.push(ticket);
+      gate.leave(ticket);
+    });
+    await Promise.all(runs);
+    assertEquals(order, [0, 1, 2]);
+    assertEquals(gate.pending, 0);
+  });
+
+  await t.step("a ticket that leaves without entering does not block", async () => {
+    const gate = new Turnstile();
+    const a = gate.ticket(), b = gate.ticket(), c = gate.ticket();
+    const seen: number[] = [];
+    const pc = gate.enter(c).then(() => seen.push(c));
+    gate.leave(b);
+    await gate.enter(a);
+    seen.push(a);
+    gate.leave(a);
+    await pc;
+    gate.leave(c);
+    assertEquals(seen, [a, c]);
+  });
+});
