@@ -78,17 +78,23 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (options.transport !== undefined) {
     transport = options.transport;
   } else {
-    const wantsAuth = config.twitch.username !== "";
-    if (wantsAuth) {
+    let hasToken = false;
+    if (config.twitch.username !== "") {
       try {
         tokens = await createTokenManager(config, { log, storage, metrics });
-        await tokens.start();
+        const status = await tokens.start();
+        hasToken = status.state === "valid" || status.state === "unverified";
       } catch (err) {
-        log.error(`Twitch token problem: ${describeError(err)}`, { event: "twitch_auth" });
+        // One clear message, then read-only: a wrong token must not become a reconnect loop.
+        log.error(`${describeError(err)} — joining read-only instead`, { event: "twitch_auth" });
+        tokens?.stop();
         tokens = undefined;
       }
+    } else if (config.twitch.oauth_token !== "") {
+      log.warn("TWITCH_OAUTH_TOKEN is set but TWITCH_BOT_USERNAME is not: both are needed to talk", {
+        event: "startup",
+      });
     }
-    const hasToken = tokens?.hasToken() ?? false;
     transport = new TwitchTransport({
       ircUrl: config.twitch.irc_url,
       username: hasToken ? config.twitch.username : "",

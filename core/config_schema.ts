@@ -126,7 +126,13 @@ export const LIVE_SETTING_KEYS = [
 ] as const;
 
 /** A partial, validated settings change. */
-export const ChannelSettingsPatchSchema = ChannelSettingsSchema.partial().strict();
+// Built from the unwrapped fields: `.partial()` would keep each field's default and turn a one-key
+// patch into a full set of defaults that overrides everything.
+export const ChannelSettingsPatchSchema = z.object(
+  Object.fromEntries(
+    Object.entries(ChannelSettingsSchema.shape).map(([key, field]) => [key, field.unwrap().optional()]),
+  ) as { [K in keyof typeof ChannelSettingsSchema.shape]: z.ZodOptional<ReturnType<(typeof ChannelSettingsSchema.shape)[K]["unwrap"]>> },
+).strict();
 
 /** Permissions a sandboxed plugin may be granted. Each list narrows Deno's matching permission. */
 export const PluginPermissionsSchema = z.object({
@@ -285,7 +291,7 @@ export const ConfigSchema = z.object({
   /** Defaults for every channel. */
   defaults: ChannelSettingsSchema.strict().prefault({}),
   /** Per-channel overrides, keyed by channel login. */
-  channels: z.record(z.string(), ChannelSettingsSchema.partial().strict()).default({}).describe(
+  channels: z.record(z.string(), ChannelSettingsPatchSchema).default({}).describe(
     "Per-channel overrides of `[defaults]`, one table per channel login.",
   ),
 }).strict();

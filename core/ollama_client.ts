@@ -73,6 +73,31 @@ export interface ChatLineResult {
   evalCount?: number;
 }
 
+/** Client options from the `[ollama]` config section (seconds become milliseconds). */
+export function clientOptionsFromConfig(
+  section: {
+    url: string;
+    timeout: number;
+    first_token_timeout: number;
+    keep_alive: string;
+    num_ctx: number;
+    num_predict: number;
+    temperature: number;
+  },
+  log?: OllamaClientLog,
+): OllamaClientOptions {
+  return {
+    url: section.url,
+    timeoutMs: section.timeout * 1000,
+    firstTokenTimeoutMs: section.first_token_timeout * 1000,
+    keepAlive: section.keep_alive,
+    numCtx: section.num_ctx,
+    numPredict: section.num_predict,
+    temperature: section.temperature,
+    ...(log ? { log } : {}),
+  };
+}
+
 /** True when `a` and `b` name the same model (`llama3.1` is `llama3.1:latest`). */
 export function sameModel(a: string, b: string): boolean {
   const tag = (n: string) => (n.includes(":") ? n : `${n}:latest`);
@@ -191,7 +216,7 @@ export class OllamaClient {
         }
         const visible = visibleText(raw);
         if (!visible.open) line = firstCompleteLine(visible.text);
-        // mutated
+        if (line !== undefined) break;
       }
     } catch (err) {
       if ((err as { status_code?: unknown }).status_code === 404) await this.refreshModels();

@@ -40,7 +40,7 @@ export type WorkerMessage =
   | { t: "teardown_done" };
 
 /** Messages per `postMessage`: big enough to amortize a post, small enough to keep both threads busy. */
-export let MAX_BATCH = Number(Deno.env.get("CLANK_BATCH") ?? 64);
+export const MAX_BATCH = 256;
 
 /** Anything with `postMessage` (a Worker, or the Worker's global scope). */
 export interface MessagePort {

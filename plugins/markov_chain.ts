@@ -27,7 +27,7 @@ export function seededRandom(seed: number): Random {
 /** Words of a chat line worth learning: no @mentions, links or control characters. */
 export function tokenize(text: string): string[] {
   return text.split(/\s+/).filter((w) =>
-    w !== "" && !w.startsWith("@") && !/^(https?:\/\/|www\.)/i.test(w) && !/[\u0000-\u001f\u007f]/.test(w)
+    w !== "" && !w.startsWith("@") && !/^(https?:\/\/|www\.)/i.test(w) && !/\p{Cc}/u.test(w)
   );
 }
 

@@ -7,9 +7,9 @@
  * `details.kind` for the metric label); the host counts it, logs it and stays silent.
  * @module
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { ConfigSchema } from "../core/config_schema.ts";
-import { OllamaClient } from "../core/ollama_client.ts";
+import { clientOptionsFromConfig, OllamaClient } from "../core/ollama_client.ts";
 import { buildPrompt, canaryFor } from "./prompt_builder.ts";
 import { definePlugin, type GenerateRequest, type GenerateResult, type PluginApi } from "./sdk.ts";
 
@@ -27,16 +27,7 @@ function clientFor(options: OllamaGeneratorOptions, log: PluginApi["log"]): Olla
   const key = JSON.stringify(options);
   let client = clients.get(key);
   if (!client) {
-    client = new OllamaClient({
-      url: options.url,
-      timeoutMs: options.timeout * 1000,
-      firstTokenTimeoutMs: options.first_token_timeout * 1000,
-      keepAlive: options.keep_alive,
-      numCtx: options.num_ctx,
-      numPredict: options.num_predict,
-      temperature: options.temperature,
-      log,
-    });
+    client = new OllamaClient(clientOptionsFromConfig(options, log));
     if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
     clients.set(key, client);
   }

@@ -28,17 +28,40 @@ Deno.test("tokenMatcher compares tokens", async (t) => {
     assert.equal(await matches(TOKEN), true);
   });
   await t.step("rejects near misses, prefixes, longer and empty tokens", async () => {
-    for (const wrong of [TOKEN.slice(0, -1) + "9", TOKEN.slice(0, -1), TOKEN + "x", "", TOKEN.toUpperCase()]) {
+    for (
+      const wrong of [TOKEN.slice(0, -1) + "9", TOKEN.slice(0, -1), TOKEN + "x", "", TOKEN.toUpperCase()]
+    ) {
       assert.equal(await matches(wrong), false, wrong);
     }
   });
 });
 
 Deno.test("isLoopbackHost recognizes loopback names and addresses", () => {
-  for (const h of ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "app.localhost", "::ffff:127.0.0.1"]) {
+  for (
+    const h of [
+      "localhost",
+      "LOCALHOST",
+      "127.0.0.1",
+      "127.1.2.3",
+      "::1",
+      "[::1]",
+      "app.localhost",
+      "::ffff:127.0.0.1",
+    ]
+  ) {
     assert.equal(isLoopbackHost(h), true, h);
   }
-  for (const h of ["0.0.0.0", "10.0.0.1", "192.168.1.2", "example.com", "localhost.example.com", "::", "128.0.0.1"]) {
+  for (
+    const h of [
+      "0.0.0.0",
+      "10.0.0.1",
+      "192.168.1.2",
+      "example.com",
+      "localhost.example.com",
+      "::",
+      "128.0.0.1",
+    ]
+  ) {
     assert.equal(isLoopbackHost(h), false, h);
   }
 });
@@ -69,7 +92,15 @@ Deno.test("createAuthenticator with a token", async (t) => {
   });
 
   await t.step("rejects other schemes and malformed headers", async () => {
-    for (const header of [`Basic ${btoa(`x:${TOKEN}`)}`, TOKEN, `Token ${TOKEN}`, "Bearer", `Bearer ${TOKEN} extra`]) {
+    for (
+      const header of [
+        `Basic ${btoa(`x:${TOKEN}`)}`,
+        TOKEN,
+        `Token ${TOKEN}`,
+        "Bearer",
+        `Bearer ${TOKEN} extra`,
+      ]
+    ) {
       const err = await rejection(auth.check(request({ authorization: header }), "read"));
       assert.equal(err.status, 401, header);
       assert.ok(!err.message.includes(TOKEN), header);
@@ -108,7 +139,13 @@ Deno.test("createAuthenticator without a token", async (t) => {
 Deno.test("startHttpServer auth failures over HTTP", async (t) => {
   const control = new FakeControl(["alpha"]);
   const { log, lines } = memoryLogger("debug");
-  const server = await startHttpServer({ listen: "127.0.0.1:0", controlToken: TOKEN, control, metrics: new Metrics(), log });
+  const server = await startHttpServer({
+    listen: "127.0.0.1:0",
+    controlToken: TOKEN,
+    control,
+    metrics: new Metrics(),
+    log,
+  });
   assert.ok(server);
   const texts: string[] = [];
   const call = async (path: string, headers: Record<string, string>, method = "GET") => {
@@ -118,13 +155,17 @@ Deno.test("startHttpServer auth failures over HTTP", async (t) => {
     return { res, json: JSON.parse(text) };
   };
   try {
-    for (const [name, headers] of Object.entries({
-      missing: {} as Record<string, string>,
-      wrong: { authorization: "Bearer not-the-token" },
-      "wrong scheme": { authorization: `Basic ${TOKEN}` },
-    })) {
+    for (
+      const [name, headers] of Object.entries({
+        missing: {} as Record<string, string>,
+        wrong: { authorization: "Bearer not-the-token" },
+        "wrong scheme": { authorization: `Basic ${TOKEN}` },
+      })
+    ) {
       await t.step(`${name} token is 401 on the API, metrics and writes`, async () => {
-        for (const [path, method] of [["/api/channels", "GET"], ["/metrics", "GET"], ["/api/reload", "POST"]]) {
+        for (
+          const [path, method] of [["/api/channels", "GET"], ["/metrics", "GET"], ["/api/reload", "POST"]]
+        ) {
           const { res, json } = await call(path!, headers, method);
           assert.equal(res.status, 401, `${method} ${path}`);
           assert.equal(json.error.code, "UNAUTHORIZED");

@@ -5,6 +5,10 @@ import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
 import { FakeControl } from "./fakes/fake_control.ts";
 
+/** A parsed JSON body; tests check it field by field, so a schema type per route would only repeat them. */
+// deno-lint-ignore no-explicit-any
+type Body = any;
+
 const TOKEN = "ctl-token-6f1d9a0c2b7e4f58";
 const OAUTH = "oauth:fakeoauth0123456789abcdef";
 
@@ -15,7 +19,10 @@ interface Harness {
   metrics: Metrics;
   lines: string[];
   seen: string[];
-  req(path: string, init?: RequestInit & { token?: string | null }): Promise<{ res: Response; text: string; json: any }>;
+  req(
+    path: string,
+    init?: RequestInit & { token?: string | null },
+  ): Promise<{ res: Response; text: string; json: Body }>;
 }
 
 async function harness(options: { token?: string; maxBodyBytes?: number } = {}): Promise<Harness> {
@@ -47,7 +54,7 @@ async function harness(options: { token?: string; maxBodyBytes?: number } = {}):
       const res = await fetch(new URL(path, server.url), { ...init, headers });
       const text = await res.text();
       seen.push(text, JSON.stringify([...res.headers]));
-      let json: any = null;
+      let json: Body = null;
       try {
         json = JSON.parse(text);
       } catch {
@@ -134,7 +141,8 @@ Deno.test("startHttpServer binding rules", async (t) => {
     try {
       await assert.rejects(
         () => startHttpServer({ listen: `127.0.0.1:${first.addr.port}`, controlToken: "", ...deps() }),
-        (e: unknown) => isClankError(e, "HTTP_BIND_REFUSED") && /address is in use/.test((e as Error).message),
+        (e: unknown) =>
+          isClankError(e, "HTTP_BIND_REFUSED") && /address is in use/.test((e as Error).message),
       );
     } finally {
       await first.shutdown();
@@ -192,7 +200,12 @@ Deno.test("startHttpServer routes", async (t) => {
 
     await t.step("GET /api/schema lists live settings with ranges", async () => {
       const { json } = await h.req("/api/schema");
-      assert.deepEqual(json.settings.properties.threshold, { default: 30, type: "integer", minimum: 5, maximum: 200 });
+      assert.deepEqual(json.settings.properties.threshold, {
+        default: 30,
+        type: "integer",
+        minimum: 5,
+        maximum: 200,
+      });
       assert.equal(json.settings.properties.blocked_words, undefined);
       assert.ok(json.live.includes("persona"));
     });
@@ -236,13 +249,21 @@ Deno.test("startHttpServer routes", async (t) => {
     });
 
     const patch = (body: string, contentType = "application/json") =>
-      h.req("/api/channels/alpha/settings", { method: "PATCH", headers: { "content-type": contentType }, body });
+      h.req("/api/channels/alpha/settings", {
+        method: "PATCH",
+        headers: { "content-type": contentType },
+        body,
+      });
 
     await t.step("PATCH settings names the field and range of an out-of-range value", async () => {
       const { res, json } = await patch(JSON.stringify({ threshold: 500 }));
       assert.equal(res.status, 400);
       assert.equal(json.error.code, "SETTING_INVALID");
-      assert.deepEqual(json.error.problems, [{ field: "threshold", value: 500, message: "is out of range 5..200" }]);
+      assert.deepEqual(json.error.problems, [{
+        field: "threshold",
+        value: 500,
+        message: "is out of range 5..200",
+      }]);
       assert.match(json.error.message, /threshold is out of range 5\.\.200/);
       assert.equal(h.control.views.get("alpha")!.settings.threshold, 40);
     });
@@ -323,7 +344,10 @@ Deno.test("startHttpServer routes", async (t) => {
     });
 
     await t.step("PATCH settings answers 413 when Content-Length understates a chunked body", async () => {
-      const chunks = Array.from({ length: 6 }, () => new TextEncoder().encode(`1000\r\n${"q".repeat(4096)}\r\n`));
+      const chunks = Array.from(
+        { length: 6 },
+        () => new TextEncoder().encode(`1000\r\n${"q".repeat(4096)}\r\n`),
+      );
       chunks.push(new TextEncoder().encode("0\r\n\r\n"));
       const raw = await rawRequest(
         h.server,
@@ -359,7 +383,14 @@ Deno.test("startHttpServer routes", async (t) => {
 
     await t.step("GET /api/recent filters by channel and limits", async () => {
       for (let i = 0; i < 5; i++) {
-        h.control.lines.push({ channel: i % 2 ? "alpha" : "beta_2", user: "u", displayName: "U", text: `l${i}`, time: i, bot: false });
+        h.control.lines.push({
+          channel: i % 2 ? "alpha" : "beta_2",
+          user: "u",
+          displayName: "U",
+          text: `l${i}`,
+          time: i,
+          bot: false,
+        });
       }
       const { res, json } = await h.req("/api/recent?channel=alpha&limit=1");
       assert.equal(res.status, 200);
@@ -377,7 +408,10 @@ Deno.test("startHttpServer routes", async (t) => {
       }
       const unknownParam = await h.req("/api/recent?chanel=alpha");
       assert.equal(unknownParam.res.status, 400);
-      assert.match(unknownParam.json.error.message, /Unknown query parameter chanel; allowed: channel, limit/);
+      assert.match(
+        unknownParam.json.error.message,
+        /Unknown query parameter chanel; allowed: channel, limit/,
+      );
       const unknownChannel = await h.req("/api/recent?channel=nobody");
       assert.equal(unknownChannel.res.status, 404);
     });
@@ -386,7 +420,10 @@ Deno.test("startHttpServer routes", async (t) => {
       const ok = await h.req("/api/reload", { method: "POST" });
       assert.equal(ok.res.status, 200);
       assert.deepEqual(ok.json.plugins, ["chat_history", "ollama"]);
-      h.control.reloadError = new ClankError("CONFIG_INVALID", "Config key defaults.threshold is out of range 5..200");
+      h.control.reloadError = new ClankError(
+        "CONFIG_INVALID",
+        "Config key defaults.threshold is out of range 5..200",
+      );
       const bad = await h.req("/api/reload", { method: "POST" });
       assert.equal(bad.res.status, 422);
       assert.equal(bad.json.error.code, "CONFIG_INVALID");
@@ -431,7 +468,10 @@ Deno.test("startHttpServer routes", async (t) => {
 
     await t.step("requests are counted by route pattern, method and status", async () => {
       const text = await h.metrics.text();
-      assert.match(text, /clank_http_requests_total\{route="\/api\/channels\/:name",method="GET",status="404"\} 1/);
+      assert.match(
+        text,
+        /clank_http_requests_total\{route="\/api\/channels\/:name",method="GET",status="404"\} 1/,
+      );
       assert.match(text, /clank_http_requests_total\{route="unmatched",method="GET",status="404"\} 1/);
     });
 
@@ -455,7 +495,7 @@ Deno.test("startHttpServer event stream", async (t) => {
       assert.match(res.headers.get("content-type")!, /application\/x-ndjson/);
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
-      const next = async (): Promise<any> => {
+      const next = async (): Promise<Body> => {
         for (;;) {
           const nl = buffer.indexOf("\n");
           if (nl >= 0) {
@@ -475,7 +515,14 @@ Deno.test("startHttpServer event stream", async (t) => {
     await t.step("streams hello then new lines as NDJSON, redacting secrets", async () => {
       const s = await open();
       assert.equal((await s.next()).type, "hello");
-      h.control.emit({ channel: "alpha", user: "bob", displayName: "Bob", text: `hi ${OAUTH}`, time: 1, bot: false });
+      h.control.emit({
+        channel: "alpha",
+        user: "bob",
+        displayName: "Bob",
+        text: `hi ${OAUTH}`,
+        time: 1,
+        bot: false,
+      });
       const ev = await s.next();
       assert.equal(ev.type, "line");
       assert.equal(ev.line.user, "bob");
@@ -487,7 +534,15 @@ Deno.test("startHttpServer event stream", async (t) => {
       const s = await open("?channel=beta_2");
       assert.equal((await s.next()).type, "hello");
       h.control.emit({ channel: "alpha", user: "a", displayName: "A", text: "skip", time: 2, bot: false });
-      h.control.emit({ channel: "beta_2", user: "clankbot", displayName: "clankbot", text: "yo", time: 3, bot: true, kind: "mention" });
+      h.control.emit({
+        channel: "beta_2",
+        user: "clankbot",
+        displayName: "clankbot",
+        text: "yo",
+        time: 3,
+        bot: true,
+        kind: "mention",
+      });
       const ev = await s.next();
       assert.equal(ev.line.text, "yo");
       assert.equal(ev.line.kind, "mention");

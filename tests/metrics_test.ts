@@ -21,12 +21,16 @@ function populate(m: Metrics): void {
   }
   m.linesBlocked.inc({ filter: "blocked_words", direction: "in" }, 7);
   m.linesBlocked.inc({ filter: "repetition_filter", direction: "out" }, 3);
-  for (const v of [0.4, 0.9, 1.7, 3.2]) m.generationDuration.observe({ generator: "ollama", outcome: "ok" }, v);
+  for (const v of [0.4, 0.9, 1.7, 3.2]) {
+    m.generationDuration.observe({ generator: "ollama", outcome: "ok" }, v);
+  }
   m.generationDuration.observe({ generator: "ollama", outcome: "timeout" }, 30);
   m.generationDuration.observe({ generator: "markov", outcome: "ok" }, 0.002);
   m.ollamaErrors.inc({ kind: "timeout" }, 1);
   m.ollamaErrors.inc({ kind: "unreachable" }, 2);
-  for (const v of [0.00004, 0.0002, 0.0011]) m.middlewareDuration.observe({ plugin: "chat_history", stage: "observe" }, v);
+  for (const v of [0.00004, 0.0002, 0.0011]) {
+    m.middlewareDuration.observe({ plugin: "chat_history", stage: "observe" }, v);
+  }
   m.middlewareDuration.observe({ plugin: "blocked_words", stage: "filter_in" }, 0.00008);
   m.pluginFailures.inc({ plugin: "weather", reason: "timeout" }, 3);
   m.pluginsDisabled.set({ plugin: "weather" }, 1);
@@ -116,7 +120,10 @@ Deno.test("Metrics exposition passes promtool check metrics", async (t) => {
 
     await t.step("labelled samples carry their labels", () => {
       assert.match(text, /^clank_lines_sent_total\{channel="alpha",kind="mention"\} 14$/m);
-      assert.match(text, /^clank_generation_duration_seconds_bucket\{le="0.5",generator="ollama",outcome="ok"\} 1$/m);
+      assert.match(
+        text,
+        /^clank_generation_duration_seconds_bucket\{le="0.5",generator="ollama",outcome="ok"\} 1$/m,
+      );
     });
 
     await t.step("promtool accepts the exposition", async () => {
@@ -140,13 +147,17 @@ Deno.test("Metrics process metrics pass promtool too", async () => {
 });
 
 Deno.test("Grafana dashboard queries only metrics clank exports", async (t) => {
-  const dashboard = JSON.parse(await Deno.readTextFile(new URL("../deploy/grafana/clank-dashboard.json", import.meta.url)));
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("../deploy/grafana/clank-dashboard.json", import.meta.url)),
+  );
   const metrics = new Metrics();
   metrics.collectProcessMetrics();
   const known = new Set<string>();
   for (const m of metrics.registry.getMetricsAsArray()) {
     known.add(m.name);
-    if (String(m.type) === "histogram") for (const s of ["_bucket", "_sum", "_count"]) known.add(m.name + s);
+    if (String(m.type) === "histogram") {
+      for (const s of ["_bucket", "_sum", "_count"]) known.add(m.name + s);
+    }
   }
   const exprs: string[] = [];
   const walk = (node: unknown): void => {

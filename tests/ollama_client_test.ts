@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import {
   type ChatMessage,
+  clientOptionsFromConfig,
   OllamaClient,
   type OllamaClientOptions,
   sameModel,
 } from "../core/ollama_client.ts";
-import { ClankError, isClankError } from "../core/errors.ts";
+import { type ClankError, isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
 import { type FakeOllama, type FakeReply, type FakeRequest, startFakeOllama } from "./fakes/fake_ollama.ts";
 
@@ -283,4 +284,20 @@ Deno.test("OllamaClient lists models and pings", async (t) => {
 Deno.test("sameModel treats a missing tag as latest", () => {
   assert.equal(sameModel("llama3.1", "llama3.1:latest"), true);
   assert.equal(sameModel("llama3.1:8b", "llama3.1"), false);
+});
+
+Deno.test("clientOptionsFromConfig converts seconds to milliseconds", () => {
+  const opts = clientOptionsFromConfig({
+    url: "http://127.0.0.1:1",
+    timeout: 30,
+    first_token_timeout: 2.5,
+    keep_alive: "5m",
+    num_ctx: 4096,
+    num_predict: 80,
+    temperature: 0.8,
+  });
+  assert.equal(opts.timeoutMs, 30_000);
+  assert.equal(opts.firstTokenTimeoutMs, 2500);
+  assert.equal(opts.keepAlive, "5m");
+  assert.equal(opts.log, undefined);
 });

@@ -16,11 +16,20 @@ function formatValue(v) {
   return v.toFixed(1);
 }
 
+/** The time span to show: the data's own span, at least one and at most `maxMs` milliseconds. */
+function spanOf(series, now, maxMs) {
+  let first = now;
+  for (const s of series) for (const p of s.points) if (p.t < first) first = p.t;
+  return Math.min(maxMs, Math.max(60 * 1000, now - first));
+}
+
 /**
- * Draws `series` ([{name, color, points: [{t, v}]}]) on `canvas`, sized to its CSS box.
- * `windowMs` is the time span shown, ending now; `unit` is printed after the legend.
+ * Draws `series` ([{name, color, points: [{t, v}]}]) on `canvas`, sized to its CSS box. The time
+ * axis ends now and spans the data (one minute at least, `maxWindowMs` at most); `unit` is printed
+ * at the top right.
  */
-export function drawLineChart(canvas, { series, windowMs = 5 * 60 * 1000, unit = "", now = Date.now() }) {
+export function drawLineChart(canvas, { series, maxWindowMs = 10 * 60 * 1000, unit = "", now = Date.now() }) {
+  const windowMs = spanOf(series, now, maxWindowMs);
   const dpr = globalThis.devicePixelRatio || 1;
   const width = canvas.clientWidth || 300;
   const height = canvas.clientHeight || 120;
@@ -60,7 +69,12 @@ export function drawLineChart(canvas, { series, windowMs = 5 * 60 * 1000, unit =
     ctx.fillText(formatValue(v), pad.left - 4, y);
   }
   ctx.textAlign = "left";
-  ctx.fillText(`-${Math.round(windowMs / 60000)} min`, pad.left, height - 6);
+  const minutes = windowMs / 60000;
+  ctx.fillText(
+    `-${minutes >= 2 ? Math.round(minutes) : minutes.toFixed(1).replace(/\.0$/, "")} min`,
+    pad.left,
+    height - 6,
+  );
   ctx.textAlign = "right";
   ctx.fillText("now", pad.left + w, height - 6);
 

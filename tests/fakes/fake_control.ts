@@ -4,7 +4,11 @@
  * keys only), like the host does, and every call is recorded.
  * @module
  */
-import { ChannelSettingsPatchSchema, ChannelSettingsSchema, LIVE_SETTING_KEYS } from "../../core/config_schema.ts";
+import {
+  ChannelSettingsPatchSchema,
+  ChannelSettingsSchema,
+  LIVE_SETTING_KEYS,
+} from "../../core/config_schema.ts";
 import type { ChannelSettings } from "../../core/config_schema.ts";
 import type {
   ChannelView,
@@ -46,7 +50,11 @@ export function validatePatch(patch: Record<string, unknown>): SettingProblem[] 
   const live: readonly string[] = LIVE_SETTING_KEYS;
   for (const key of Object.keys(patch)) {
     if (!live.includes(key)) {
-      problems.push({ field: key, value: patch[key], message: `is not a live setting; allowed: ${live.join(", ")}` });
+      problems.push({
+        field: key,
+        value: patch[key],
+        message: `is not a live setting; allowed: ${live.join(", ")}`,
+      });
     }
   }
   const known = Object.fromEntries(Object.entries(patch).filter(([k]) => live.includes(k)));
@@ -74,7 +82,13 @@ export class FakeControl implements ControlApi {
     ollama: { reachable: true, error: null },
     reasons: [],
   };
-  infoValue = { version: "0.1.0", uptimeSeconds: 3600, bot: "clankbot", observeOnly: false, model: "llama3.1" };
+  infoValue = {
+    version: "0.1.0",
+    uptimeSeconds: 3600,
+    bot: "clankbot",
+    observeOnly: false,
+    model: "llama3.1",
+  };
   /** When set, `reload` throws it. */
   reloadError: unknown = null;
   #listeners = new Set<(line: RecentLine) => void>();
@@ -125,7 +139,10 @@ export class FakeControl implements ControlApi {
     this.calls.push({ method: "updateSettings", args: [channel, patch] });
     const view = this.views.get(channel);
     if (view === undefined) {
-      return Promise.resolve({ ok: false, problems: [{ field: "channel", value: channel, message: "is not joined" }] });
+      return Promise.resolve({
+        ok: false,
+        problems: [{ field: "channel", value: channel, message: "is not joined" }],
+      });
     }
     const problems = validatePatch(patch);
     if (problems.length > 0) return Promise.resolve({ ok: false, problems });

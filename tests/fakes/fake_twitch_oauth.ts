@@ -73,6 +73,8 @@ export interface FakeTwitchOAuth {
   readonly clientSecret: string;
   /** Every request received, in order. */
   readonly requests: FakeOAuthRequest[];
+  /** Every token pair issued (direct, refresh or device grant), so leak scans know what to look for. */
+  readonly issued: { accessToken: string; refreshToken: string }[];
   /** The device grant script; change fields before or during a flow. */
   device: FakeDeviceScript;
   /** When set, the next refresh answers this HTTP status (500 = Twitch down) and the flag clears. */
@@ -107,11 +109,13 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
   const refreshes = new Map<string, RefreshRecord>();
   const devices = new Map<string, { polls: number; userCode: string; scopes: string[] }>();
   const requests: FakeOAuthRequest[] = [];
+  const issued: { accessToken: string; refreshToken: string }[] = [];
 
   const fake: Omit<FakeTwitchOAuth, "url" | "close"> = {
     clientId,
     clientSecret,
     requests,
+    issued,
     device: {
       approveAfterPolls: 0,
       slowDownAtPolls: [],
@@ -135,6 +139,7 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
         revoked: false,
       });
       refreshes.set(refreshToken, { spec: full, revoked: false });
+      issued.push({ accessToken, refreshToken });
       return { accessToken, refreshToken };
     },
     expire(accessToken) {

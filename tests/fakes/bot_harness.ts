@@ -1,0 +1,97 @@
+/**
+ * Starts the whole bot against fake Twitch IRC, fake Ollama and fake Twitch OAuth servers on
+ * 127.0.0.1, through the real tmi.js and ollama clients. Integration tests build on it.
+ * @module
+ */
+import { type Config, ConfigSchema } from "../../core/config_schema.ts";
+import { startBot, type RunningBot } from "../../core/bootstrap.ts";
+import { Logger } from "../../core/log.ts";
+import { type FakeTwitch, type FakeTwitchOptions, startFakeTwitch } from "./fake_twitch.ts";
+import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from "./fake_ollama.ts";
+import { type FakeTwitchOAuth, startFakeTwitchOAuth } from "./fake_twitch_oauth.ts";
+
+/** A running bot and its fakes. */
+export interface Harness {
+  bot: RunningBot;
+  twitch: FakeTwitch;
+  ollama: FakeOllama;
+  oauth: FakeTwitchOAuth;
+  config: Config;
+  /** Every log line the bot wrote (JSON format). */
+  logs: string[];
+  dir: string;
+  token: string;
+  /** Restarts the bot on the same database and fakes (restart tests). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Options: config overrides (deep-merged per section) and fake server options. */
+export interface HarnessOptions {
+  config?: Record<string, unknown>;
+  twitch?: FakeTwitchOptions;
+  ollama?: FakeOllamaOptions;
+  /** Run without a token (observe mode). */
+  anonymous?: boolean;
+}
+
+/** Starts fakes and the bot; the bot has joined its channels when this resolves. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = await Deno.makeTempDir({ prefix: "clank-harness-" });
+  const oauth = await startFakeTwitchOAuth();
+  const { accessToken } = oauth.issue({ login: "clankbot", expiresIn: 0 });
+  const twitch = await startFakeTwitch({ tokens: [accessToken], ...options.twitch });
+  const ollama = await startFakeOllama(options.ollama);
+  const overrides = options.config ?? {};
+  const section = (name: string) => (overrides[name] as Record<string, unknown> | undefined) ?? {};
+  const raw = {
+    ...overrides,
+    twitch: {
+      username: options.anonymous ? "" : "clankbot",
+      oauth_token: options.anonymous ? "" : `oauth:${accessToken}`,
+      channels: ["alpha", "beta"],
+      irc_url: twitch.url,
+      auth_url: oauth.url,
+      join_interval_ms: 300,
+      ...section("twitch"),
+    },
+    ollama: { url: ollama.url, timeout: 5, first_token_timeout: 5, ...section("ollama") },
+    database: { url: `${dir}/chatbot.db`, ...section("database") },
+    http: { listen: "", ...section("http") },
+    auth: { key_file: `${dir}/secret.key`, ...section("auth") },
+    plugins_dir: `${dir}/plugins.d`,
+    defaults: { floor: 0, ...section("defaults") },
+  };
+  const config = ConfigSchema.parse(raw);
+  const logs: string[] = [];
+  const start = async () => {
+    const log = new Logger({ level: "debug", format: "json", sink: (l) => logs.push(l) });
+    const bot = await startBot({ config, configFile: null, reloadConfig: () => Promise.resolve(config), log });
+    await twitch.waitFor(
+      () => config.twitch.channels.every((c) => twitch.joinedChannels().includes(c)),
+      10_000,
+      "the bot to join its channels",
+    );
+    return bot;
+  };
+  const harness: Harness = {
+    bot: await start(),
+    twitch,
+    ollama,
+    oauth,
+    config,
+    logs,
+    dir,
+    token: accessToken,
+    async restart() {
+      await harness.bot.stop();
+      harness.bot = await start();
+    },
+    async stop() {
+      await harness.bot.stop();
+      await Promise.all([twitch.close(), ollama.close(), oauth.close()]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  return harness;
+}

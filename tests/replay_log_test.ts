@@ -1,0 +1,34 @@
+import { assertEquals } from "./assert.ts";
+import { parseReplayLog } from "../core/replay_log.ts";
+
+Deno.test("parseReplayLog reads plain, timestamped and JSON lines", async (t) => {
+  await t.step("all three formats, comments skipped, times increasing", () => {
+    const { events, problems } = parseReplayLog(
+      [
+        "# comment",
+        "alice: hello",
+        "[20:01:05] Bob: hi alice",
+        '{"time":"2026-01-01T20:02:00Z","channel":"#Other","user":"carol","text":"json line","mod":true}',
+        '{"type":"ban","user":"bob"}',
+        '{"type":"timeout","user":"alice","duration":30}',
+        "",
+      ].join("\n"),
+      { channel: "main", start: Date.UTC(2026, 0, 1, 20, 0, 0), gapSeconds: 5 },
+    );
+    assertEquals(problems, []);
+    assertEquals(events.map((e) => e.type), ["message", "message", "message", "ban", "timeout"]);
+    const [a, b, c] = events;
+    if (a?.type !== "message" || b?.type !== "message" || c?.type !== "message") throw new Error("types");
+    assertEquals([a.user, a.channel, a.text], ["alice", "main", "hello"]);
+    assertEquals([b.user, b.displayName, b.time], ["bob", "Bob", Date.UTC(2026, 0, 1, 20, 1, 5)]);
+    assertEquals([c.channel, c.badges.moderator], ["other", true]);
+    for (let i = 1; i < events.length; i++) assertEquals(events[i]!.time >= events[i - 1]!.time, true);
+  });
+  await t.step("bad lines are reported with their line number and skipped", () => {
+    const { events, problems } = parseReplayLog("ok: fine\nno colon here\n{broken json\n{\"type\":\"dance\"}\nbad name!: x", {
+      channel: "c",
+    });
+    assertEquals(events.length, 1);
+    assertEquals(problems.map((p) => p.line), [2, 3, 4, 5]);
+  });
+});
