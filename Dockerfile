@@ -24,8 +24,10 @@ COPY --from=build /out/clank /usr/local/bin/clank
 COPY --from=build --chown=65532:65532 /out/data /data
 WORKDIR /data
 # config.toml (optional) and plugins.d/ are read from /data; environment variables override the file.
+# The control plane stays on the container's loopback unless HTTP_LISTEN=0.0.0.0:8080 and a
+# CONTROL_TOKEN are given (the compose files do); the health check reaches it either way.
 ENV DATABASE_URL=/data/chatbot.db \
-    HTTP_LISTEN=0.0.0.0:8080 \
+    HTTP_LISTEN=127.0.0.1:8080 \
     LOG_FORMAT=json \
     NO_COLOR=1 \
     HOME=/data \

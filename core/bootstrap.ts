@@ -4,13 +4,13 @@
  * Ollama) is said once, plainly, with what the bot does instead.
  * @module
  */
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Config } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
 import { Host } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { OllamaClient } from "./ollama_client.ts";
+import { clientOptionsFromConfig, OllamaClient } from "./ollama_client.ts";
 import { loadPlugins } from "./plugin_loader.ts";
 import { PluginSet } from "./plugin_set.ts";
 import { pluginStore } from "./plugin_store.ts";
@@ -64,7 +64,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   }
   const dbPassword = /^mysql:\/\/[^:/@]*:([^@]*)@/.exec(config.database.url)?.[1];
   if (dbPassword) log.addSecret(decodeURIComponent(dbPassword));
-  const baseDir = options.configFile ? dirname(resolve(options.configFile)) : Deno.cwd();
+  // Relative paths (plugins_dir, [[plugins]] path, grants) are relative to the working directory.
+  const baseDir = Deno.cwd();
 
   const storage = new BufferedStorage(openStorage(config.database, log), {
     log: log.child({ event: "storage" }),
@@ -106,23 +107,24 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     });
   }
   explainMode(config, transport, log);
+  // Twitch expects the chat session to end once validation finds the token invalid.
+  tokens?.onChange((status) => {
+    if (status.state === "invalid") void transport.disconnect();
+  });
 
-  const sendQueue = new SendQueue({ transport, log: log.child({ event: "send" }), metrics });
+  const sendQueue = new SendQueue({
+    transport,
+    log: log.child({ event: "send" }),
+    metrics,
+    botLogin: config.twitch.username,
+  });
   const store = pluginStore(storage);
   const load = async (cfg: Config) => {
     const { plugins, problems } = await loadPlugins(cfg, { log, metrics, store, baseDir });
     return { plugins: new PluginSet(plugins, metrics), warnings: problems };
   };
   const first = await load(config);
-  const ollama = new OllamaClient({
-    url: config.ollama.url,
-    timeoutMs: config.ollama.timeout * 1000,
-    firstTokenTimeoutMs: config.ollama.first_token_timeout * 1000,
-    keepAlive: config.ollama.keep_alive,
-    numCtx: config.ollama.num_ctx,
-    numPredict: config.ollama.num_predict,
-    temperature: config.ollama.temperature,
-  });
+  const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
 
   const host = new Host({
     config,
@@ -161,7 +163,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     log: log.child({ event: "maintenance" }),
   });
   const watcher = options.transport === undefined
-    ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => void host.reload().catch(() => {}), log)
+    ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => void host.reload().catch(() => {}), { log })
     : undefined;
 
   let resolveStopped!: () => void;
@@ -174,7 +176,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       watcher?.close();
       maintenance.stop();
       await host.stop();
-      tokens?.stop();
+      sendQueue.close();
+      await tokens?.stop();
       await host.plugins.close();
       await storage.close();
       removeSignals();

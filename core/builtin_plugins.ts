@@ -34,7 +34,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     module: () => import("../plugins/chat_history.ts"),
     url: new URL("../plugins/chat_history.ts", import.meta.url),
     defaultEnabled: always,
-    options: none,
+    options: (config) => ({ bot: config.twitch.username || "clank" }),
   },
   {
     name: "blocked_words",

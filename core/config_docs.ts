@@ -16,7 +16,7 @@ import {
 
 /** One documented setting. */
 export interface ConfigKeyDoc {
-  /** Dotted path as written in TOML; `[]` marks an array of tables, `<login>` a table key. */
+  /** Dotted path as written in TOML; `[]` marks an array of tables, `<name>` any key of a table. */
   path: string;
   /** Human type name such as `integer` or `list of strings`. */
   type: string;

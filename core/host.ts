@@ -82,6 +82,8 @@ export interface HostDeps {
   version?: string;
   /** The clock (replay uses the log's time). */
   clock?: () => number;
+  /** Send a tick event every second (default true; tests drive ticks themselves). */
+  ticks?: boolean;
 }
 
 /** Why the bot did or did not speak, for replay output and debugging. */
@@ -134,6 +136,7 @@ export class Host implements ControlApi {
   #inflight = new Set<Promise<void>>();
   #stopping = false;
   readonly #now: () => number;
+  readonly #ticks: boolean;
   readonly #decisions = new Set<(d: Decision) => void>();
 
   constructor(deps: HostDeps) {
@@ -148,6 +151,7 @@ export class Host implements ControlApi {
     this.#version = deps.version ?? "dev";
     this.#plugins = deps.plugins;
     this.#now = deps.clock ?? Date.now;
+    this.#ticks = deps.ticks ?? true;
     this.#isMention = mentionMatcher(deps.config.twitch.username);
     this.#bots = new Set(deps.config.twitch.bots);
     this.#admins = new Set(deps.config.twitch.admins);
@@ -190,7 +194,7 @@ export class Host implements ControlApi {
     for (const channel of this.#config.twitch.channels) this.#ensureChannel(channel, stored[channel] ?? {});
     await Promise.all(this.#config.twitch.channels.map((c) => this.#restoreHistory(c)));
     this.#transport.onEvent((event) => this.dispatch(event));
-    this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
+    if (this.#ticks) this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
     void this.#checkOllama();
     await this.#transport.connect(this.#config.twitch.channels);
   }
@@ -209,6 +213,11 @@ export class Host implements ControlApi {
     clearTimeout(timer);
     await Promise.allSettled([...this.#inflight]);
     await this.#transport.disconnect().catch(() => {});
+  }
+
+  /** True when no event is being handled and no generation runs or waits. */
+  get idle(): boolean {
+    return this.#inflight.size === 0 && [...this.#channels.values()].every((c) => !c.queue.busy && c.queue.waiting === 0);
   }
 
   /** Resolves when every event dispatched so far has been handled and every reply queue is idle. */
@@ -543,7 +552,11 @@ export class Host implements ControlApi {
   #generatorFailed(state: ChannelState, generator: string, error: string): void {
     const code = /OLLAMA_([A-Z_]+)/.exec(error)?.[1];
     if (code !== undefined) {
-      const kind = code === "MODEL_MISSING" ? "model_missing" : code.toLowerCase();
+      const kind = code === "MODEL_MISSING"
+        ? "model_missing"
+        : code === "ERROR"
+        ? (/stream failed/.test(error) ? "stream" : "http")
+        : code.toLowerCase();
       this.#metrics.ollamaErrors.inc({ kind });
       if (code === "UNREACHABLE") this.#ollamaReachable = false;
       this.#ollamaError = error;

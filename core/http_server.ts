@@ -80,6 +80,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     );
   }
 
+  if (controlToken !== "" && controlToken.length < 16) {
+    log.warn(
+      "CONTROL_TOKEN is shorter than 16 characters; use a long random token such as `openssl rand -hex 32`",
+    );
+  }
   const redact = (text: string) => log.redact(text);
   const auth = await createAuthenticator(controlToken);
   const streams = new EventStreams(options.heartbeatMs);

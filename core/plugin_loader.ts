@@ -17,7 +17,7 @@ import { createInProcessPlugin, type PluginStoreBackend } from "./inprocess_plug
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginHandle } from "./plugin_handle.ts";
-import { createSandboxedPlugin } from "./sandbox_host.ts";
+import { createSandboxedPlugin, probeSandboxedPlugin } from "./sandbox_host.ts";
 
 /** One `[[plugins]]` entry of the config. */
 type PluginEntry = Config["plugins"][number];
@@ -82,7 +82,7 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     const entry = nameEntries.find((e) => e.name === b.name);
     if (entry) usedEntries.add(entry);
     const enabled = entry ? entry.enabled : b.defaultEnabled(config);
-    return enabled ? loadBuiltin(b, entry, config, deps) : Promise.resolve(null);
+    return settle(enabled ? loadBuiltin(b, entry, config, deps) : Promise.resolve(null));
   });
 
   // `[[plugins]]` entries with a path.
@@ -93,38 +93,34 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     try {
       file = resolvePluginPath(entry.path!, deps.baseDir);
     } catch (err) {
-      return Promise.reject(err);
+      return settle(Promise.reject(err));
     }
     entryFiles.add(file);
-    if (!entry.enabled) return Promise.resolve(null);
-    return loadFile(file, entry, entry.sandbox !== false, deps, log);
+    if (!entry.enabled) return settle(Promise.resolve(null));
+    return settle(loadFile(file, entry, entry.sandbox !== false, deps, log));
   });
 
   // Drop-ins in plugins_dir.
   const dir = resolve(deps.baseDir, config.plugins_dir);
   const files = (await listDropIns(dir, log, problems)).filter((f) => !entryFiles.has(f));
-  const dirLoads = files.map(async (file) => {
-    const stem = basename(file, extname(file));
-    const entry = nameEntries.find((e) => e.name === stem && !builtins.some((b) => b.name === e.name));
-    if (entry) usedEntries.add(entry);
-    if (entry && !entry.enabled) return null;
-    let handle = await loadFile(file, entry, true, deps, log);
-    if (!entry) {
-      // The entry may use the plugin's declared name rather than the file name.
-      const byName = nameEntries.find((e) =>
-        e.name === handle.meta.name && !builtins.some((b) => b.name === e.name)
-      );
-      if (byName) {
-        usedEntries.add(byName);
-        await handle.close();
-        if (!byName.enabled) return null;
-        handle = await loadFile(file, byName, true, deps, log);
+  const isBuiltinName = (name: string | undefined) => builtins.some((b) => b.name === name);
+  const dirLoads = files.map((file) =>
+    settle((async () => {
+      const stem = basename(file, extname(file));
+      let entry = nameEntries.find((e) => e.name === stem && !isBuiltinName(e.name));
+      if (!entry && nameEntries.some((e) => !isBuiltinName(e.name))) {
+        // The entry may use the plugin's declared name rather than the file name; the name is only
+        // known once the file is imported, and the grant must be fixed before its Worker starts.
+        const meta = await probeSandboxedPlugin({ url: pathToFileURL(file), source: file, ...deps });
+        entry = nameEntries.find((e) => e.name === meta.name && !isBuiltinName(e.name));
       }
-    }
-    return handle;
-  });
+      if (entry) usedEntries.add(entry);
+      if (entry && !entry.enabled) return null;
+      return await loadFile(file, entry, true, deps, log);
+    })())
+  );
 
-  const settled = await Promise.allSettled([...builtinLoads, ...entryLoads, ...dirLoads]);
+  const settled = await Promise.all([...builtinLoads, ...entryLoads, ...dirLoads]);
   const plugins: PluginHandle[] = [];
   const byName = new Map<string, PluginHandle>();
   const byCommand = new Map<string, PluginHandle>();
@@ -162,6 +158,14 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     problems: problems.length,
   });
   return { plugins, problems };
+}
+
+/**
+ * Loads start at once but are awaited later; settling each immediately keeps a failed load from
+ * being an unhandled rejection in the meantime.
+ */
+function settle(p: Promise<PluginHandle | null>): Promise<PromiseSettledResult<PluginHandle | null>> {
+  return p.then((value) => ({ status: "fulfilled", value }), (reason) => ({ status: "rejected", reason }));
 }
 
 function commandWords(handle: PluginHandle): string[] {

@@ -8,7 +8,7 @@ import type { Config } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
 import type { Decision } from "./host.ts";
 import type { Logger } from "./log.ts";
-import { OllamaClient } from "./ollama_client.ts";
+import { clientOptionsFromConfig, OllamaClient } from "./ollama_client.ts";
 import { parseReplayLog } from "./replay_log.ts";
 import { ReplayTransport } from "./replay_transport.ts";
 import { startBot } from "./bootstrap.ts";
@@ -52,15 +52,7 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   config.http.listen = "";
   config.plugins_dir = config.plugins_dir;
 
-  const ollama = new OllamaClient({
-    url: config.ollama.url,
-    timeoutMs: config.ollama.timeout * 1000,
-    firstTokenTimeoutMs: config.ollama.first_token_timeout * 1000,
-    keepAlive: config.ollama.keep_alive,
-    numCtx: config.ollama.num_ctx,
-    numPredict: config.ollama.num_predict,
-    temperature: config.ollama.temperature,
-  });
+  const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
   const reachable = await ollama.ping().catch(() => false);
   if (!reachable && config.defaults.generator === "ollama") {
     out(`Ollama is not reachable at ${config.ollama.url}: replaying with the offline Markov generator instead.`);

@@ -134,6 +134,16 @@ export async function createSandboxedPlugin(opts: SandboxedPluginOptions): Promi
   return plugin;
 }
 
+/**
+ * Imports and validates a plugin in a permission-less Worker and returns its metadata, without
+ * running `setup`. The loader uses it to learn a drop-in's declared name before choosing its grant.
+ */
+export function probeSandboxedPlugin(
+  opts: Pick<SandboxedPluginOptions, "url" | "source" | "log" | "metrics" | "store" | "setupTimeoutMs">,
+): Promise<PluginMeta> {
+  return new SandboxedPlugin({ ...opts, timeoutMs: 1000 }).probe();
+}
+
 class SandboxedPlugin implements PluginHandle {
   #meta: PluginMeta | undefined;
   readonly #opts: SandboxedPluginOptions;
@@ -180,16 +190,7 @@ class SandboxedPlugin implements PluginHandle {
 
   /** First start: import, validate, check permissions, setup. */
   async start(): Promise<void> {
-    const label = `Plugin at ${this.#opts.source}`;
-    await checkHostHolds(label, this.#grant);
-    for (const file of this.#implicitRead) {
-      if ((await Deno.permissions.query({ name: "read", path: file })).state !== "granted") {
-        throw new ClankError(
-          "PLUGIN_LOAD_FAILED",
-          `${label}: the bot cannot read ${file}; start it with --allow-read covering the plugin files`,
-        );
-      }
-    }
+    await this.#preflight();
     try {
       await this.#boot();
     } catch (err) {
@@ -198,7 +199,6 @@ class SandboxedPlugin implements PluginHandle {
       throw err;
     }
     const meta = this.#meta!;
-    this.#log = this.#opts.log.child({ plugin: meta.name });
     this.#health = new PluginHealth(
       meta.name,
       this.#log,
@@ -210,6 +210,20 @@ class SandboxedPlugin implements PluginHandle {
       },
     );
     this.#state = "running";
+  }
+
+  /** Refuses a grant the bot itself does not hold, before a Worker is created. */
+  async #preflight(): Promise<void> {
+    const label = `Plugin at ${this.#opts.source}`;
+    await checkHostHolds(label, this.#grant);
+    for (const file of this.#implicitRead) {
+      if ((await Deno.permissions.query({ name: "read", path: file })).state !== "granted") {
+        throw new ClankError(
+          "PLUGIN_LOAD_FAILED",
+          `${label}: the bot cannot read ${file}; start it with --allow-read covering the plugin files`,
+        );
+      }
+    }
   }
 
   call<T = unknown>(
@@ -245,7 +259,8 @@ class SandboxedPlugin implements PluginHandle {
 
   async close(): Promise<void> {
     if (this.#state === "closed") return;
-    const wasRunning = this.#state === "running" && this.#worker !== undefined;
+    // A Worker suspected of hanging (a ping is unanswered) gets no chance to run teardown.
+    const wasRunning = this.#state === "running" && this.#worker !== undefined && this.#awaitingPong === 0;
     this.#state = "closed";
     this.#clearTimers();
     this.#failPending(() => ({ ok: false, reason: "disabled", error: "Plugin was closed" }));
@@ -253,7 +268,7 @@ class SandboxedPlugin implements PluginHandle {
       try {
         await this.#request(
           { t: "teardown" },
-          Math.min(this.#opts.setupTimeoutMs ?? 30_000, 5_000),
+          Math.max(this.#opts.timeoutMs, 1000),
           "teardown",
         );
       } catch (err) {
@@ -264,7 +279,18 @@ class SandboxedPlugin implements PluginHandle {
   }
 
   /** Spawns a Worker and brings it to the running state (first start and restarts). */
-  async #boot(): Promise<void> {
+  /** Imports and validates the plugin in a Worker without running it, then stops the Worker. */
+  async probe(): Promise<PluginMeta> {
+    try {
+      await this.#preflight();
+      return await this.#boot(true);
+    } finally {
+      this.#terminate();
+      this.#state = "closed";
+    }
+  }
+
+  async #boot(probeOnly = false): Promise<PluginMeta> {
     const setupMs = this.#opts.setupTimeoutMs ?? 30_000;
     this.#spawn();
     const ready = await this.#request(
@@ -287,13 +313,16 @@ class SandboxedPlugin implements PluginHandle {
         `Plugin "${this.#meta.name}" changed its name to "${meta.name}"; reload instead`,
       );
     }
+    if (probeOnly) return meta;
     checkDeclaredPermissions(meta.name, parsed.data.permissions, this.#grant);
     this.#meta ??= meta;
+    this.#log = this.#opts.log.child({ plugin: meta.name });
     const done = await this.#request({ t: "setup", options: this.#opts.options ?? {} }, setupMs, "setup");
     if (done.t === "setup_error") throw new ClankError(done.code, String(done.message));
     if (done.t !== "setup_done") {
       throw new ClankError("PLUGIN_LOAD_FAILED", `Plugin "${meta.name}": unexpected reply to setup`);
     }
+    return meta;
   }
 
   #spawn(): void {

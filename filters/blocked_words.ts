@@ -105,7 +105,10 @@ export function createBlockedWordsFilter(deps: BlockedWordsDeps = {}): FilterPlu
     try {
       const info = await Deno.stat(path);
       const stamp = `${info.mtime?.getTime() ?? 0}:${info.size}`;
-      if (stamp === file.stamp) return;
+      if (stamp === file.stamp) {
+        file.failing = false;
+        return;
+      }
       const text = await Deno.readTextFile(path);
       const list = parseWordList(text, LIST_SOURCES.file);
       logProblems(api, list, { file: path });

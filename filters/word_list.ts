@@ -79,8 +79,7 @@ export function parseEntry(text: string): { pattern: string } | { error: string 
   }
   if (count < MIN_ENTRY_CHARS) {
     return {
-      error:
-        `Entry has ${count} letters or digits after normalization; at least ${MIN_ENTRY_CHARS} are needed`,
+      error: `Entry needs at least ${MIN_ENTRY_CHARS} letters or digits after normalization, found ${count}`,
     };
   }
   return { pattern };

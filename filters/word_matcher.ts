@@ -7,9 +7,9 @@
  * separators sit between two letters (`b.a.d`, `b a d`). A match must start and end on a word
  * boundary, so "class" and "therapist" never match "ass" or "rapist"; a plural `s` or `z` may follow.
  *
- * Spacing with whitespace is accepted only next to a one-letter piece (`b a d w o r d`, `b a dword`):
- * a whitespace split between two longer pieces is how two ordinary words look ("go ok" is not
- * "gook"). Separators that are not whitespace (`bad.word`, `b-a-d`) may split a word anywhere.
+ * Spacing with whitespace is accepted only next to a one-letter piece (`b a d w o r d`, `b a dword`,
+ * `b.a d.w`): a whitespace split between two longer pieces is how two ordinary words look ("go ok"
+ * is not "gook"). Separators that are not whitespace (`bad.word`, `b-a-d`) may split a word anywhere.
  *
  * `re:` entries are tested against the raw line and the folded line.
  * @module
@@ -155,8 +155,8 @@ export class WordMatcher {
 
   /**
    * Explores the trie from `node`, whose letter was just read ending at `pos`. `piece` counts the
-   * entry letters (up to 2) in the current whitespace-separated piece of the line; `pending` is true
-   * when the piece before the last whitespace had two or more, so this piece must stay at one.
+   * entry letters (up to 2) read since the last gap; `pending` is true when the gap before this piece
+   * held whitespace and the piece before it had two or more letters, so this piece must stay at one.
    */
   #walk(
     scan: Scan,
@@ -190,9 +190,8 @@ export class WordMatcher {
       const next = pos + g;
       if (next >= n || isWordKind(kinds[last] ?? 0)) break;
       if (kinds[last] === CharKind.Space) spaced = true;
-      const found = spaced
-        ? this.#step(scan, node, next, 0, piece >= 2, true)
-        : this.#step(scan, node, next, piece, pending, false);
+      // Any gap starts a new piece; only whitespace makes the piece before it count.
+      const found = this.#step(scan, node, next, 0, spaced && piece >= 2, true);
       if (found) return found;
     }
 

@@ -12,7 +12,11 @@ interface RunResult {
 // deno-lint-ignore no-control-regex
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
-async function run(cmd: string, args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+async function run(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const out = await new Deno.Command(cmd, {
     args,
     cwd: options.cwd,
@@ -45,7 +49,9 @@ async function compileArgs(output: string): Promise<string[]> {
  */
 function isDenortDownloadFailure(stderr: string): boolean {
   return /Setting up base binary/.test(stderr) && /denort/.test(stderr) &&
-    /error sending request|dns error|failed to lookup|Connection refused|timed out|Failed downloading/i.test(stderr);
+    /error sending request|dns error|failed to lookup|Connection refused|timed out|Failed downloading/i.test(
+      stderr,
+    );
 }
 
 Deno.test("isDenortDownloadFailure recognises only the denort download error", () => {
@@ -60,7 +66,10 @@ Deno.test("isDenortDownloadFailure recognises only the denort download error", (
   ].join("\n");
   assert.equal(isDenortDownloadFailure(offline), true);
   assert.equal(isDenortDownloadFailure('error: Module not found "file:///work/main/core/x.ts".'), false);
-  assert.equal(isDenortDownloadFailure("error: Setting up base binary.\nCaused by: permission denied"), false);
+  assert.equal(
+    isDenortDownloadFailure("error: Setting up base binary.\nCaused by: permission denied"),
+    false,
+  );
 });
 
 Deno.test("deno task compile builds one binary that runs the bot and loads drop-ins", async (t) => {
@@ -80,7 +89,9 @@ Deno.test("deno task compile builds one binary that runs the bot and loads drop-
     const binary = `${tmp}/clank`;
     const compiled = await run(Deno.execPath(), await compileArgs(binary), { cwd: ROOT });
     if (compiled.code !== 0 && isDenortDownloadFailure(compiled.stderr)) {
-      const reason = compiled.stderr.split("\n").find((l) => /error sending request|dns error|Failed/i.test(l))
+      const reason = compiled.stderr.split("\n").find((l) =>
+        /error sending request|dns error|Failed/i.test(l)
+      )
         ?.trim();
       console.log(`SKIPPED: deno compile could not download denort: ${reason ?? "download failed"}`);
       console.log("(set DENORT_BIN to a local denort binary to run the compiled-binary checks offline)");
@@ -98,42 +109,45 @@ Deno.test("deno task compile builds one binary that runs the bot and loads drop-
       assert.match(help.stdout, /--replay FILE/);
     });
 
-    await t.step("a replay runs the pipeline with a TypeScript drop-in generator from plugins_dir", async () => {
-      await Deno.mkdir(`${tmp}/plugins.d`);
-      await Deno.writeTextFile(
-        `${tmp}/plugins.d/dropin_echo.ts`,
-        [
-          "// Written in TypeScript on purpose: the binary transpiles drop-ins at run time.",
-          "interface Request {",
-          "  channel: string;",
-          "}",
-          "export default {",
-          '  name: "dropin_echo",',
-          '  kind: "generator",',
-          "  apiVersion: 1,",
-          "  generate(req: Request): { text: string } {",
-          "    return { text: `dropin echo in ${req.channel}` };",
-          "  },",
-          "};",
-          "",
-        ].join("\n"),
-      );
-      await Deno.writeTextFile(
-        `${tmp}/config.toml`,
-        `plugins_dir = ${JSON.stringify(`${tmp}/plugins.d`)}\n\n[defaults]\ngenerator = "dropin_echo"\n`,
-      );
-      await Deno.writeTextFile(
-        `${tmp}/chat.log`,
-        "[20:00:00] alice: hello @clank how are you\n[20:00:05] bob: nice weather today\n",
-      );
-      const replay = await run(binary, ["--config", `${tmp}/config.toml`, "--replay", `${tmp}/chat.log`], {
-        cwd: tmp,
-        // A closed port: the replay must not wait for a real Ollama.
-        env: { OLLAMA_URL: "http://127.0.0.1:1" },
-      });
-      assert.equal(replay.code, 0, replay.stdout + replay.stderr);
-      assert.match(replay.stdout, /would say: dropin echo in \w+/, replay.stdout + replay.stderr);
-    });
+    await t.step(
+      "a replay runs the pipeline with a TypeScript drop-in generator from plugins_dir",
+      async () => {
+        await Deno.mkdir(`${tmp}/plugins.d`);
+        await Deno.writeTextFile(
+          `${tmp}/plugins.d/dropin_echo.ts`,
+          [
+            "// Written in TypeScript on purpose: the binary transpiles drop-ins at run time.",
+            "interface Request {",
+            "  channel: string;",
+            "}",
+            "export default {",
+            '  name: "dropin_echo",',
+            '  kind: "generator",',
+            "  apiVersion: 1,",
+            "  generate(req: Request): { text: string } {",
+            "    return { text: `dropin echo in ${req.channel}` };",
+            "  },",
+            "};",
+            "",
+          ].join("\n"),
+        );
+        await Deno.writeTextFile(
+          `${tmp}/config.toml`,
+          `plugins_dir = ${JSON.stringify(`${tmp}/plugins.d`)}\n\n[defaults]\ngenerator = "dropin_echo"\n`,
+        );
+        await Deno.writeTextFile(
+          `${tmp}/chat.log`,
+          "[20:00:00] alice: hello @clank how are you\n[20:00:05] bob: nice weather today\n",
+        );
+        const replay = await run(binary, ["--config", `${tmp}/config.toml`, "--replay", `${tmp}/chat.log`], {
+          cwd: tmp,
+          // A closed port: the replay must not wait for a real Ollama.
+          env: { OLLAMA_URL: "http://127.0.0.1:1" },
+        });
+        assert.equal(replay.code, 0, replay.stdout + replay.stderr);
+        assert.match(replay.stdout, /would say: dropin echo in \w+/, replay.stdout + replay.stderr);
+      },
+    );
 
     await t.step("with no channel configured it replays the embedded sample log", async () => {
       const empty = `${tmp}/empty`;

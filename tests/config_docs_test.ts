@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { collectConfigKeys, configDocsMarkdown, formatMarkdown, renderConfigDocs } from "../core/config_docs.ts";
+import {
+  collectConfigKeys,
+  configDocsMarkdown,
+  formatMarkdown,
+  renderConfigDocs,
+} from "../core/config_docs.ts";
 import { ENV_BINDINGS, intRange, numberRange, SECRET_PATHS } from "../core/config_schema.ts";
 
 const DOC_PATH = new URL("../docs/CONFIGURATION.md", import.meta.url);
@@ -13,7 +18,9 @@ Deno.test("renderConfigDocs matches the committed docs/CONFIGURATION.md", async 
     const b = committed.split("\n");
     const line = a.findIndex((l, i) => l !== b[i]);
     assert.fail(
-      `docs/CONFIGURATION.md is out of date with core/config_schema.ts (first difference at line ${line + 1}:\n` +
+      `docs/CONFIGURATION.md is out of date with core/config_schema.ts (first difference at line ${
+        line + 1
+      }:\n` +
         `  generated: ${JSON.stringify(a[line])}\n  committed: ${JSON.stringify(b[line])}).\n` +
         "Run `deno task docs:config` and commit the result.",
     );
@@ -97,7 +104,11 @@ Deno.test("collectConfigKeys reads types, defaults and ranges from the schema", 
       [keys.count?.type, keys.count?.default, keys.count?.allowed, keys.count?.description],
       ["integer", "4", "2..9", "A count."],
     );
-    assert.deepEqual([keys.ratio?.type, keys.ratio?.default, keys.ratio?.allowed], ["number", "0.5", "0..1.5"]);
+    assert.deepEqual([keys.ratio?.type, keys.ratio?.default, keys.ratio?.allowed], [
+      "number",
+      "0.5",
+      "0..1.5",
+    ]);
   });
 
   await t.step("enums, URLs and patterned strings show what is allowed", () => {

@@ -14,7 +14,11 @@ interface RunResult {
   stderr: string;
 }
 
-async function run(cmd: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}) {
+async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+) {
   let output: Deno.CommandOutput;
   try {
     output = await new Deno.Command(cmd, {
@@ -27,12 +31,18 @@ async function run(cmd: string, args: string[], options: { env?: Record<string, 
     }).output();
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new Error(`${cmd} is not installed; install the Debian packages shellcheck, systemd and logrotate`);
+      throw new Error(
+        `${cmd} is not installed; install the Debian packages shellcheck, systemd and logrotate`,
+      );
     }
     throw err;
   }
   const decode = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) } satisfies RunResult;
+  return {
+    code: output.code,
+    stdout: decode(output.stdout),
+    stderr: decode(output.stderr),
+  } satisfies RunResult;
 }
 
 /** Every file and directory under `dir` with its mode and content, to compare two installs. */
@@ -65,7 +75,9 @@ async function spyPath(dir: string): Promise<{ path: string; log: string }> {
   const log = `${dir}/spy.log`;
   await Deno.mkdir(bin);
   for (const name of ["useradd", "adduser", "chown", "systemctl", "getent", "groupadd"]) {
-    await Deno.writeTextFile(`${bin}/${name}`, `#!/bin/sh\necho "${name} $*" >> '${log}'\nexit 0\n`, { mode: 0o755 });
+    await Deno.writeTextFile(`${bin}/${name}`, `#!/bin/sh\necho "${name} $*" >> '${log}'\nexit 0\n`, {
+      mode: 0o755,
+    });
   }
   return { path: `${bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`, log };
 }
@@ -114,30 +126,33 @@ Deno.test("install.sh stages an install twice with the same result and no side e
     const install = (...args: string[]) => run("sh", [INSTALL_SH, ...args], { env });
 
     let first: Record<string, string> = {};
-    await t.step("the first run installs binary, unit, config, env file, logrotate and data directory", async () => {
-      const result = await install("--log-to-file");
-      assert.equal(result.code, 0, result.stdout + result.stderr);
-      first = await snapshot(destdir);
-      for (
-        const path of [
-          "/usr/local/bin/clank",
-          `/etc/systemd/system/${UNIT_NAME}`,
-          `/etc/systemd/system/${UNIT_NAME}.d/10-log-file.conf`,
-          "/etc/twitch-ollama-chatbot/config.toml",
-          "/etc/twitch-ollama-chatbot/env",
-          "/etc/twitch-ollama-chatbot/plugins.d/",
-          "/etc/logrotate.d/twitch-ollama-chatbot",
-          "/var/lib/twitch-ollama-chatbot/",
-        ]
-      ) assert.ok(path in first, `${path} missing; installed: ${Object.keys(first).join(", ")}`);
-      assert.equal(await modeOf(`${destdir}/usr/local/bin/clank`), "755");
-      assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot`), "750");
-      assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot/env`), "640");
-      assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot/config.toml`), "640");
-      assert.equal(await modeOf(`${destdir}/var/lib/twitch-ollama-chatbot`), "750");
-      const config = await Deno.readTextFile(`${destdir}/etc/twitch-ollama-chatbot/config.toml`);
-      assert.match(config, /^plugins_dir = "\/etc\/twitch-ollama-chatbot\/plugins\.d"$/m);
-    });
+    await t.step(
+      "the first run installs binary, unit, config, env file, logrotate and data directory",
+      async () => {
+        const result = await install("--log-to-file");
+        assert.equal(result.code, 0, result.stdout + result.stderr);
+        first = await snapshot(destdir);
+        for (
+          const path of [
+            "/usr/local/bin/clank",
+            `/etc/systemd/system/${UNIT_NAME}`,
+            `/etc/systemd/system/${UNIT_NAME}.d/10-log-file.conf`,
+            "/etc/twitch-ollama-chatbot/config.toml",
+            "/etc/twitch-ollama-chatbot/env",
+            "/etc/twitch-ollama-chatbot/plugins.d/",
+            "/etc/logrotate.d/twitch-ollama-chatbot",
+            "/var/lib/twitch-ollama-chatbot/",
+          ]
+        ) assert.ok(path in first, `${path} missing; installed: ${Object.keys(first).join(", ")}`);
+        assert.equal(await modeOf(`${destdir}/usr/local/bin/clank`), "755");
+        assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot`), "750");
+        assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot/env`), "640");
+        assert.equal(await modeOf(`${destdir}/etc/twitch-ollama-chatbot/config.toml`), "640");
+        assert.equal(await modeOf(`${destdir}/var/lib/twitch-ollama-chatbot`), "750");
+        const config = await Deno.readTextFile(`${destdir}/etc/twitch-ollama-chatbot/config.toml`);
+        assert.match(config, /^plugins_dir = "\/etc\/twitch-ollama-chatbot\/plugins\.d"$/m);
+      },
+    );
 
     await t.step("the second run changes nothing", async () => {
       const result = await install("--log-to-file");
@@ -179,7 +194,10 @@ Deno.test("install.sh stages an install twice with the same result and no side e
       assert.match(unknown.stderr, /unknown option --frobnicate \(allowed: --binary PATH/);
       const missing = await run("sh", [INSTALL_SH], { env: { ...env, BINARY: `${tmp}/nope` } });
       assert.equal(missing.code, 1);
-      assert.match(missing.stderr, /binary .*nope does not exist or is not executable; build it with 'deno task compile'/);
+      assert.match(
+        missing.stderr,
+        /binary .*nope does not exist or is not executable; build it with 'deno task compile'/,
+      );
     });
   } finally {
     await Deno.remove(tmp, { recursive: true });
@@ -199,6 +217,9 @@ Deno.test("twitch-ollama-chatbot.service passes systemd-analyze verify and secur
     // Default dependencies pull in sysinit.target; a stub is all `verify` needs inside the root.
     await Deno.mkdir(`${root}/usr/lib/systemd/system`, { recursive: true });
     await Deno.writeTextFile(`${root}/usr/lib/systemd/system/sysinit.target`, "[Unit]\nDescription=stub\n");
+    // ExecReload's kill must exist inside the root too.
+    await Deno.mkdir(`${root}/bin`);
+    await Deno.writeTextFile(`${root}/bin/kill`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
 
     await t.step("verify reports nothing, drop-in included", async () => {
       const result = await run("systemd-analyze", ["--root", root, "--man=no", "verify", UNIT_NAME]);
@@ -244,7 +265,10 @@ Deno.test("twitch-ollama-chatbot.service passes systemd-analyze verify and secur
       assert.equal(one("EnvironmentFile"), "/etc/twitch-ollama-chatbot/env");
       assert.equal(one("WorkingDirectory"), "/var/lib/twitch-ollama-chatbot");
       assert.equal(one("ExecStart"), "/usr/local/bin/clank --config /etc/twitch-ollama-chatbot/config.toml");
-      assert.ok(service.get("Environment")?.includes("DATABASE_URL=/var/lib/twitch-ollama-chatbot/chatbot.db"));
+      assert.equal(one("ExecReload"), "/bin/kill -HUP $MAINPID");
+      assert.ok(
+        service.get("Environment")?.includes("DATABASE_URL=/var/lib/twitch-ollama-chatbot/chatbot.db"),
+      );
       // The state directory is the only writable path.
       assert.equal(one("StateDirectory"), "twitch-ollama-chatbot");
       for (const key of ["ReadWritePaths", "LogsDirectory", "CacheDirectory", "RuntimeDirectory"]) {
@@ -278,7 +302,9 @@ Deno.test("logrotate config rotates the bot's log file", async () => {
 
 /** Dockerfile instructions grouped by stage, continuation lines joined. */
 function dockerStages(text: string): { from: string; name: string; lines: string[] }[] {
-  const joined = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const joined = text.replace(/\\\n/g, " ").split("\n").map((l) => l.trim()).filter((l) =>
+    l && !l.startsWith("#")
+  );
   const stages: { from: string; name: string; lines: string[] }[] = [];
   for (const line of joined) {
     const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
@@ -364,7 +390,9 @@ function checkCommon(compose: Compose, file: string): void {
   assert.ok(ollama.healthcheck?.test, `${file}: ollama has no healthcheck`);
   assert.equal(bot.depends_on?.ollama?.condition, "service_healthy", file);
   assert.equal(bot.environment?.OLLAMA_URL, "http://ollama:11434", file);
-  for (const port of bot.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, `${file}: ${port} is not loopback only`);
+  for (const port of bot.ports ?? []) {
+    assert.match(port, /^127\.0\.0\.1:/, `${file}: ${port} is not loopback only`);
+  }
   const modelVolume = ollama.volumes?.find((v) => v.endsWith(":/root/.ollama"));
   assert.ok(modelVolume, `${file}: ollama keeps no model volume`);
   assert.ok(modelVolume.split(":")[0]! in compose.volumes, `${file}: volume ${modelVolume} not declared`);
@@ -376,7 +404,10 @@ function checkCommon(compose: Compose, file: string): void {
     for (const [key, value] of Object.entries(service.environment ?? {})) {
       // A SQLite path is no secret; a database URL with credentials is.
       const harmless = key === "DATABASE_URL" && !String(value).includes("@");
-      assert.ok(harmless || (!secretEnv.has(key) && !/PASSWORD/.test(key)), `${file}: ${name} sets secret ${key} inline`);
+      assert.ok(
+        harmless || (!secretEnv.has(key) && !/PASSWORD/.test(key)),
+        `${file}: ${name} sets secret ${key} inline`,
+      );
     }
   }
 }
@@ -408,7 +439,9 @@ Deno.test("docker-compose.production.yml runs bot, MySQL and Ollama with secrets
     assert.ok(mysql, "needs a mysql service");
     assert.match(mysql.image ?? "", /^mysql:\d/);
     assert.ok(mysql.healthcheck?.test, "mysql has no healthcheck");
-    assert.ok(mysql.volumes?.some((v) => v.endsWith(":/var/lib/mysql") && v.split(":")[0]! in compose.volumes));
+    assert.ok(
+      mysql.volumes?.some((v) => v.endsWith(":/var/lib/mysql") && v.split(":")[0]! in compose.volumes),
+    );
     assert.equal(bot!.depends_on?.mysql?.condition, "service_healthy");
     assert.equal(bot!.environment?.DATABASE_TYPE, "mysql");
   });
@@ -419,13 +452,19 @@ Deno.test("docker-compose.production.yml runs bot, MySQL and Ollama with secrets
   });
 
   await t.step("env files exist as examples whose names and credentials agree", async () => {
-    const envFiles = [...(bot!.env_file ?? []), ...(mysql!.env_file ?? [])].map((e) => typeof e === "string" ? e : e.path);
+    const envFiles = [...(bot!.env_file ?? []), ...(mysql!.env_file ?? [])].map((e) =>
+      typeof e === "string" ? e : e.path
+    );
     assert.deepEqual(envFiles.sort(), ["bot.env", "mysql.env"]);
     const botEnv = await readEnvFile(`${ROOT}deploy/docker/bot.env.example`);
     const mysqlEnv = await readEnvFile(`${ROOT}deploy/docker/mysql.env.example`);
     const known = new Set(ENV_BINDINGS.map((b) => b.env));
-    for (const key of botEnv.keys()) assert.ok(known.has(key), `bot.env.example: ${key} is not a clank variable`);
-    for (const secret of ["TWITCH_OAUTH_TOKEN", "CONTROL_TOKEN", "DATABASE_URL"]) assert.ok(botEnv.has(secret), secret);
+    for (const key of botEnv.keys()) {
+      assert.ok(known.has(key), `bot.env.example: ${key} is not a clank variable`);
+    }
+    for (const secret of ["TWITCH_OAUTH_TOKEN", "CONTROL_TOKEN", "DATABASE_URL"]) {
+      assert.ok(botEnv.has(secret), secret);
+    }
     const url = new URL(botEnv.get("DATABASE_URL")!);
     assert.equal(url.protocol, "mysql:");
     assert.equal(url.hostname, "mysql");

@@ -22,7 +22,13 @@ async function runLogger(body: string, tty: boolean): Promise<{ stdout: string; 
         // The colour decision under test is isTerminal(), not the caller's NO_COLOR.
         env: { NO_COLOR: "" },
       })
-      : new Deno.Command(Deno.execPath(), { args: denoArgs, cwd: dir, stdin: "null", stdout: "piped", stderr: "piped" });
+      : new Deno.Command(Deno.execPath(), {
+        args: denoArgs,
+        cwd: dir,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      });
     const out = await command.output();
     const decode = (b: Uint8Array) => new TextDecoder().decode(b);
     assert.equal(out.code, 0, `log program failed: ${decode(out.stderr)}${decode(out.stdout)}`);
@@ -70,7 +76,11 @@ Deno.test("Logger json format writes one object per line with level, time, chann
 
 Deno.test("Logger level drops lines below the configured level and can change at run time", async (t) => {
   const lines: { line: string; level: LogLevel }[] = [];
-  const log = new Logger({ level: "warn", format: "json", sink: (line, level) => lines.push({ line, level }) });
+  const log = new Logger({
+    level: "warn",
+    format: "json",
+    sink: (line, level) => lines.push({ line, level }),
+  });
 
   await t.step("debug and info are dropped at warn", () => {
     log.debug("d");
@@ -100,7 +110,10 @@ Deno.test("Logger console format is readable and uncoloured without a terminal",
       who: "alice",
     });
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!, /^\d\d:\d\d:\d\d INFO  #somechannel \[chat_history\] observe Stored line count=3 who=alice$/);
+    assert.match(
+      lines[0]!,
+      /^\d\d:\d\d:\d\d INFO {2}#somechannel \[chat_history\] observe Stored line count=3 who=alice$/,
+    );
     assert.ok(!lines[0]!.includes(ESC));
   });
 
@@ -117,7 +130,7 @@ Deno.test("Logger console format is readable and uncoloured without a terminal",
       false,
     );
     assert.equal(stdout, "");
-    assert.match(stderr, /WARN  e Plain line/);
+    assert.match(stderr, /WARN {2}e Plain line/);
     assert.ok(!stderr.includes(ESC), JSON.stringify(stderr));
   });
 

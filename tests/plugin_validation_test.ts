@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { ClankError, isClankError } from "../core/errors.ts";
+import { type ClankError, isClankError } from "../core/errors.ts";
 import { validatePluginDefinition, validatePluginOptions } from "../core/plugin_validation.ts";
 import type { Plugin } from "../plugins/sdk.ts";
 
@@ -37,17 +37,21 @@ Deno.test("validatePluginDefinition accepts each kind and reports plain metadata
   });
 
   await t.step("command: word, aliases, usage, permission, cooldown", () => {
-    const { meta } = validatePluginDefinition({
-      name: "dice",
-      kind: "command",
-      apiVersion: 1,
-      command: "roll",
-      aliases: ["dice"],
-      usage: "roll NdM",
-      permission: "everyone",
-      cooldown: { user: 10 },
-      run: () => ({}),
-    }, SRC, false);
+    const { meta } = validatePluginDefinition(
+      {
+        name: "dice",
+        kind: "command",
+        apiVersion: 1,
+        command: "roll",
+        aliases: ["dice"],
+        usage: "roll NdM",
+        permission: "everyone",
+        cooldown: { user: 10 },
+        run: () => ({}),
+      },
+      SRC,
+      false,
+    );
     assert.equal(meta.command, "roll");
     assert.deepEqual(meta.aliases, ["dice"]);
     assert.equal(meta.usage, "roll NdM");
@@ -58,7 +62,8 @@ Deno.test("validatePluginDefinition accepts each kind and reports plain metadata
 
   await t.step("context with observe only, cooldown with triggers, generator", () => {
     assert.deepEqual(
-      validatePluginDefinition({ name: "ctx", kind: "context", apiVersion: 1, observe() {} }, SRC, true).meta.methods,
+      validatePluginDefinition({ name: "ctx", kind: "context", apiVersion: 1, observe() {} }, SRC, true).meta
+        .methods,
       ["observe"],
     );
     const gate = validatePluginDefinition(
@@ -68,7 +73,13 @@ Deno.test("validatePluginDefinition accepts each kind and reports plain metadata
     );
     assert.deepEqual(gate.meta.triggers, ["mention"]);
     const gen = validatePluginDefinition(
-      { name: "gen", kind: "generator", apiVersion: 1, permissions: { net: ["a.example:443"], env: [] }, generate: () => null },
+      {
+        name: "gen",
+        kind: "generator",
+        apiVersion: 1,
+        permissions: { net: ["a.example:443"], env: [] },
+        generate: () => null,
+      },
       SRC,
       true,
     );
@@ -86,23 +97,42 @@ Deno.test("validatePluginDefinition rejects bad declarations with one coded, nam
     const err = invalid({ name: "Bad Name", kind: "widget", apiVersion: 2 });
     assert.match(err.message, /^Plugin at plugins\.d\/x\.ts: /);
     assert.match(err.message, /name: must be 1-64 lower case letters/);
-    assert.match(err.message, /kind: must be one of context, generator, filter, cooldown, command, got "widget"/);
+    assert.match(
+      err.message,
+      /kind: must be one of context, generator, filter, cooldown, command, got "widget"/,
+    );
     assert.match(err.message, /apiVersion: must be 1 .*got number/);
   });
 
   await t.step("the error names a valid plugin name", () => {
     const err = invalid({ name: "nocheck", kind: "filter", apiVersion: 1 });
-    assert.equal(err.message, 'Plugin "nocheck" (plugins.d/x.ts): check: a filter plugin must implement check()');
+    assert.equal(
+      err.message,
+      'Plugin "nocheck" (plugins.d/x.ts): check: a filter plugin must implement check()',
+    );
   });
 
   await t.step("each kind's required handler", () => {
-    assert.match(invalid({ name: "c", kind: "cooldown", apiVersion: 1 }).message, /gate: a cooldown plugin must implement gate\(\)/);
+    assert.match(
+      invalid({ name: "c", kind: "cooldown", apiVersion: 1 }).message,
+      /gate: a cooldown plugin must implement gate\(\)/,
+    );
     assert.match(
       invalid({ name: "g", kind: "generator", apiVersion: 1 }).message,
       /generate: a generator plugin must implement generate\(\)/,
     );
-    assert.match(invalid({ name: "x", kind: "context", apiVersion: 1 }).message, /provide\(\) or observe\(\)/);
-    const cmd = invalid({ name: "c", kind: "command", apiVersion: 1, command: "Roll!", usage: "", permission: "admins" });
+    assert.match(
+      invalid({ name: "x", kind: "context", apiVersion: 1 }).message,
+      /provide\(\) or observe\(\)/,
+    );
+    const cmd = invalid({
+      name: "c",
+      kind: "command",
+      apiVersion: 1,
+      command: "Roll!",
+      usage: "",
+      permission: "admins",
+    });
     assert.match(cmd.message, /command: must be 1-32 lower case/);
     assert.match(cmd.message, /usage: must be a one-line string/);
     assert.match(cmd.message, /permission: must be "everyone" or "moderator", got "admins"/);
@@ -125,7 +155,10 @@ Deno.test("validatePluginDefinition rejects bad declarations with one coded, nam
     assert.match(err.message, /description: must be a string, got number/);
     assert.match(err.message, /directions: must be a non-empty list of "in" and "out"/);
     assert.match(err.message, /permissions\.net: must be a list of strings/);
-    assert.match(err.message, /permissions\.disk: unknown permission, allowed: net, read, write, env, run, ffi, sys/);
+    assert.match(
+      err.message,
+      /permissions\.disk: unknown permission, allowed: net, read, write, env, run, ffi, sys/,
+    );
     assert.match(err.message, /options: must be a Standard Schema validator/);
   });
 
@@ -142,7 +175,8 @@ Deno.test("validatePluginDefinition rejects bad declarations with one coded, nam
     });
     assert.match(cmd.message, /cooldown: must be \{ user\?: seconds, channel\?: seconds \}/);
     assert.match(
-      invalid({ name: "g", kind: "cooldown", apiVersion: 1, gate: () => ({ allow: true }), triggers: [] }).message,
+      invalid({ name: "g", kind: "cooldown", apiVersion: 1, gate: () => ({ allow: true }), triggers: [] })
+        .message,
       /triggers: must be a non-empty list/,
     );
   });
@@ -153,12 +187,18 @@ Deno.test("validatePluginOptions runs the plugin's Standard Schema", async (t) =
     name: "opts",
     kind: "filter",
     apiVersion: 1,
-    options: z.object({ patterns: z.array(z.string()).min(1), mode: z.enum(["drop", "mask"]).default("drop") }),
+    options: z.object({
+      patterns: z.array(z.string()).min(1),
+      mode: z.enum(["drop", "mask"]).default("drop"),
+    }),
     check: pass,
   } as Plugin;
 
   await t.step("valid options come back parsed with defaults", async () => {
-    assert.deepEqual(await validatePluginOptions(plugin, SRC, { patterns: ["a"] }), { patterns: ["a"], mode: "drop" });
+    assert.deepEqual(await validatePluginOptions(plugin, SRC, { patterns: ["a"] }), {
+      patterns: ["a"],
+      mode: "drop",
+    });
   });
 
   await t.step("invalid options name the plugin, the source and each option", async () => {
@@ -166,7 +206,10 @@ Deno.test("validatePluginOptions runs the plugin's Standard Schema", async (t) =
       () => validatePluginOptions(plugin, SRC, { patterns: [], mode: "shout" }),
       (err: unknown) => {
         assert.ok(isClankError(err, "PLUGIN_INVALID"));
-        assert.match(err.message, /^Plugin "opts" \(plugins\.d\/x\.ts\): options\.patterns: .*; options\.mode: /);
+        assert.match(
+          err.message,
+          /^Plugin "opts" \(plugins\.d\/x\.ts\): options\.patterns: .*; options\.mode: /,
+        );
         return true;
       },
     );
@@ -184,10 +227,14 @@ Deno.test("validatePluginOptions runs the plugin's Standard Schema", async (t) =
         "~standard": {
           version: 1,
           vendor: "test",
-          validate: (v: unknown) => Promise.resolve({ issues: [{ message: `bad ${JSON.stringify(v)}`, path: [{ key: "k" }] }] }),
+          validate: (v: unknown) =>
+            Promise.resolve({ issues: [{ message: `bad ${JSON.stringify(v)}`, path: [{ key: "k" }] }] }),
         },
       },
     } as Plugin;
-    await assert.rejects(() => validatePluginOptions(asyncPlugin, SRC, { k: 1 }), /options\.k: bad \{"k":1\}/);
+    await assert.rejects(
+      () => validatePluginOptions(asyncPlugin, SRC, { k: 1 }),
+      /options\.k: bad \{"k":1\}/,
+    );
   });
 });

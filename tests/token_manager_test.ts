@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { runAuthCommand } from "../core/auth_cli.ts";
 import { type Config, ConfigSchema } from "../core/config_schema.ts";
-import { ClankError, isClankError } from "../core/errors.ts";
+import { type ClankError, isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
 import { decodeKeyText, keyTextForms, loadSecretKey, type SecretKey } from "../core/secret_key.ts";
 import { SqliteStorage } from "../core/storage_sqlite.ts";
 import { type Clock, createTokenManager, TokenManager } from "../core/token_manager.ts";
 import { type SecretKv, type StoredToken, TokenStore } from "../core/token_store.ts";
+import { TwitchTransport } from "../core/twitch_transport.ts";
+import { startFakeTwitch } from "./fakes/fake_twitch.ts";
 import { type FakeTwitchOAuth, startFakeTwitchOAuth } from "./fakes/fake_twitch_oauth.ts";
 
 const MIN = 60_000;
@@ -132,6 +134,12 @@ async function tokenError(p: Promise<unknown>, ...fragments: string[]): Promise<
 async function advance(r: Rig, tm: TokenManager, ms: number): Promise<void> {
   await r.c.tickAsync(ms);
   await tm.idle();
+}
+
+/** The value of one sample line in a Prometheus text exposition (0 when absent). */
+function metricValue(text: string, sample: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
 }
 
 function errorLines(lines: string[]): string[] {
@@ -379,7 +387,7 @@ Deno.test("TokenManager validates every hour", async (t) => {
         r.fake.expire(accessToken);
         await advance(r, tm, HOUR);
         assert.equal(tm.status().state, "invalid");
-        assert.match(tm.status().message ?? "", /TWITCH_OAUTH_TOKEN is expired or revoked/);
+        assert.match(tm.status().message ?? "", /TWITCH_OAUTH_TOKEN of clankbot is expired or revoked/);
         assert.deepEqual(changes, ["invalid"]);
         assert.equal(errorLines(r.lines).length, 1);
         await advance(r, tm, 5 * HOUR);
@@ -394,13 +402,23 @@ Deno.test("TokenManager validates every hour", async (t) => {
       const stored = await r.storedToken({ expiresIn: 14_400 });
       const tm = r.make();
       await tm.start();
+      const invalidBefore = metricValue(
+        await r.metrics.text(),
+        'clank_twitch_token_validations_total{outcome="invalid"}',
+      );
       r.fake.expire(stored.access_token);
       await advance(r, tm, HOUR);
       assert.equal(tm.status().state, "valid");
       assert.notEqual(await tm.getToken(), stored.access_token);
       const metrics = await r.metrics.text();
-      assert.match(metrics, /trigger="validation",outcome="ok"\} 1/);
-      assert.match(metrics, /clank_twitch_token_validations_total\{outcome="invalid"\} 1/);
+      assert.equal(
+        metricValue(metrics, 'clank_twitch_token_refreshes_total{trigger="validation",outcome="ok"}'),
+        1,
+      );
+      assert.equal(
+        metricValue(metrics, 'clank_twitch_token_validations_total{outcome="invalid"}'),
+        invalidBefore + 1,
+      );
       await tm.stop();
     });
   } finally {
@@ -411,31 +429,33 @@ Deno.test("TokenManager validates every hour", async (t) => {
 Deno.test("TokenManager.onAuthFailure", async (t) => {
   const r = await rig();
   try {
+    let tm: TokenManager | undefined;
+    let before = 0;
     await t.step("refreshes once and returns true with a new token", async () => {
       const stored = await r.storedToken();
-      const tm = r.make();
+      tm = r.make();
       await tm.start();
       assert.equal(await tm.getToken(), stored.access_token);
-      const before = r.fake.count("token");
+      before = r.fake.count("token");
       assert.equal(await tm.onAuthFailure(), true);
       assert.equal(r.fake.count("token"), before + 1);
       const fresh = await tm.getToken();
       assert.notEqual(fresh, stored.access_token);
       assert.ok(r.fake.isValid(fresh));
       assert.equal((await r.store.load())!.access_token, fresh);
+    });
 
-      await t.step("a second rejection right after gives up with one message", async () => {
-        const errors = errorLines(r.lines).length;
-        assert.equal(await tm.onAuthFailure(), false);
-        assert.equal(r.fake.count("token"), before + 1, "no second refresh");
-        assert.equal(errorLines(r.lines).length, errors + 1);
-        assert.match(errorLines(r.lines).at(-1)!, /rejected the login again after a token refresh/);
-        const requests = r.fake.requests.length;
-        assert.equal(await tm.onAuthFailure(), false);
-        assert.equal(r.fake.requests.length, requests, "no request once given up");
-        assert.equal(errorLines(r.lines).length, errors + 1, "still one message");
-      });
-      await tm.stop();
+    await t.step("a second rejection right after the refresh gives up with one message", async () => {
+      const errors = errorLines(r.lines).length;
+      assert.equal(await tm!.onAuthFailure(), false);
+      assert.equal(r.fake.count("token"), before + 1, "no second refresh");
+      assert.equal(errorLines(r.lines).length, errors + 1);
+      assert.match(errorLines(r.lines).at(-1)!, /rejected the login again after a token refresh/);
+      const requests = r.fake.requests.length;
+      assert.equal(await tm!.onAuthFailure(), false);
+      assert.equal(r.fake.requests.length, requests, "no request once given up");
+      assert.equal(errorLines(r.lines).length, errors + 1, "still one message");
+      await tm!.stop();
     });
 
     await t.step("concurrent failures share one refresh", async () => {
@@ -631,9 +651,9 @@ Deno.test("TokenManager and deno task auth never leave a token or the key in pla
     await tm.getToken();
     await c.tickAsync(50 * MIN + 1); // scheduled refresh
     await tm.idle();
+    await tm.getToken(); // the transport logs in with the refreshed token, which chat rejects:
     assert.equal(await tm.onAuthFailure(), true); // refresh on auth failure
     log.debug("status", { status: tm.status() });
-    consoleLog.log.addSecret(await tm.getToken());
     consoleLog.log.info("token manager status", { status: tm.status() });
     assert.equal(await runAuthCommand(["status"], config, deps), 0);
     const metricsText = await metrics.text();
@@ -688,5 +708,82 @@ Deno.test("TokenManager and deno task auth never leave a token or the key in pla
     await storage.close().catch(() => {});
     await fake.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TokenManager keeps the bot in chat through tmi.js when Twitch rejects the old token", async (t) => {
+  const r = await rig();
+  const fresh = r.fake.newToken();
+  // Chat accepts only the token the next refresh hands out: the stored one is "expired" for IRC.
+  const irc = await startFakeTwitch({ tokens: [fresh] });
+  const { log, lines } = memoryLogger("debug");
+  try {
+    await t.step("the transport asks for a refresh and logs in again with the new token", async () => {
+      const stored = await r.storedToken();
+      r.fake.nextAccessTokens.push(fresh);
+      const tm = r.make();
+      await tm.start();
+      const transport = new TwitchTransport({
+        ircUrl: irc.url,
+        username: "clankbot",
+        token: () => tm.getToken(),
+        onAuthFailure: () => tm.onAuthFailure(),
+        log,
+        metrics: r.metrics,
+        joinIntervalMs: 500,
+      });
+      try {
+        await transport.connect(["somechannel"]);
+        assert.equal(transport.connected, true);
+        assert.equal(irc.authFailures.length, 1, "the old token was refused once");
+        assert.equal(r.fake.count("token", "refresh_token"), 1);
+        assert.equal(await tm.getToken(), fresh);
+        assert.equal((await r.store.load())!.access_token, fresh);
+        for (const line of [...lines, ...r.lines, ...irc.received]) {
+          assert.ok(
+            !line.includes(fresh) && !line.includes(stored.access_token),
+            `a line shows a token: ${line}`,
+          );
+        }
+      } finally {
+        await transport.disconnect();
+        await tm.stop();
+      }
+    });
+
+    await t.step("a revoked refresh token ends in one message, not a reconnect loop", async () => {
+      const stored = await r.storedToken();
+      r.fake.revokeRefresh(stored.refresh_token);
+      const tm = r.make();
+      await tm.start();
+      const transport = new TwitchTransport({
+        ircUrl: irc.url,
+        username: "clankbot",
+        token: () => tm.getToken(),
+        onAuthFailure: () => tm.onAuthFailure(),
+        log,
+        metrics: r.metrics,
+        joinIntervalMs: 500,
+      });
+      const connections = irc.connectionCount;
+      const refreshes = r.fake.count("token", "refresh_token");
+      try {
+        await assert.rejects(
+          transport.connect(["somechannel"]),
+          (err) => isClankError(err, "TWITCH_AUTH_FAILED"),
+        );
+        assert.equal(irc.connectionCount, connections + 1, "one login attempt");
+        assert.equal(r.fake.count("token", "refresh_token"), refreshes + 1, "one refresh attempt");
+        assert.equal(tm.status().state, "invalid");
+        assert.match(tm.status().message!, /no longer accepts the refresh token.*deno task auth/);
+        assert.equal(errorLines(r.lines).filter((l) => l.includes("refresh token")).length, 1);
+      } finally {
+        await transport.disconnect();
+        await tm.stop();
+      }
+    });
+  } finally {
+    await irc.close();
+    await r.close();
   }
 });

@@ -204,7 +204,7 @@ function buildSettingsForm(card) {
     label.htmlFor = id;
     const [title, help] = LABELS[key] ?? [key, ""];
     label.textContent = title;
-    label.title = `${key}: ${help}${rangeHint(prop) ? ` (${rangeHint(prop)})` : ""}`;
+    label.title = `${key}: ${prop?.description ?? help}${rangeHint(prop) ? ` (${rangeHint(prop)})` : ""}`;
     const input = inputFor(key, prop);
     input.id = id;
     input.title = label.title;

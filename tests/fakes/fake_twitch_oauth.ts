@@ -79,6 +79,10 @@ export interface FakeTwitchOAuth {
   device: FakeDeviceScript;
   /** When set, the next refresh answers this HTTP status (500 = Twitch down) and the flag clears. */
   failNextRefresh: number | null;
+  /** Access tokens the next grants hand out, in order (so another fake can be told them up front). */
+  readonly nextAccessTokens: string[];
+  /** A fresh random token in Twitch's alphabet, e.g. to push onto {@link nextAccessTokens}. */
+  newToken(): string;
   /** Issues an access token (and its refresh token) for `spec`. */
   issue(spec?: FakeTokenSpec): { accessToken: string; refreshToken: string };
   /** Makes an access token invalid as if it had expired. */
@@ -126,9 +130,11 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
       interval: 5,
     },
     failNextRefresh: null,
+    nextAccessTokens: [],
+    newToken: () => randomToken(),
     issue(spec = {}) {
       const full = { ...DEFAULT_SPEC, clientId, ...spec };
-      const accessToken = randomToken();
+      const accessToken = fake.nextAccessTokens.shift() ?? randomToken();
       const refreshToken = randomToken(50);
       tokens.set(accessToken, {
         login: full.login,

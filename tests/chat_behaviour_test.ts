@@ -1,0 +1,205 @@
+/**
+ * How the bot behaves in chat, with fake time: spontaneous lines need both messages and time,
+ * per-user reply cooldowns, the two systems are independent, the channel floor and the bounded
+ * mention queue, context exclusions and restore after a restart, output shaping on the way out.
+ */
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { createHostHarness, generatorRequests } from "./fakes/host_harness.ts";
+
+const mentions = (h: { transport: { sent: { text: string }[] } }) => h.transport.sent.map((s) => s.text);
+
+Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous` seconds", async (t) => {
+  const h = await createHostHarness({ config: { defaults: { threshold: 5, spontaneous: 60, min_context: 3 } } });
+  try {
+    await t.step("below the threshold: silent", async () => {
+      for (let i = 0; i < 4; i++) h.chat("alpha", `u${i}`, `chat line ${i}`);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 0);
+    });
+    await t.step("the threshold-th message triggers one line that fits the conversation", async () => {
+      h.chat("alpha", "u4", "chat line 4");
+      await h.settle();
+      assertEquals(h.transport.sent.length, 1);
+      assertEquals(generatorRequests[0]!.trigger, "spontaneous");
+      assertEquals(generatorRequests[0]!.history.map((l) => l.text), [0, 1, 2, 3, 4].map((i) => `chat line ${i}`));
+    });
+    await t.step("enough messages again but not enough time: silent", async () => {
+      for (let i = 0; i < 10; i++) h.chat("alpha", `v${i}`, `more ${i}`);
+      await h.advance(30_000);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 1);
+    });
+    await t.step("once the time has passed, a tick alone brings the next line", async () => {
+      await h.advance(31_000);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 2);
+      assertEquals(generatorRequests.at(-1)!.trigger, "spontaneous");
+    });
+    await t.step("time passed but too few new messages: silent", async () => {
+      await h.advance(120_000);
+      h.chat("alpha", "w", "just one line");
+      await h.settle();
+      assertEquals(h.transport.sent.length, 2);
+    });
+    await t.step("channels count separately", async () => {
+      for (let i = 0; i < 4; i++) h.chat("beta", `b${i}`, `beta line ${i}`);
+      await h.settle();
+      assertEquals(h.transport.sent.filter((s) => s.channel === "beta").length, 0);
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("mentions: per-user cooldown, independence from spontaneous lines, floor and queue", async (t) => {
+  await t.step("a user inside their cooldown is ignored (counted); other users are not affected", async () => {
+    const h = await createHostHarness({ config: { defaults: { response: 60 } } });
+    try {
+      h.chat("alpha", "ann", "@clankbot hi");
+      await h.settle();
+      h.chat("alpha", "ann", "clankbot hello again?");
+      h.chat("alpha", "bob", "clankbot what about me");
+      await h.settle();
+      const sent = mentions(h);
+      assertEquals(sent.length, 2);
+      assertMatch(sent[0]!, /^@ann /);
+      assertMatch(sent[1]!, /^@bob /);
+      assertMatch(await h.metrics.text(), /clank_cooldown_skips_total\{channel="alpha",trigger="mention",reason="user_cooldown"\} 1/);
+      await h.advance(60_000);
+      h.chat("alpha", "ann", "clankbot third time");
+      await h.settle();
+      assertEquals(mentions(h).length, 3);
+      assertMatch(mentions(h)[2]!, /^@ann /);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("a reply neither resets nor blocks the spontaneous timer, and the reverse", async () => {
+    const h = await createHostHarness({ config: { defaults: { threshold: 5, spontaneous: 60, min_context: 1 } } });
+    try {
+      for (let i = 0; i < 5; i++) h.chat("alpha", `u${i}`, `line ${i}`);
+      await h.settle();
+      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous"]);
+      const spontaneousAt = Date.now();
+      // Right after a spontaneous line a mention is still answered.
+      h.chat("alpha", "asker", "clankbot you there?");
+      await h.settle();
+      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous", "mention"]);
+      // The reply did not reset the spontaneous clock: at spontaneous + 60 s the next one comes.
+      for (let i = 0; i < 5; i++) h.chat("alpha", `x${i}`, `again ${i}`);
+      await h.advance(spontaneousAt + 60_000 - Date.now());
+      await h.settle();
+      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous", "mention", "spontaneous"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("the channel floor spaces bot lines; a burst of mentions waits in a bounded queue", async () => {
+    const h = await createHostHarness({ config: { defaults: { floor: 10, mention_queue: 1, response: 10 } } });
+    try {
+      for (let i = 0; i < 5; i++) h.chat("alpha", `user${i}`, `clankbot question ${i}`);
+      await h.settle();
+      const sent = h.transport.sent;
+      for (let i = 1; i < sent.length; i++) assert(sent[i]!.time - sent[i - 1]!.time >= 10_000, "floor broken");
+      const dropped = Number(/clank_mentions_dropped_total\{channel="alpha"\} (\d+)/.exec(await h.metrics.text())?.[1] ?? 0);
+      assert(dropped >= 1, "nothing was dropped from the bounded queue");
+      assertEquals(sent.length + dropped, 5);
+      // Oldest dropped first: the newest mention is always answered.
+      assertMatch(sent.at(-1)!.text, /^@user4 /);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+Deno.test("context: exclusions, bounds and restore after a restart", async (t) => {
+  const h = await createHostHarness({ config: { defaults: { context: 50, threshold: 10, spontaneous: 60, min_context: 1 } } });
+  try {
+    await t.step("bots, commands and the bot's own echo stay out; the bot's lines are its own turns", async () => {
+      h.chat("alpha", "viewer", "hello everyone");
+      h.chat("alpha", "nightbot", "Follow the channel!");
+      h.chat("alpha", "viewer2", "!uptime");
+      h.chat("alpha", "clankbot", "an echo of my own line");
+      h.chat("alpha", "asker", "@clankbot hi there");
+      await h.settle();
+      h.chat("alpha", "asker2", "clankbot and what now?");
+      await h.settle();
+      const history = generatorRequests.at(-1)!.history;
+      assertEquals(history.map((l) => `${l.bot ? "*" : ""}${l.user}: ${l.text}`), [
+        "viewer: hello everyone",
+        "asker: @clankbot hi there",
+        `*clankbot: ${h.transport.sent[0]!.text}`,
+        "asker2: clankbot and what now?",
+      ]);
+    });
+    await t.step("history is bounded by the context window", async () => {
+      for (let i = 0; i < 80; i++) h.chat("beta", `u${i % 7}`, `beta line ${i}`);
+      h.chat("beta", "asker", "clankbot summarize");
+      await h.settle();
+      const req = generatorRequests.find((r) => r.channel === "beta" && r.trigger === "mention")!;
+      assertEquals(req.history.length, 50);
+    });
+    await t.step("after a restart the history and the spontaneous counter are back", async () => {
+      const before = generatorRequests.length;
+      await h.restart();
+      // beta had 81 lines since its last spontaneous line (threshold 10): one more line and time suffice.
+      h.chat("alpha", "late", "clankbot remember me?");
+      await h.settle();
+      const req = generatorRequests.slice(before).find((r) => r.trigger === "mention")!;
+      assert(req.history.some((l) => l.text === "hello everyone"), "history not restored");
+      assert(req.history.some((l) => l.bot), "bot turns not restored");
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("spontaneous counters survive a restart", async () => {
+  const h = await createHostHarness({ config: { defaults: { threshold: 10, spontaneous: 60, min_context: 1 } } });
+  try {
+    for (let i = 0; i < 7; i++) h.chat("alpha", `u${i}`, `line ${i}`);
+    await h.settle();
+    await h.restart();
+    for (let i = 0; i < 2; i++) h.chat("alpha", `v${i}`, `after ${i}`);
+    await h.settle();
+    assertEquals(h.transport.sent.length, 0, "fired too early: counter lost or doubled");
+    h.chat("alpha", "w", "the tenth line");
+    await h.settle();
+    assertEquals(h.transport.sent.length, 1, "the counter was not restored");
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("output shaping applies to every line the bot sends", async (t) => {
+  const h = await createHostHarness({ config: { defaults: { response: 10, max_length: 60 } } });
+  try {
+    await t.step("think blocks, speaker names, command prefixes and length", async () => {
+      h.reply(() => "<think>plan the answer</think>clankbot: /disconnect " + "word ".repeat(40));
+      h.chat("alpha", "ann", "clankbot speak");
+      await h.settle();
+      const text = h.transport.sent[0]!.text;
+      // The leading "/" is stripped (tmi.js would send "/disconnect" as a command).
+      assertMatch(text, /^@ann disconnect word/);
+      assert(!text.includes("think") && !text.includes("/disconnect") && !text.includes("clankbot:"), text);
+      assert(text.length <= 60, `${text.length} > 60`);
+      assert(!/\s$/.test(text));
+    });
+    await t.step("a line repeating the bot's last one is regenerated once, then silence", async () => {
+      h.reply(() => "exactly the same line every time");
+      h.chat("alpha", "u1", "clankbot one");
+      await h.settle();
+      const before = h.transport.sent.length;
+      const requests = (await import("./fakes/host_harness.ts")).generatorRequests.length;
+      h.chat("alpha", "u2", "clankbot two");
+      await h.settle();
+      assertEquals(h.transport.sent.length, before, "a repeated line was sent");
+      assertEquals(generatorRequests.length - requests, 2, "expected exactly one regeneration");
+      assertEquals(generatorRequests.at(-1)!.attempt, 2);
+    });
+  } finally {
+    await h.close();
+  }
+});

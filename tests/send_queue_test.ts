@@ -1,0 +1,441 @@
+import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
+import { type SendClock, type SendLimits, type SendOutcome, SendQueue } from "../core/send_queue.ts";
+import { RateWindow } from "../core/rate_window.ts";
+import { ClankError } from "../core/errors.ts";
+import type { ChatEvent } from "../core/events.ts";
+import { memoryLogger } from "../core/log.ts";
+import { Metrics } from "../core/metrics.ts";
+
+const T0 = 1_000_000;
+
+/** A chat event without its time (the fake clock supplies it). */
+type Untimed<E> = E extends ChatEvent ? Omit<E, "time"> : never;
+
+/** A transport stand-in that records what was said and when (by the fake clock). */
+class StubTransport {
+  readOnly = false;
+  connected = true;
+  sent: Array<{ channel: string; text: string; time: number }> = [];
+  failWith: Error | undefined;
+  constructor(private clock: { now: number }) {}
+  say(channel: string, text: string): Promise<void> {
+    if (this.failWith) {
+      const err = this.failWith;
+      this.failWith = undefined;
+      return Promise.reject(err);
+    }
+    if (!this.connected) return Promise.reject(new ClankError("TWITCH_NOT_CONNECTED", "Not connected"));
+    this.sent.push({ channel, text, time: this.clock.now - T0 });
+    return Promise.resolve();
+  }
+}
+
+function setup(limits: Partial<SendLimits> = {}, botLogin = "clankbot") {
+  const clock = FakeTimers.createClock(T0);
+  const sendClock: SendClock = {
+    now: () => clock.now,
+    setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+    clearTimeout: (id) => clock.clearTimeout(id),
+  };
+  const transport = new StubTransport(clock);
+  const { log, lines } = memoryLogger("debug");
+  const metrics = new Metrics();
+  const queue = new SendQueue({ transport, log, metrics, clock: sendClock, botLogin, limits });
+  const outcomes: Array<{ text: string; outcome: SendOutcome; at: number }> = [];
+  const send = (channel: string, text: string, extra: { kind?: "mention" | "spontaneous" | "command"; floorSeconds?: number; maxAgeMs?: number } = {}) => {
+    const p = queue.enqueue({ channel, text, kind: extra.kind ?? "mention", ...extra });
+    p.then((outcome) => outcomes.push({ text, outcome, at: clock.now - T0 }));
+    return p;
+  };
+  const event = (e: Untimed<ChatEvent>) => queue.onEvent({ ...e, time: clock.now } as ChatEvent);
+  const mod = (channel: string) => event({ type: "userstate", channel, moderator: true, broadcaster: false });
+  /** Runs every pending timer (the queue's wake-ups) until none is left. */
+  const settle = async () => {
+    await clock.runAllAsync();
+  };
+  const sentAt = (channel?: string) =>
+    transport.sent.filter((s) => channel === undefined || s.channel === channel).map((s) => s.time);
+  return { clock, transport, queue, metrics, lines, outcomes, send, event, mod, settle, sentAt };
+}
+
+async function counter(
+  c: { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }> },
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const v = (await c.get()).values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
+  return v?.value ?? 0;
+}
+
+Deno.test("RateWindow keeps a sliding window per kind of channel", async (t) => {
+  const limits = { windowMs: 30_000, lines: 20, modLines: 100, safetyLines: 1, windowSlackMs: 0 };
+  await t.step("19 non-mod lines, then the oldest must leave", () => {
+    const w = new RateWindow(limits);
+    for (let i = 0; i < 19; i++) w.record(i * 100, false);
+    assert.equal(w.nextAllowed(2000, false), 30_000);
+    assert.equal(w.nextAllowed(2000, true), 30_000, "a mixed window holds mod lines to the low limit too");
+    assert.equal(w.count(30_000), 18);
+  });
+  await t.step("all-mod windows go to 99", () => {
+    const w = new RateWindow(limits);
+    for (let i = 0; i < 50; i++) w.record(i, true);
+    assert.equal(w.nextAllowed(100, true), 100);
+    assert.equal(w.nextAllowed(100, false), 30_000 + 31, "a non-mod line waits until 18 remain");
+    for (let i = 50; i < 99; i++) w.record(i, true);
+    assert.equal(w.nextAllowed(100, true), 30_000);
+  });
+  await t.step("one old non-mod line blocks the high limit until it leaves", () => {
+    const w = new RateWindow(limits);
+    w.record(0, false);
+    for (let i = 1; i < 19; i++) w.record(i, true);
+    assert.equal(w.nextAllowed(10, true), 30_000);
+  });
+});
+
+Deno.test("SendQueue paces lines within a channel", async (t) => {
+  await t.step("sends at once when nothing limits it", async () => {
+    const q = setup();
+    assert.equal(await q.send("chat", "hello"), "sent");
+    assert.deepEqual(q.transport.sent, [{ channel: "chat", text: "hello", time: 0 }]);
+    assert.equal(await counter(q.metrics.linesSent, { channel: "chat", kind: "mention" }), 1);
+    assert.equal(q.queue.depth, 0);
+  });
+
+  await t.step("1.2 s between lines where the bot is not a moderator, in order", async () => {
+    const q = setup();
+    void q.send("chat", "one");
+    void q.send("#Chat", "two");
+    void q.send("chat", "three");
+    assert.equal(q.queue.depth, 2);
+    await q.settle();
+    assert.deepEqual(q.transport.sent.map((s) => [s.text, s.time]), [["one", 0], ["two", 1200], ["three", 2400]]);
+    assert.equal(await counter(q.metrics.sendQueueDepth), 0);
+  });
+
+  await t.step("the channel floor applies to moderators too", async () => {
+    const q = setup();
+    q.mod("chat");
+    for (const text of ["a", "b", "c"]) void q.send("chat", text, { floorSeconds: 3 });
+    await q.settle();
+    assert.deepEqual(q.sentAt(), [0, 3000, 6000]);
+    const fast = setup();
+    fast.mod("chat");
+    for (const text of ["a", "b", "c"]) void fast.send("chat", text, { floorSeconds: 0 });
+    await fast.settle();
+    assert.deepEqual(fast.sentAt(), [0, 0, 0], "a moderator has no per-channel interval");
+  });
+
+  await t.step("the bot is broadcaster in its own channel", async () => {
+    const q = setup();
+    for (const text of ["a", "b"]) void q.send("clankbot", text);
+    await q.settle();
+    assert.deepEqual(q.sentAt(), [0, 0]);
+  });
+
+  await t.step("slow mode delays lines unless the bot is a moderator", async () => {
+    const q = setup();
+    q.event({ type: "roomstate", channel: "slow", slow: 10 });
+    q.event({ type: "roomstate", channel: "modslow", slow: 10 });
+    q.mod("modslow");
+    for (const text of ["a", "b", "c"]) void q.send("slow", text);
+    for (const text of ["x", "y"]) void q.send("modslow", text);
+    await q.settle();
+    assert.deepEqual(q.sentAt("slow"), [0, 10_250, 20_500]);
+    assert.deepEqual(q.sentAt("modslow"), [0, 0]);
+    q.event({ type: "roomstate", channel: "slow", slow: 0 });
+    void q.send("slow", "d");
+    void q.send("slow", "e");
+    await q.settle();
+    assert.deepEqual(q.sentAt("slow").slice(3).map((x) => x - 20_500), [1200, 2400]);
+  });
+});
+
+Deno.test("SendQueue keeps the account under Twitch's 30 s window", async (t) => {
+  await t.step("20 per 30 s (19 with the margin) when not a moderator", async () => {
+    const q = setup();
+    for (let i = 0; i < 25; i++) void q.send(`c${i}`, `line ${i}`, { kind: "spontaneous" });
+    await q.settle();
+    const times = q.sentAt();
+    assert.equal(times.length, 25);
+    assert.equal(times.filter((x) => x === 0).length, 19);
+    assert.ok(times.slice(19).every((x) => x === 30_500), JSON.stringify(times.slice(19)));
+  });
+
+  await t.step("100 per 30 s (99) when every line goes to moderated channels", async () => {
+    const q = setup();
+    for (let i = 0; i < 120; i++) q.mod(`m${i}`);
+    for (let i = 0; i < 120; i++) void q.send(`m${i}`, `line ${i}`, { kind: "spontaneous" });
+    await q.settle();
+    const times = q.sentAt();
+    assert.equal(times.filter((x) => x === 0).length, 99);
+    assert.ok(times.slice(99).every((x) => x === 30_500));
+  });
+
+  await t.step("a window that mixes both kinds stays under 20", async () => {
+    const q = setup();
+    void q.send("plain", "not a mod here");
+    for (let i = 0; i < 40; i++) q.mod(`m${i}`);
+    for (let i = 0; i < 40; i++) void q.send(`m${i}`, `line ${i}`, { kind: "spontaneous" });
+    await q.settle();
+    const times = q.sentAt();
+    assert.equal(times.filter((x) => x === 0).length, 19);
+    assert.ok(times.slice(19).every((x) => x === 30_500));
+  });
+});
+
+Deno.test("SendQueue shares turns fairly between channels", async () => {
+  const q = setup();
+  for (const c of ["a", "b", "c"]) q.mod(c);
+  for (const c of ["a", "b", "c"]) for (let i = 1; i <= 3; i++) void q.send(c, `${c}${i}`);
+  await q.settle();
+  assert.deepEqual(q.transport.sent.map((s) => s.text), ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3", "c3"]);
+});
+
+Deno.test("SendQueue follows room modes", async (t) => {
+  await t.step("emote-only drops lines unless the bot is a moderator", async () => {
+    const q = setup();
+    q.event({ type: "roomstate", channel: "emotes", emoteOnly: true });
+    q.event({ type: "roomstate", channel: "modemotes", emoteOnly: true });
+    q.mod("modemotes");
+    assert.equal(await q.send("emotes", "words"), "dropped:emote_only");
+    assert.equal(await q.send("modemotes", "words"), "sent");
+    assert.equal(await counter(q.metrics.sendDropped, { reason: "emote_only" }), 1);
+    q.event({ type: "roomstate", channel: "emotes", emoteOnly: false });
+    assert.equal(await q.send("emotes", "words again"), "sent");
+  });
+
+  await t.step("followers-only: after Twitch refuses, stop until ROOMSTATE changes", async () => {
+    const q = setup();
+    assert.equal(await q.send("fans", "first"), "sent");
+    const waiting = q.send("fans", "second");
+    q.event({ type: "notice", channel: "fans", msgId: "msg_followersonly", text: "This room is in followers-only mode." });
+    assert.equal(await waiting, "dropped:followers_only");
+    await q.clock.tickAsync(60_000);
+    assert.equal(await q.send("fans", "third"), "dropped:followers_only");
+    q.event({ type: "roomstate", channel: "fans", slow: 0 });
+    assert.equal(await q.send("fans", "fourth"), "dropped:followers_only", "another mode change does not count");
+    q.event({ type: "roomstate", channel: "fans", followersOnly: -1 });
+    assert.equal(await q.send("fans", "fifth"), "sent");
+    assert.deepEqual(q.transport.sent.map((s) => s.text), ["first", "fifth"]);
+    assert.equal(await counter(q.metrics.notices, { msg_id: "msg_followersonly" }), 1);
+  });
+
+  await t.step("subs-only: the same until subs-only changes", async () => {
+    const q = setup();
+    q.event({ type: "notice", channel: "subs", msgId: "msg_subsonly", text: "This room is in subscribers-only mode." });
+    assert.equal(await q.send("subs", "hi"), "dropped:subs_only");
+    q.event({ type: "roomstate", channel: "subs", subsOnly: false });
+    assert.equal(await q.send("subs", "hi"), "sent");
+  });
+});
+
+Deno.test("SendQueue reacts to Twitch's NOTICEs", async (t) => {
+  await t.step("msg_ratelimit pauses every channel, longer when it repeats", async () => {
+    const q = setup();
+    q.mod("b");
+    q.event({ type: "notice", channel: "a", msgId: "msg_ratelimit", text: "too quickly" });
+    void q.send("a", "one", { maxAgeMs: 300_000 });
+    void q.send("b", "two", { maxAgeMs: 300_000 });
+    await q.clock.tickAsync(29_999);
+    assert.equal(q.transport.sent.length, 0);
+    await q.settle();
+    assert.deepEqual(q.sentAt(), [30_000, 30_000]);
+    q.event({ type: "notice", channel: "a", msgId: "msg_ratelimit", text: "too quickly" });
+    void q.send("b", "three", { maxAgeMs: 300_000 });
+    await q.settle();
+    assert.equal(q.sentAt().at(-1), 30_000 + 60_000, "a repeat within the pause doubles it");
+    assert.equal(await counter(q.metrics.notices, { msg_id: "msg_ratelimit" }), 2);
+  });
+
+  await t.step("msg_duplicate is counted and identical lines are not retried", async () => {
+    const q = setup();
+    q.mod("chat");
+    assert.equal(await q.send("chat", "same thing"), "sent");
+    q.event({ type: "notice", channel: "chat", msgId: "msg_duplicate", text: "Your message is identical" });
+    assert.equal(await q.send("chat", "same thing"), "dropped:duplicate");
+    assert.equal(await q.send("chat", "something else"), "sent");
+    await q.clock.tickAsync(30_000);
+    assert.equal(await q.send("chat", "same thing"), "sent", "after 30 s it is no longer a duplicate");
+    assert.equal(await counter(q.metrics.notices, { msg_id: "msg_duplicate" }), 1);
+    assert.equal(await counter(q.metrics.sendDropped, { reason: "duplicate" }), 1);
+  });
+
+  await t.step("msg_banned and msg_channel_suspended stop sends to that channel", async () => {
+    const q = setup({ blockedRetryMs: 600_000 });
+    void q.send("banned", "first");
+    const queued = q.send("banned", "queued");
+    q.event({ type: "notice", channel: "banned", msgId: "msg_banned", text: "You are permanently banned" });
+    assert.equal(await queued, "dropped:banned");
+    assert.equal(await q.send("banned", "later"), "dropped:banned");
+    assert.equal(await q.send("other", "fine"), "sent");
+    q.event({ type: "notice", channel: "gone", msgId: "msg_channel_suspended", text: "suspended" });
+    assert.equal(await q.send("gone", "hello?"), "dropped:suspended");
+    await q.clock.tickAsync(600_000);
+    assert.equal(await q.send("banned", "unbanned yet?"), "sent", "tried again after blockedRetryMs");
+  });
+
+  await t.step("the bot's own ban (CLEARCHAT) stops sends too", async () => {
+    const q = setup();
+    q.event({ type: "ban", channel: "strict", user: "clankbot", userId: "1" });
+    q.event({ type: "ban", channel: "other", user: "someoneelse", userId: "2" });
+    assert.equal(await q.send("strict", "hi"), "dropped:banned");
+    assert.equal(await q.send("other", "hi"), "sent");
+  });
+
+  await t.step("msg_timedout holds the channel until the timeout ends", async () => {
+    const q = setup();
+    q.event({ type: "notice", channel: "tchan", msgId: "msg_timedout", text: "You are timed out for 8 more seconds." });
+    void q.send("tchan", "after the timeout");
+    void q.send("free", "elsewhere");
+    await q.settle();
+    assert.deepEqual(q.sentAt("tchan"), [8000]);
+    assert.deepEqual(q.sentAt("free"), [0]);
+  });
+
+  await t.step("a CLEARCHAT timeout of the bot holds the channel too", async () => {
+    const q = setup();
+    q.event({ type: "timeout", channel: "tchan", user: "clankbot", userId: "1", duration: 5 });
+    void q.send("tchan", "x");
+    await q.settle();
+    assert.deepEqual(q.sentAt("tchan"), [5000]);
+  });
+
+  await t.step("msg_slowmode waits the seconds Twitch names", async () => {
+    const q = setup();
+    q.event({
+      type: "notice",
+      channel: "s",
+      msgId: "msg_slowmode",
+      text: "This room is in slow mode and you are sending messages too quickly. You will be able to talk again in 4 seconds.",
+    });
+    void q.send("s", "x");
+    await q.settle();
+    assert.deepEqual(q.sentAt("s"), [4000]);
+  });
+
+  await t.step("every NOTICE is counted by msg-id", async () => {
+    const q = setup();
+    q.event({ type: "notice", channel: "a", msgId: "msg_rejected", text: "automod" });
+    q.event({ type: "notice", channel: "a", msgId: "", text: "no id" });
+    assert.equal(await counter(q.metrics.notices, { msg_id: "msg_rejected" }), 1);
+    assert.equal(await counter(q.metrics.notices, { msg_id: "none" }), 1);
+  });
+});
+
+Deno.test("SendQueue drops lines that waited too long", async (t) => {
+  await t.step("mentions after 30 s, spontaneous lines after 60 s, or maxAgeMs", async () => {
+    const q = setup();
+    q.event({ type: "roomstate", channel: "slow", slow: 120 });
+    void q.send("slow", "first");
+    const mention = q.send("slow", "mention", { kind: "mention" });
+    const spont = q.send("slow", "spontaneous", { kind: "spontaneous" });
+    const custom = q.send("slow", "custom", { kind: "command", maxAgeMs: 5000 });
+    await q.settle();
+    assert.equal(await mention, "dropped:expired");
+    assert.equal(await spont, "dropped:expired");
+    assert.equal(await custom, "dropped:expired");
+    const at = Object.fromEntries(q.outcomes.map((o) => [o.text, o.at]));
+    assert.deepEqual(at, { first: 0, custom: 5000, mention: 30_000, spontaneous: 60_000 });
+    assert.equal(await counter(q.metrics.sendDropped, { reason: "expired" }), 3);
+    assert.equal(q.queue.depth, 0);
+  });
+
+  await t.step("a full channel queue refuses new lines", async () => {
+    const q = setup({ maxPerChannel: 2 });
+    q.event({ type: "roomstate", channel: "c", slow: 30 });
+    void q.send("c", "a");
+    void q.send("c", "b");
+    void q.send("c", "c");
+    assert.equal(await q.send("c", "d"), "dropped:full");
+    assert.equal(q.queue.depth, 2);
+    q.queue.close();
+  });
+});
+
+Deno.test("SendQueue holds lines while disconnected and sends them after the reconnect", async (t) => {
+  await t.step("disconnected, then connected", async () => {
+    const q = setup();
+    q.transport.connected = false;
+    q.event({ type: "disconnected", reason: "network" });
+    const a = q.send("chat", "during the outage");
+    await q.clock.tickAsync(10_000);
+    assert.equal(q.transport.sent.length, 0);
+    assert.equal(q.queue.depth, 1);
+    q.transport.connected = true;
+    q.event({ type: "connected" });
+    assert.equal(await a, "sent");
+    assert.deepEqual(q.sentAt(), [10_000]);
+  });
+
+  await t.step("after a RECONNECT lines wait for the channel's JOIN", async () => {
+    const q = setup();
+    q.event({ type: "join", channel: "chat", user: "clankbot", self: true });
+    q.transport.connected = false;
+    q.event({ type: "reconnect", reason: "twitch" });
+    const a = q.send("chat", "kept across the reconnect");
+    const b = q.send("elsewhere", "not joined before");
+    q.transport.connected = true;
+    q.event({ type: "connected" });
+    assert.equal(await b, "sent");
+    await q.clock.tickAsync(2000);
+    assert.equal(q.sentAt("chat").length, 0, "waits for the JOIN");
+    q.event({ type: "join", channel: "chat", user: "clankbot", self: true });
+    assert.equal(await a, "sent");
+  });
+
+  await t.step("a send that fails because the connection dropped keeps its place", async () => {
+    const q = setup();
+    q.transport.failWith = new ClankError("TWITCH_NOT_CONNECTED", "Not connected to Twitch");
+    const a = q.send("chat", "first");
+    const b = q.send("chat", "second");
+    await q.settle();
+    assert.equal(await a, "sent");
+    assert.equal(await b, "sent");
+    assert.deepEqual(q.transport.sent.map((s) => [s.text, s.time]), [["first", 1000], ["second", 2200]]);
+  });
+
+  await t.step("a reconnect ends the retry wait early", async () => {
+    const q = setup();
+    q.transport.failWith = new ClankError("TWITCH_NOT_CONNECTED", "Not connected to Twitch");
+    const a = q.send("chat", "first");
+    await q.clock.tickAsync(300);
+    q.event({ type: "connected" });
+    assert.equal(await a, "sent");
+    assert.deepEqual(q.sentAt(), [300]);
+  });
+
+  await t.step("lines still expire while disconnected", async () => {
+    const q = setup();
+    q.transport.connected = false;
+    const a = q.send("chat", "too old", { maxAgeMs: 2000 });
+    await q.clock.tickAsync(2000);
+    assert.equal(await a, "dropped:expired");
+  });
+
+  await t.step("other send failures drop the line", async () => {
+    const q = setup();
+    q.transport.failWith = new Error("boom");
+    assert.equal(await q.send("chat", "x"), "dropped:send_failed");
+    assert.equal(await q.send("chat", "y"), "sent");
+  });
+});
+
+Deno.test("SendQueue in observe-only mode sends nothing", async () => {
+  const q = setup();
+  q.transport.readOnly = true;
+  assert.equal(await q.send("chat", "would say this"), "dropped:observe");
+  assert.equal(q.transport.sent.length, 0);
+  assert.equal(await counter(q.metrics.linesObserved, { channel: "chat", kind: "mention" }), 1);
+});
+
+Deno.test("SendQueue close drops what waits", async () => {
+  const q = setup();
+  q.event({ type: "roomstate", channel: "c", slow: 30 });
+  void q.send("c", "a");
+  const b = q.send("c", "b");
+  q.queue.close();
+  assert.equal(await b, "dropped:closed");
+  assert.equal(await q.send("c", "after"), "dropped:closed");
+  assert.equal(q.queue.depth, 0);
+  assert.equal(q.clock.countTimers(), 0, "no timer left behind");
+});
