@@ -93,7 +93,9 @@ async function runBot(
     console.error(`--speed: ${JSON.stringify(flags.speed)} must be a number >= 0 (0 = as fast as possible)`);
     return 2;
   }
-  const channel = typeof flags.channel === "string" ? flags.channel.replace(/^#/, "").toLowerCase() : "replay";
+  const channel = typeof flags.channel === "string"
+    ? flags.channel.replace(/^#/, "").toLowerCase()
+    : "replay";
   const replayLog = (level: Config["log"]["level"]) =>
     new Logger({ level: level === "info" || level === "debug" ? "warn" : level, format: config.log.format });
   if (typeof flags.replay === "string") {
@@ -104,9 +106,22 @@ async function runBot(
       "No channels configured (set TWITCH_CHANNELS or [twitch] channels in config.toml).\n" +
         "Falling back to a demo: replaying examples/sample_chat.log through the whole bot, offline.\n",
     );
-    return await runReplay({ file: SAMPLE_LOG.pathname, config, log: replayLog(config.log.level), speed, channel });
+    return await runReplay({
+      file: SAMPLE_LOG.pathname,
+      config,
+      log: replayLog(config.log.level),
+      speed,
+      channel,
+    });
   }
-  const bot = await startBot({ config, configFile: file, reloadConfig, log, signals: true, version: VERSION });
+  const bot = await startBot({
+    config,
+    configFile: file,
+    reloadConfig,
+    log,
+    signals: true,
+    version: VERSION,
+  });
   await bot.stopped;
   return 0;
 }

@@ -16,7 +16,12 @@ export default definePlugin({
   run(inv) {
     const name = inv.args[0];
     if (name === undefined) return { reply: `@${inv.displayName} model is ${inv.status.model}` };
-    if (inv.args.length > 1) return { reply: `@${inv.displayName} usage: ${inv.prefix} model [name], e.g. llama3.1` };
-    return { set: { model: name }, reply: `@${inv.displayName} model set to ${name} (was ${inv.status.model})` };
+    if (inv.args.length > 1) {
+      return { reply: `@${inv.displayName} usage: ${inv.prefix} model [name], e.g. llama3.1` };
+    }
+    return {
+      set: { model: name },
+      reply: `@${inv.displayName} model set to ${name} (was ${inv.status.model})`,
+    };
   },
 });

@@ -31,7 +31,11 @@ export function settingCommand(key: NumericSetting, meaning: string, unit = ""):
     run(inv) {
       const arg = inv.args[0];
       if (arg === undefined) {
-        return { reply: `@${inv.displayName} ${key} is ${inv.settings[key]}${unit} (${meaning}; allowed ${min}-${max})` };
+        return {
+          reply: `@${inv.displayName} ${key} is ${
+            inv.settings[key]
+          }${unit} (${meaning}; allowed ${min}-${max})`,
+        };
       }
       if (inv.args.length > 1) {
         return { reply: `@${inv.displayName} usage: ${inv.prefix} ${key} [${min}-${max}]` };

@@ -199,7 +199,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const onStop = () => void stop();
     const onHup = () => {
       log.info("SIGHUP: reloading config and plugins", { event: "reload" });
-      void host.reload().catch((err) => log.error(`Reload failed: ${describeError(err)}`, { event: "reload" }));
+      void host.reload().catch((err) =>
+        log.error(`Reload failed: ${describeError(err)}`, { event: "reload" })
+      );
     };
     for (const [sig, fn] of [["SIGINT", onStop], ["SIGTERM", onStop], ["SIGHUP", onHup]] as const) {
       try {
@@ -223,6 +225,8 @@ function explainMode(config: Config, transport: Transport, log: Logger): void {
     );
   }
   if (config.twitch.channels.length === 0) {
-    log.warn("No channels configured: set TWITCH_CHANNELS (comma list) or [twitch] channels", { event: "startup" });
+    log.warn("No channels configured: set TWITCH_CHANNELS (comma list) or [twitch] channels", {
+      event: "startup",
+    });
   }
 }

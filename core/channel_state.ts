@@ -7,7 +7,7 @@
 import type { ChannelSettings } from "./config_schema.ts";
 import { LatencyWindow } from "./latency_window.ts";
 import { RingBuffer } from "./ring_buffer.ts";
-import { ReplyQueue } from "./reply_queue.ts";
+import type { ReplyQueue } from "./reply_queue.ts";
 import { Turnstile } from "./turnstile.ts";
 
 /** Most restricted (banned/timed-out) users remembered per channel. */

@@ -131,7 +131,11 @@ export const LIVE_SETTING_KEYS = [
 export const ChannelSettingsPatchSchema = z.object(
   Object.fromEntries(
     Object.entries(ChannelSettingsSchema.shape).map(([key, field]) => [key, field.unwrap().optional()]),
-  ) as { [K in keyof typeof ChannelSettingsSchema.shape]: z.ZodOptional<ReturnType<(typeof ChannelSettingsSchema.shape)[K]["unwrap"]>> },
+  ) as {
+    [K in keyof typeof ChannelSettingsSchema.shape]: z.ZodOptional<
+      ReturnType<(typeof ChannelSettingsSchema.shape)[K]["unwrap"]>
+    >;
+  },
 ).strict();
 
 /** Permissions a sandboxed plugin may be granted. Each list narrows Deno's matching permission. */
@@ -265,9 +269,9 @@ export const ConfigSchema = z.object({
     ),
   }).strict().prefault({}),
   filter: z.object({
-    enabled: z.boolean().default(true).describe("Filter the bot's own lines through the blocked-words list."),
+    enabled: z.boolean().default(true).describe("Check chat lines (before they enter the context) and the bot's own lines (before they are sent) against the blocked-words list."),
     blocked_words_file: z.string().default("").describe(
-      "File of extra blocked words, one per line (`re:` starts a regular expression); empty uses the built-in list only.",
+      "File of extra blocked words or phrases, one per line (`#` comments, `re:` starts a regular expression), reloaded when it changes; empty uses the built-in list only.",
     ),
   }).strict().prefault({}),
   log: z.object({

@@ -158,6 +158,8 @@ async function checkOutput(
   const settings = { ...state.settings, max_length: Math.max(1, state.settings.max_length - address.length) };
   let text = result.text;
   for (const filter of plugins.filtersOut) {
+    // A plugin disabled after repeated failures was reported to the operator; it no longer vetoes.
+    if (filter.disabled) continue;
     const outcome = await plugins.call<FilterVerdict>(filter, "check", {
       direction: "out",
       channel: state.name,

@@ -217,7 +217,8 @@ export class Host implements ControlApi {
 
   /** True when no event is being handled and no generation runs or waits. */
   get idle(): boolean {
-    return this.#inflight.size === 0 && [...this.#channels.values()].every((c) => !c.queue.busy && c.queue.waiting === 0);
+    return this.#inflight.size === 0 &&
+      [...this.#channels.values()].every((c) => !c.queue.busy && c.queue.waiting === 0);
   }
 
   /** Resolves when every event dispatched so far has been handled and every reply queue is idle. */
@@ -537,7 +538,13 @@ export class Host implements ControlApi {
       });
       this.#log.debug("Generation finished", { channel: job.channel, event: job.trigger, outcome });
       if (outcome !== "sent") {
-        this.#decide({ channel: job.channel, trigger: job.trigger, outcome, user: job.mention?.user, time: this.#now() });
+        this.#decide({
+          channel: job.channel,
+          trigger: job.trigger,
+          outcome,
+          user: job.mention?.user,
+          time: this.#now(),
+        });
       }
     } catch (err) {
       state.lastError = describeError(err);
@@ -593,10 +600,25 @@ export class Host implements ControlApi {
     const observe = result === "dropped:observe";
     if (result !== "sent" && !observe) {
       this.#log.debug("Line not sent", { channel: state.name, event: kind, result });
-      this.#decide({ channel: state.name, trigger: kind, outcome: "not_sent", reason: result, user, text, time: now });
+      this.#decide({
+        channel: state.name,
+        trigger: kind,
+        outcome: "not_sent",
+        reason: result,
+        user,
+        text,
+        time: now,
+      });
       return;
     }
-    this.#decide({ channel: state.name, trigger: kind, outcome: observe ? "would_say" : "said", user, text, time: now });
+    this.#decide({
+      channel: state.name,
+      trigger: kind,
+      outcome: observe ? "would_say" : "said",
+      user,
+      text,
+      time: now,
+    });
     if (observe) {
       this.#metrics.linesObserved.inc({ channel: state.name, kind });
       this.#log.info(`Would say: ${text}`, { channel: state.name, event: kind, mode: "observe" });
@@ -915,7 +937,7 @@ export class Host implements ControlApi {
     return { plugins: plugins.all.map((p) => p.meta.name), warnings };
   }
 
-  async readiness(): Promise<Readiness> {
+  readiness(): Promise<Readiness> {
     const storage = this.#storage.status();
     const wanted = [...this.#channels.values()].filter((c) => c.wanted).length;
     const joined = [...this.#channels.values()].filter((c) => c.joined).length;
@@ -925,13 +947,13 @@ export class Host implements ControlApi {
     if (!storage.writable) {
       reasons.push(`database is unavailable${storage.error ? `: ${storage.error}` : ""}`);
     }
-    return {
+    return Promise.resolve({
       ready: reasons.length === 0,
       irc: { connected: this.#transport.connected, joined, wanted, readOnly: this.#transport.readOnly },
       database: storage,
       ollama: { reachable: this.#ollamaReachable, error: this.#ollamaError },
       reasons,
-    };
+    });
   }
 
   info(): { version: string; uptimeSeconds: number; bot: string; observeOnly: boolean; model: string } {

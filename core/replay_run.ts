@@ -38,7 +38,9 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
     return 2;
   }
   const { events, problems } = parseReplayLog(text, { channel: options.channel });
-  for (const p of problems) log.warn(`${options.file}:${p.line}: ${p.message} (line skipped)`, { event: "replay" });
+  for (const p of problems) {
+    log.warn(`${options.file}:${p.line}: ${p.message} (line skipped)`, { event: "replay" });
+  }
   if (events.length === 0) {
     log.error(`${options.file} has no chat lines to replay`, { event: "replay" });
     return 2;
@@ -50,12 +52,13 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   config.twitch.oauth_token = "";
   config.database = { ...config.database, type: "sqlite", url: ":memory:" };
   config.http.listen = "";
-  config.plugins_dir = config.plugins_dir;
 
   const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
   const reachable = await ollama.ping().catch(() => false);
   if (!reachable && config.defaults.generator === "ollama") {
-    out(`Ollama is not reachable at ${config.ollama.url}: replaying with the offline Markov generator instead.`);
+    out(
+      `Ollama is not reachable at ${config.ollama.url}: replaying with the offline Markov generator instead.`,
+    );
     config.defaults.generator = "markov";
     for (const c of Object.values(config.channels)) if (c.generator === "ollama") c.generator = "markov";
   }
@@ -91,7 +94,9 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
         out(`${head} → nothing said (${d.outcome}${d.reason ? `: ${d.reason}` : ""})`);
     }
   });
-  out(`Replaying ${events.length} events from ${options.file} as ${config.twitch.username} (observe mode, nothing is sent)`);
+  out(
+    `Replaying ${events.length} events from ${options.file} as ${config.twitch.username} (observe mode, nothing is sent)`,
+  );
   await transport.play({ speed: options.speed, settle: () => bot.host.settled() });
   await bot.host.settled();
   await bot.stop();

@@ -373,7 +373,10 @@ export class SendQueue {
           ? Math.min(this.#limits.rateLimitPauseMaxMs, this.#pauseMs * 2)
           : this.#limits.rateLimitPauseMs;
         this.#pausedUntil = now + this.#pauseMs;
-        this.#log.warn("Twitch says the bot sends too fast; pausing all sends", { channel: c, pauseMs: this.#pauseMs });
+        this.#log.warn("Twitch says the bot sends too fast; pausing all sends", {
+          channel: c,
+          pauseMs: this.#pauseMs,
+        });
         return;
       }
       case "msg_duplicate":
@@ -417,7 +420,9 @@ export class SendQueue {
     const s = this.#state(channel);
     s.block = { reason, until: now + this.#limits.blockedRetryMs };
     this.#log.warn(
-      reason === "banned" ? "The bot is banned in this channel; not sending there" : "The channel is suspended",
+      reason === "banned"
+        ? "The bot is banned in this channel; not sending there"
+        : "The channel is suspended",
       { channel: channelName(channel) },
     );
   }
@@ -458,7 +463,11 @@ export class SendQueue {
       for (let i = 0; i < s.queue.length;) {
         const item = s.queue[i]!;
         // Only the head is checked for duplicates: the lines behind it have their turn later.
-        const reason = i === 0 ? this.#dropReason(s, item, now) : item.expiresAt <= now ? "expired" : this.#refusal(s, now);
+        const reason = i === 0
+          ? this.#dropReason(s, item, now)
+          : item.expiresAt <= now
+          ? "expired"
+          : this.#refusal(s, now);
         if (!reason) {
           i++;
           continue;

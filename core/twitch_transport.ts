@@ -96,10 +96,16 @@ export function tmiConnection(ircUrl: string): TmiConnection {
   try {
     url = new URL(ircUrl);
   } catch {
-    throw new ClankError("CONFIG_INVALID", `Twitch IRC URL ${JSON.stringify(ircUrl)} is not a URL: use ws://host:port or wss://host:port`);
+    throw new ClankError(
+      "CONFIG_INVALID",
+      `Twitch IRC URL ${JSON.stringify(ircUrl)} is not a URL: use ws://host:port or wss://host:port`,
+    );
   }
   if (url.protocol !== "ws:" && url.protocol !== "wss:") {
-    throw new ClankError("CONFIG_INVALID", `Twitch IRC URL must start with ws:// or wss://, got ${url.protocol}//`);
+    throw new ClankError(
+      "CONFIG_INVALID",
+      `Twitch IRC URL must start with ws:// or wss://, got ${url.protocol}//`,
+    );
   }
   const secure = url.protocol === "wss:";
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
@@ -155,8 +161,10 @@ export class TwitchTransport implements Transport {
     this.#conn = tmiConnection(options.ircUrl);
     const anonymous = !options.username || options.token === undefined || options.token === "";
     this.readOnly = anonymous;
-    this.#login = anonymous ? `justinfan${10000 + Math.floor(Math.random() * 80000)}` : options.username.toLowerCase();
-    if (typeof options.token === "string") this.#log.addSecret(options.token);
+    this.#login = anonymous
+      ? `justinfan${10000 + Math.floor(Math.random() * 80000)}`
+      : options.username.toLowerCase();
+    if (typeof options.token === "string") this.#addSecret(options.token);
     if (this.#conn.secure && this.#conn.port !== 443) {
       this.#log.warn("tmi.js always uses port 443 for wss://; the port in the IRC URL is ignored", {
         port: this.#conn.port,
@@ -167,6 +175,12 @@ export class TwitchTransport implements Transport {
         joinIntervalMs: options.joinIntervalMs,
       });
     }
+  }
+
+  /** Registers a token for log redaction, also as tmi.js sends it (lower case). */
+  #addSecret(token: string): void {
+    this.#log.addSecret(token);
+    this.#log.addSecret(token.toLowerCase());
   }
 
   /** The login the transport uses (`justinfanNNNNN` when anonymous). */
@@ -186,6 +200,11 @@ export class TwitchTransport implements Transport {
     this.#sink = sink;
   }
 
+  /**
+   * Connects and joins `channels` (added to those already wanted). Resolves once connected — it keeps
+   * retrying while Twitch is unreachable — or when `disconnect()` is called first. Rejects with
+   * `TWITCH_AUTH_FAILED` when Twitch refuses the token for good.
+   */
   connect(channels: string[]): Promise<void> {
     for (const c of channels) this.#want(c);
     if (this.#connected) return Promise.resolve();
@@ -205,11 +224,14 @@ export class TwitchTransport implements Transport {
       this.#stopped = false;
       this.#authRetried = false;
       this.#attempt = 0;
-      this.#log.info(this.readOnly ? "Connecting to Twitch anonymously (observe-only)" : "Connecting to Twitch", {
-        user: this.#login,
-        server: this.#conn.server,
-        channels: this.#wanted.size,
-      });
+      this.#log.info(
+        this.readOnly ? "Connecting to Twitch anonymously (observe-only)" : "Connecting to Twitch",
+        {
+          user: this.#login,
+          server: this.#conn.server,
+          channels: this.#wanted.size,
+        },
+      );
       this.#open();
     }
     return promise;
@@ -227,7 +249,8 @@ export class TwitchTransport implements Transport {
     await Promise.all([...this.#closing]);
     const wait = this.#quietAt - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    this.#firstConnect?.reject(new ClankError("TWITCH_NOT_CONNECTED", "Disconnected before Twitch accepted the connection"));
+    // A pending connect() ends quietly: shutting down while Twitch is unreachable is not an error.
+    this.#firstConnect?.resolve();
     this.#firstConnect = undefined;
     this.#markDisconnected();
     if (wasRunning) this.#emit({ type: "disconnected", reason: "disconnect", time: Date.now() });
@@ -239,7 +262,9 @@ export class TwitchTransport implements Transport {
     if (!this.#connected) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     const timer = setTimeout(() => {
-      this.#log.warn("Twitch did not confirm the JOIN in time; will retry on the next connection", { channel: c });
+      this.#log.warn("Twitch did not confirm the JOIN in time; will retry on the next connection", {
+        channel: c,
+      });
       done();
     }, this.#opts.joinTimeoutMs ?? 10_000);
     const done = () => {
@@ -270,16 +295,22 @@ export class TwitchTransport implements Transport {
     this.#metrics.channelsJoined.set(this.#joined.size);
     if (client && this.#connected) {
       this.#touchTmi();
-      await client.part(`#${c}`).catch((err) => this.#log.debug("PART not confirmed", { channel: c, err: String(err) }));
+      await client.part(`#${c}`).catch((err) =>
+        this.#log.debug("PART not confirmed", { channel: c, err: String(err) })
+      );
     }
   }
 
   async say(channel: string, text: string): Promise<void> {
     const c = channelName(channel);
     if (this.readOnly) {
-      throw new ClankError("TWITCH_SEND_REFUSED", "Cannot send to Twitch without a token: the bot is observe-only", {
-        details: { channel: c },
-      });
+      throw new ClankError(
+        "TWITCH_SEND_REFUSED",
+        "Cannot send to Twitch without a token: the bot is observe-only",
+        {
+          details: { channel: c },
+        },
+      );
     }
     const client = this.#client;
     if (!client || !this.#connected) {
@@ -292,7 +323,9 @@ export class TwitchTransport implements Transport {
     // Chat commands (/ban, .timeout, …) must never come out of a generated line; only /me is allowed.
     while (isChatCommand(line) && !/^\/me /i.test(line)) line = line.slice(1).trimStart();
     if (line === "") {
-      throw new ClankError("TWITCH_SEND_REFUSED", "Refusing to send an empty line", { details: { channel: c } });
+      throw new ClankError("TWITCH_SEND_REFUSED", "Refusing to send an empty line", {
+        details: { channel: c },
+      });
     }
     if (line.length > MAX_LINE) line = line.slice(0, MAX_LINE);
     this.#touchTmi();
@@ -323,7 +356,7 @@ export class TwitchTransport implements Transport {
         username: this.#login,
         password: async () => {
           const t = typeof token === "function" ? await token() : token ?? "";
-          this.#log.addSecret(t);
+          this.#addSecret(t);
           return t;
         },
       },
@@ -381,7 +414,11 @@ export class TwitchTransport implements Transport {
     const max = this.#opts.reconnectMaxMs ?? 30_000;
     const delay = Math.round(Math.min(max, base * 2 ** (this.#attempt - 1)) * (0.8 + Math.random() * 0.4));
     this.#metrics.ircReconnects.inc();
-    this.#log.warn("Lost the connection to Twitch; reconnecting", { reason, attempt: this.#attempt, delayMs: delay });
+    this.#log.warn("Lost the connection to Twitch; reconnecting", {
+      reason,
+      attempt: this.#attempt,
+      delayMs: delay,
+    });
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
@@ -412,7 +449,9 @@ export class TwitchTransport implements Transport {
     this.#stopped = true;
     this.#client = null;
     this.#emit({ type: "disconnected", reason: "auth_failed", time: Date.now() });
-    this.#firstConnect?.reject(new ClankError("TWITCH_AUTH_FAILED", message, { details: { user: this.#login } }));
+    this.#firstConnect?.reject(
+      new ClankError("TWITCH_AUTH_FAILED", message, { details: { user: this.#login } }),
+    );
     this.#firstConnect = undefined;
   }
 
@@ -521,7 +560,10 @@ export class TwitchTransport implements Transport {
         original(message);
         if (message.prefix === "tmi.twitch.tv") this.#afterServerLine(message);
       } catch (err) {
-        this.#log.debug("Ignored a malformed IRC line", { line: message.raw?.slice(0, 300), err: describeError(err) });
+        this.#log.debug("Ignored a malformed IRC line", {
+          line: message.raw?.slice(0, 300),
+          err: describeError(err),
+        });
       } finally {
         this.#lineTime = undefined;
       }
@@ -578,17 +620,20 @@ export class TwitchTransport implements Transport {
         time: this.#time(),
       });
     });
-    client.on("timeout", (channel: string, user: string, _reason: unknown, duration: number, tags: TmiTags) => {
-      if (!current()) return;
-      this.#emit({
-        type: "timeout",
-        channel: channelName(channel),
-        user: String(user).toLowerCase(),
-        userId: tagString(tags?.["target-user-id"]),
-        duration: Number(duration) || 0,
-        time: this.#time(),
-      });
-    });
+    client.on(
+      "timeout",
+      (channel: string, user: string, _reason: unknown, duration: number, tags: TmiTags) => {
+        if (!current()) return;
+        this.#emit({
+          type: "timeout",
+          channel: channelName(channel),
+          user: String(user).toLowerCase(),
+          userId: tagString(tags?.["target-user-id"]),
+          duration: Number(duration) || 0,
+          time: this.#time(),
+        });
+      },
+    );
     client.on("messagedeleted", (channel: string, user: string, _text: string, tags: TmiTags) => {
       if (!current()) return;
       this.#emit({
@@ -608,7 +653,13 @@ export class TwitchTransport implements Transport {
     const notice = (channel: string, msgId: string, text: string) => {
       if (!current()) return;
       const c = channel === "#*" || !channel ? "*" : channelName(channel);
-      this.#emit({ type: "notice", channel: c, msgId: String(msgId ?? ""), text: String(text ?? ""), time: this.#time() });
+      this.#emit({
+        type: "notice",
+        channel: c,
+        msgId: String(msgId ?? ""),
+        text: String(text ?? ""),
+        time: this.#time(),
+      });
     };
     client.on("notice", notice);
     client.on("automod", notice);

@@ -21,7 +21,7 @@ import {
   type FilterVerdict,
   type PluginApi,
 } from "../plugins/sdk.ts";
-import { type ListEntry, parseWordList, type WordList, wordListFromArray } from "./word_list.ts";
+import { type BlockEntry, parseWordList, type WordList, wordListFromArray } from "./word_list.ts";
 import { WordMatcher } from "./word_matcher.ts";
 
 /** Options of the `blocked_words` filter. */
@@ -61,7 +61,7 @@ const CHANNEL_CACHE_LIMIT = 256;
 type Api = PluginApi<BlockedWordsOptions>;
 
 /** The reason of a drop: which list, category and line, never the matched text. */
-export function dropReason(entry: ListEntry): string {
+export function dropReason(entry: BlockEntry): string {
   const unit = entry.source === LIST_SOURCES.default || entry.source === LIST_SOURCES.file ? "line" : "entry";
   const what = entry.kind === "regex" ? "Blocked pattern" : "Blocked word";
   const category = entry.category ? `${entry.category}, ` : "";

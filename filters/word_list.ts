@@ -4,8 +4,10 @@
  * One entry per line. Blank lines and lines starting with `#` are ignored; ` #` after a word entry
  * starts a comment. `[name]` starts a category that the following entries belong to (a drop verdict
  * names the category, never the matched text). `re:PATTERN` is a regular expression (flags `iu`)
- * tested against the raw line and the folded line. Anything else is a word or phrase, matched as
- * whole words. A bad line is reported with its line number and skipped; parsing never throws.
+ * tested against the raw line and the folded line. `allow:WORD` names an ordinary word that a word
+ * entry must not match (stretched letters turn "rapping" into "raping"). Anything else is a word or
+ * phrase, matched as whole words. A bad line is reported with its line number and skipped; parsing
+ * never throws.
  * @module
  */
 import { CharKind, charKind, foldText } from "./text_normalizer.ts";
@@ -35,8 +37,18 @@ export interface RegexEntry extends EntryOrigin {
   regex: RegExp;
 }
 
+/** An `allow:` entry: a word (or phrase) that word entries must not match. */
+export interface AllowEntry extends EntryOrigin {
+  kind: "allow";
+  /** The folded letters and digits of the word, without separators. */
+  letters: string;
+}
+
+/** An entry that blocks a line. */
+export type BlockEntry = WordEntry | RegexEntry;
+
 /** Any entry of a list. */
-export type ListEntry = WordEntry | RegexEntry;
+export type ListEntry = BlockEntry | AllowEntry;
 
 /** A line that was skipped, and why. */
 export interface ListProblem {
@@ -120,6 +132,12 @@ function parseLine(
     const compiled = compileRegex(trimmed.slice(3).trim());
     if ("error" in compiled) return { problem: { source, line, entry: trimmed, message: compiled.error } };
     return { entry: { kind: "regex", ...origin, regex: compiled.regex } };
+  }
+  if (trimmed.startsWith("allow:")) {
+    const text = trimmed.slice(6).trim();
+    const parsed = parseEntry(text);
+    if ("error" in parsed) return { problem: { source, line, entry: trimmed, message: parsed.error } };
+    return { entry: { kind: "allow", ...origin, letters: parsed.pattern.replaceAll(" ", "") } };
   }
   const section = SECTION.exec(trimmed);
   if (section) {

@@ -11,11 +11,13 @@
  * `b.a d.w`): a whitespace split between two longer pieces is how two ordinary words look ("go ok"
  * is not "gook"). Separators that are not whitespace (`bad.word`, `b-a-d`) may split a word anywhere.
  *
- * `re:` entries are tested against the raw line and the folded line.
+ * A word match whose letters spell an `allow:` word of the same lists (plural `s`/`z` aside) is
+ * ignored: "rapping" is not "raping" stretched. `re:` entries are tested against the raw line and
+ * the folded line; `allow:` does not apply to them.
  * @module
  */
 import { CharKind, charKind, foldText, foldTextWithOffsets, letterReadings } from "./text_normalizer.ts";
-import type { ListEntry, RegexEntry, WordEntry, WordList } from "./word_list.ts";
+import type { BlockEntry, ListEntry, RegexEntry, WordEntry, WordList } from "./word_list.ts";
 
 /** Most separator characters between two letters of one word (`b . a`: three). */
 export const MAX_GAP = 5;
@@ -27,7 +29,7 @@ const BREAK = " ";
 
 /** A match: the entry and where it is in the original line (UTF-16 offsets, end exclusive). */
 export interface BlockMatch {
-  entry: ListEntry;
+  entry: BlockEntry;
   start: number;
   end: number;
 }
@@ -57,7 +59,9 @@ interface Scan {
   letterBefore: Uint8Array;
   /** 1 when the letter/digit run starting at `i` contains a letter. */
   letterFrom: Uint8Array;
-  /** States already explored without a match (their outcome does not depend on the start). */
+  /** Where the current attempt started. */
+  start: number;
+  /** States explored from this start without a match. */
   visited: Set<number>;
 }
 
@@ -65,6 +69,7 @@ interface Scan {
 export class WordMatcher {
   readonly #root: TrieNode;
   readonly #regexes: RegexEntry[] = [];
+  readonly #allowed = new Set<string>();
   #nodes = 0;
   /** Entries compiled (words, phrases and regular expressions). */
   readonly size: number;
@@ -73,6 +78,7 @@ export class WordMatcher {
     this.#root = this.#node("");
     for (const entry of entries) {
       if (entry.kind === "regex") this.#regexes.push(entry);
+      else if (entry.kind === "allow") this.#allowed.add(entry.letters);
       else this.#insert(entry);
     }
     this.size = entries.length;
@@ -138,9 +144,12 @@ export class WordMatcher {
       const kind = kinds[i] ?? 0;
       letterFrom[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterFrom[i + 1] ?? 0 : 0;
     }
-    const scan: Scan = { text, kinds, letterBefore, letterFrom, visited: new Set() };
+    const scan: Scan = { text, kinds, letterBefore, letterFrom, start: 0, visited: new Set() };
     for (let p = 0; p < n; p++) {
       if (kinds[p] === CharKind.Space || letterBefore[p]) continue;
+      // An allowed word rejects a match by its start, so explored states are only reused per start.
+      if (scan.visited.size > 0) scan.visited.clear();
+      scan.start = p;
       for (const reading of letterReadings(text[p] ?? "")) {
         const child = this.#root.children.get(reading);
         if (!child || child.key === BREAK) continue;
@@ -174,7 +183,7 @@ export class WordMatcher {
     const first = node.entries[0];
     if (first) {
       const end = this.#endAt(scan, node.key, pos);
-      if (end >= 0) return { entry: first, end };
+      if (end >= 0 && !this.#isAllowed(scan, end)) return { entry: first, end };
     }
 
     // Same piece: the letter repeats, or the next letter follows.
@@ -235,6 +244,16 @@ export class WordMatcher {
       if (found) return found;
     }
     return null;
+  }
+
+  /** True when the letters from the current start to `end` spell an allowed word. */
+  #isAllowed(scan: Scan, end: number): boolean {
+    if (this.#allowed.size === 0) return false;
+    let letters = "";
+    for (let i = scan.start; i < end; i++) {
+      if (isWordKind(scan.kinds[i] ?? 0)) letters += scan.text[i];
+    }
+    return this.#allowed.has(letters) || (/[sz]$/.test(letters) && this.#allowed.has(letters.slice(0, -1)));
   }
 
   /** Where a match ending at `pos` really ends (after a plural ending), or -1 when no boundary follows. */

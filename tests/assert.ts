@@ -37,7 +37,10 @@ export async function rejects(
   } catch (err) {
     assertModule.ok(err instanceof cls, `expected ${cls.name}, got ${err}`);
     if (includes !== undefined) {
-      assertModule.ok((err as Error).message.includes(includes), `"${(err as Error).message}" lacks "${includes}"`);
+      assertModule.ok(
+        (err as Error).message.includes(includes),
+        `"${(err as Error).message}" lacks "${includes}"`,
+      );
     }
     return err as Error;
   }

@@ -19,7 +19,11 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
       h.twitch.sendPrivmsg("alpha", { login: "speedyfan", text: "he is going for the sub 50 today" });
       h.twitch.sendPrivmsg("alpha", { login: "mossgiant", text: "the wall clip saves 40 seconds" });
       h.twitch.sendPrivmsg("beta", { login: "someone", text: "different channel chatter" });
-      h.twitch.sendPrivmsg("alpha", { login: "riverotter", displayName: "RiverOtter", text: "@clankbot what is the hardest trick?" });
+      h.twitch.sendPrivmsg("alpha", {
+        login: "riverotter",
+        displayName: "RiverOtter",
+        text: "@clankbot what is the hardest trick?",
+      });
       await h.twitch.waitFor(() => h.twitch.privmsgs.length >= 1, 10_000, "a PRIVMSG from the bot");
       const sent = h.twitch.privmsgs[0]!;
       assertEquals(sent.channel, "alpha");
@@ -44,20 +48,27 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
       assertEquals(h.ollama.generations().length, before);
     });
 
-    await t.step("Ollama down: a counted error, no crash, no chat line; the next mention tries again", async () => {
-      await h.ollama.setDown(true);
-      const sentBefore = h.twitch.privmsgs.length;
-      h.twitch.sendPrivmsg("beta", { login: "asker", text: "clankbot are you there?" });
-      await h.bot.host.settled();
-      assertEquals(h.twitch.privmsgs.length, sentBefore);
-      const metrics = await h.bot.metrics.text();
-      assertMatch(metrics, /clank_ollama_errors_total\{kind="unreachable"\} 1/);
-      assert(h.logs.some((l) => l.includes("Generator failed")), "no log line for the Ollama failure");
-      await h.ollama.setDown(false);
-      h.twitch.sendPrivmsg("beta", { login: "asker2", text: "clankbot hello again" });
-      await h.twitch.waitFor(() => h.twitch.privmsgs.length > sentBefore, 10_000, "a reply after Ollama came back");
-      assertEquals(h.twitch.privmsgs.at(-1)!.channel, "beta");
-    });
+    await t.step(
+      "Ollama down: a counted error, no crash, no chat line; the next mention tries again",
+      async () => {
+        await h.ollama.setDown(true);
+        const sentBefore = h.twitch.privmsgs.length;
+        h.twitch.sendPrivmsg("beta", { login: "asker", text: "clankbot are you there?" });
+        await h.bot.host.settled();
+        assertEquals(h.twitch.privmsgs.length, sentBefore);
+        const metrics = await h.bot.metrics.text();
+        assertMatch(metrics, /clank_ollama_errors_total\{kind="unreachable"\} 1/);
+        assert(h.logs.some((l) => l.includes("Generator failed")), "no log line for the Ollama failure");
+        await h.ollama.setDown(false);
+        h.twitch.sendPrivmsg("beta", { login: "asker2", text: "clankbot hello again" });
+        await h.twitch.waitFor(
+          () => h.twitch.privmsgs.length > sentBefore,
+          10_000,
+          "a reply after Ollama came back",
+        );
+        assertEquals(h.twitch.privmsgs.at(-1)!.channel, "beta");
+      },
+    );
   } finally {
     await h.stop();
   }

@@ -9,7 +9,9 @@ import { createHostHarness, generatorRequests } from "./fakes/host_harness.ts";
 const mentions = (h: { transport: { sent: { text: string }[] } }) => h.transport.sent.map((s) => s.text);
 
 Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous` seconds", async (t) => {
-  const h = await createHostHarness({ config: { defaults: { threshold: 5, spontaneous: 60, min_context: 3 } } });
+  const h = await createHostHarness({
+    config: { defaults: { threshold: 5, spontaneous: 60, min_context: 3 } },
+  });
   try {
     await t.step("below the threshold: silent", async () => {
       for (let i = 0; i < 4; i++) h.chat("alpha", `u${i}`, `chat line ${i}`);
@@ -21,7 +23,10 @@ Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous
       await h.settle();
       assertEquals(h.transport.sent.length, 1);
       assertEquals(generatorRequests[0]!.trigger, "spontaneous");
-      assertEquals(generatorRequests[0]!.history.map((l) => l.text), [0, 1, 2, 3, 4].map((i) => `chat line ${i}`));
+      assertEquals(
+        generatorRequests[0]!.history.map((l) => l.text),
+        [0, 1, 2, 3, 4].map((i) => `chat line ${i}`),
+      );
     });
     await t.step("enough messages again but not enough time: silent", async () => {
       for (let i = 0; i < 10; i++) h.chat("alpha", `v${i}`, `more ${i}`);
@@ -52,31 +57,39 @@ Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous
 });
 
 Deno.test("mentions: per-user cooldown, independence from spontaneous lines, floor and queue", async (t) => {
-  await t.step("a user inside their cooldown is ignored (counted); other users are not affected", async () => {
-    const h = await createHostHarness({ config: { defaults: { response: 60 } } });
-    try {
-      h.chat("alpha", "ann", "@clankbot hi");
-      await h.settle();
-      h.chat("alpha", "ann", "clankbot hello again?");
-      h.chat("alpha", "bob", "clankbot what about me");
-      await h.settle();
-      const sent = mentions(h);
-      assertEquals(sent.length, 2);
-      assertMatch(sent[0]!, /^@ann /);
-      assertMatch(sent[1]!, /^@bob /);
-      assertMatch(await h.metrics.text(), /clank_cooldown_skips_total\{channel="alpha",trigger="mention",reason="user_cooldown"\} 1/);
-      await h.advance(60_000);
-      h.chat("alpha", "ann", "clankbot third time");
-      await h.settle();
-      assertEquals(mentions(h).length, 3);
-      assertMatch(mentions(h)[2]!, /^@ann /);
-    } finally {
-      await h.close();
-    }
-  });
+  await t.step(
+    "a user inside their cooldown is ignored (counted); other users are not affected",
+    async () => {
+      const h = await createHostHarness({ config: { defaults: { response: 60 } } });
+      try {
+        h.chat("alpha", "ann", "@clankbot hi");
+        await h.settle();
+        h.chat("alpha", "ann", "clankbot hello again?");
+        h.chat("alpha", "bob", "clankbot what about me");
+        await h.settle();
+        const sent = mentions(h);
+        assertEquals(sent.length, 2);
+        assertMatch(sent[0]!, /^@ann /);
+        assertMatch(sent[1]!, /^@bob /);
+        assertMatch(
+          await h.metrics.text(),
+          /clank_cooldown_skips_total\{channel="alpha",trigger="mention",reason="user_cooldown"\} 1/,
+        );
+        await h.advance(60_000);
+        h.chat("alpha", "ann", "clankbot third time");
+        await h.settle();
+        assertEquals(mentions(h).length, 3);
+        assertMatch(mentions(h)[2]!, /^@ann /);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 
   await t.step("a reply neither resets nor blocks the spontaneous timer, and the reverse", async () => {
-    const h = await createHostHarness({ config: { defaults: { threshold: 5, spontaneous: 60, min_context: 1 } } });
+    const h = await createHostHarness({
+      config: { defaults: { threshold: 5, spontaneous: 60, min_context: 1 } },
+    });
     try {
       for (let i = 0; i < 5; i++) h.chat("alpha", `u${i}`, `line ${i}`);
       await h.settle();
@@ -96,44 +109,61 @@ Deno.test("mentions: per-user cooldown, independence from spontaneous lines, flo
     }
   });
 
-  await t.step("the channel floor spaces bot lines; a burst of mentions waits in a bounded queue", async () => {
-    const h = await createHostHarness({ config: { defaults: { floor: 10, mention_queue: 1, response: 10 } } });
-    try {
-      for (let i = 0; i < 5; i++) h.chat("alpha", `user${i}`, `clankbot question ${i}`);
-      await h.settle();
-      const sent = h.transport.sent;
-      for (let i = 1; i < sent.length; i++) assert(sent[i]!.time - sent[i - 1]!.time >= 10_000, "floor broken");
-      const dropped = Number(/clank_mentions_dropped_total\{channel="alpha"\} (\d+)/.exec(await h.metrics.text())?.[1] ?? 0);
-      assert(dropped >= 1, "nothing was dropped from the bounded queue");
-      assertEquals(sent.length + dropped, 5);
-      // Oldest dropped first: the newest mention is always answered.
-      assertMatch(sent.at(-1)!.text, /^@user4 /);
-    } finally {
-      await h.close();
-    }
-  });
+  await t.step(
+    "the channel floor spaces bot lines; a burst of mentions waits in a bounded queue",
+    async () => {
+      const h = await createHostHarness({
+        config: { defaults: { floor: 10, mention_queue: 1, response: 10 } },
+      });
+      try {
+        for (let i = 0; i < 5; i++) h.chat("alpha", `user${i}`, `clankbot question ${i}`);
+        await h.settle();
+        const sent = h.transport.sent;
+        for (let i = 1; i < sent.length; i++) {
+          assert(
+            sent[i]!.time - sent[i - 1]!.time >= 10_000,
+            "floor broken",
+          );
+        }
+        const dropped = Number(
+          /clank_mentions_dropped_total\{channel="alpha"\} (\d+)/.exec(await h.metrics.text())?.[1] ?? 0,
+        );
+        assert(dropped >= 1, "nothing was dropped from the bounded queue");
+        assertEquals(sent.length + dropped, 5);
+        // Oldest dropped first: the newest mention is always answered.
+        assertMatch(sent.at(-1)!.text, /^@user4 /);
+      } finally {
+        await h.close();
+      }
+    },
+  );
 });
 
 Deno.test("context: exclusions, bounds and restore after a restart", async (t) => {
-  const h = await createHostHarness({ config: { defaults: { context: 50, threshold: 10, spontaneous: 60, min_context: 1 } } });
+  const h = await createHostHarness({
+    config: { defaults: { context: 50, threshold: 10, spontaneous: 60, min_context: 1 } },
+  });
   try {
-    await t.step("bots, commands and the bot's own echo stay out; the bot's lines are its own turns", async () => {
-      h.chat("alpha", "viewer", "hello everyone");
-      h.chat("alpha", "nightbot", "Follow the channel!");
-      h.chat("alpha", "viewer2", "!uptime");
-      h.chat("alpha", "clankbot", "an echo of my own line");
-      h.chat("alpha", "asker", "@clankbot hi there");
-      await h.settle();
-      h.chat("alpha", "asker2", "clankbot and what now?");
-      await h.settle();
-      const history = generatorRequests.at(-1)!.history;
-      assertEquals(history.map((l) => `${l.bot ? "*" : ""}${l.user}: ${l.text}`), [
-        "viewer: hello everyone",
-        "asker: @clankbot hi there",
-        `*clankbot: ${h.transport.sent[0]!.text}`,
-        "asker2: clankbot and what now?",
-      ]);
-    });
+    await t.step(
+      "bots, commands and the bot's own echo stay out; the bot's lines are its own turns",
+      async () => {
+        h.chat("alpha", "viewer", "hello everyone");
+        h.chat("alpha", "nightbot", "Follow the channel!");
+        h.chat("alpha", "viewer2", "!uptime");
+        h.chat("alpha", "clankbot", "an echo of my own line");
+        h.chat("alpha", "asker", "@clankbot hi there");
+        await h.settle();
+        h.chat("alpha", "asker2", "clankbot and what now?");
+        await h.settle();
+        const history = generatorRequests.at(-1)!.history;
+        assertEquals(history.map((l) => `${l.bot ? "*" : ""}${l.user}: ${l.text}`), [
+          "viewer: hello everyone",
+          "asker: @clankbot hi there",
+          `*clankbot: ${h.transport.sent[0]!.text}`,
+          "asker2: clankbot and what now?",
+        ]);
+      },
+    );
     await t.step("history is bounded by the context window", async () => {
       for (let i = 0; i < 80; i++) h.chat("beta", `u${i % 7}`, `beta line ${i}`);
       h.chat("beta", "asker", "clankbot summarize");
@@ -157,7 +187,9 @@ Deno.test("context: exclusions, bounds and restore after a restart", async (t) =
 });
 
 Deno.test("spontaneous counters survive a restart", async () => {
-  const h = await createHostHarness({ config: { defaults: { threshold: 10, spontaneous: 60, min_context: 1 } } });
+  const h = await createHostHarness({
+    config: { defaults: { threshold: 10, spontaneous: 60, min_context: 1 } },
+  });
   try {
     for (let i = 0; i < 7; i++) h.chat("alpha", `u${i}`, `line ${i}`);
     await h.settle();

@@ -21,14 +21,28 @@ Deno.test("chat_history keeps a bounded history per channel", async (t) => {
   await t.step("chat and the bot's own lines, in order, per channel", async () => {
     await observe(messageEvent({ channel: "a", user: "ann", text: "hi" }));
     await observe(messageEvent({ channel: "b", user: "bob", text: "other channel" }));
-    await observe({ type: "sent", channel: "a", text: "hello ann", trigger: "mention", user: "ann", time: 1 });
+    await observe({
+      type: "sent",
+      channel: "a",
+      text: "hello ann",
+      trigger: "mention",
+      user: "ann",
+      time: 1,
+    });
     assertEquals(await provide("a"), ["ann: hi", "*clankbot: hello ann"]);
     assertEquals(await provide("b"), ["bob: other channel"]);
   });
 
   await t.step("leaves out commands, known bots, self and system notices", async () => {
     await observe(messageEvent({ channel: "a", user: "cmd", text: "!uptime" }));
-    await observe(messageEvent({ channel: "a", user: "nightbot", text: "follow!", flags: { mention: false, command: false, fromBot: true } }));
+    await observe(
+      messageEvent({
+        channel: "a",
+        user: "nightbot",
+        text: "follow!",
+        flags: { mention: false, command: false, fromBot: true },
+      }),
+    );
     await observe(messageEvent({ channel: "a", user: "clankbot", text: "echo", self: true }));
     await observe(messageEvent({ channel: "a", user: "jtv", text: "system" }));
     assertEquals(await provide("a"), ["ann: hi", "*clankbot: hello ann"]);
@@ -43,26 +57,34 @@ Deno.test("chat_history keeps a bounded history per channel", async (t) => {
   });
 
   await t.step("sequence numbers increase by one per line", async () => {
-    const c = await chatHistory.provide!({ channel: "c", trigger: "spontaneous", settings: testSettings({ context: 50 }), time: 0 }, api) as ContextContribution;
+    const c = await chatHistory.provide!({
+      channel: "c",
+      trigger: "spontaneous",
+      settings: testSettings({ context: 50 }),
+      time: 0,
+    }, api) as ContextContribution;
     const seqs = c.history!.map((l) => l.seq!);
     assertEquals(seqs[seqs.length - 1]! - seqs[0]!, 49);
   });
 
-  await t.step("moderation: ban and timeout remove a user's lines, deletion one line, clear all", async () => {
-    await chatHistory.setup!(api);
-    const keep = messageEvent({ channel: "m", user: "good", text: "keep me" });
-    const del = messageEvent({ channel: "m", user: "good", text: "delete me" });
-    await observe(keep);
-    await observe(del);
-    await observe(messageEvent({ channel: "m", user: "troll", text: "bad" }));
-    await observe(messageEvent({ channel: "m", user: "spammer", text: "spam" }));
-    await observe({ type: "ban", channel: "m", user: "troll", userId: "1", time: 0 });
-    await observe({ type: "timeout", channel: "m", user: "spammer", userId: "2", duration: 600, time: 0 });
-    await observe({ type: "deletion", channel: "m", user: "good", messageId: del.id, time: 0 });
-    assertEquals(await provide("m"), ["good: keep me"]);
-    await observe({ type: "clear", channel: "m", time: 0 });
-    assertEquals(await provide("m"), []);
-  });
+  await t.step(
+    "moderation: ban and timeout remove a user's lines, deletion one line, clear all",
+    async () => {
+      await chatHistory.setup!(api);
+      const keep = messageEvent({ channel: "m", user: "good", text: "keep me" });
+      const del = messageEvent({ channel: "m", user: "good", text: "delete me" });
+      await observe(keep);
+      await observe(del);
+      await observe(messageEvent({ channel: "m", user: "troll", text: "bad" }));
+      await observe(messageEvent({ channel: "m", user: "spammer", text: "spam" }));
+      await observe({ type: "ban", channel: "m", user: "troll", userId: "1", time: 0 });
+      await observe({ type: "timeout", channel: "m", user: "spammer", userId: "2", duration: 600, time: 0 });
+      await observe({ type: "deletion", channel: "m", user: "good", messageId: del.id, time: 0 });
+      assertEquals(await provide("m"), ["good: keep me"]);
+      await observe({ type: "clear", channel: "m", time: 0 });
+      assertEquals(await provide("m"), []);
+    },
+  );
 
   await t.step("restore replaces the history with the stored lines", async () => {
     await observe({

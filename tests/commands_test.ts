@@ -83,13 +83,27 @@ Deno.test("model, reset, help and status commands", async (t) => {
     const r = await run(help, []);
     assertEquals(r.reply, "@Mod !clank status · threshold [5-200]");
   });
-  await t.step("status shows uptime, model, settings, counts, timing, Ollama and the last error", async () => {
-    const r = await run(status, []);
-    for (const part of ["up 1h2m", "model llama3.1", "threshold 40", "seen 10", "1 spontaneous / 2 replies", "p95 1500ms", "Ollama ok", "last error: none"]) {
-      assert(r.reply!.includes(part), `${part} missing in ${r.reply}`);
-    }
-    assert(r.reply!.length <= 500);
-  });
+  await t.step(
+    "status shows uptime, model, settings, counts, timing, Ollama and the last error",
+    async () => {
+      const r = await run(status, []);
+      for (
+        const part of [
+          "up 1h2m",
+          "model llama3.1",
+          "threshold 40",
+          "seen 10",
+          "1 spontaneous / 2 replies",
+          "p95 1500ms",
+          "Ollama ok",
+          "last error: none",
+        ]
+      ) {
+        assert(r.reply!.includes(part), `${part} missing in ${r.reply}`);
+      }
+      assert(r.reply!.length <= 500);
+    },
+  );
   await t.step("formatUptime", () => {
     assertEquals(formatUptime(59), "0m59s");
     assertEquals(formatUptime(3600 * 27), "1d3h");

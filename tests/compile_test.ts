@@ -145,7 +145,7 @@ Deno.test("deno task compile builds one binary that runs the bot and loads drop-
           env: { OLLAMA_URL: "http://127.0.0.1:1" },
         });
         assert.equal(replay.code, 0, replay.stdout + replay.stderr);
-        assert.match(replay.stdout, /would say: dropin echo in \w+/, replay.stdout + replay.stderr);
+        assert.match(replay.stdout, /would say: (@\w+ )?dropin echo in \w+/, replay.stdout + replay.stderr);
       },
     );
 

@@ -14,11 +14,15 @@ Deno.test("config.example.toml documents every key and is itself a valid config"
     const shape = ConfigSchema.shape;
     for (const [section, schema] of Object.entries(shape)) {
       if (section === "plugins" || section === "channels") {
-        assert(example.includes(section === "plugins" ? "[[plugins]]" : "[channels."), `${section} not shown`);
+        assert(
+          example.includes(section === "plugins" ? "[[plugins]]" : "[channels."),
+          `${section} not shown`,
+        );
         continue;
       }
-      const inner = (schema as { def: { innerType?: { shape?: Record<string, unknown> } } }).def.innerType?.shape ??
-        (schema as { shape?: Record<string, unknown> }).shape;
+      const inner =
+        (schema as { def: { innerType?: { shape?: Record<string, unknown> } } }).def.innerType?.shape ??
+          (schema as { shape?: Record<string, unknown> }).shape;
       if (inner === undefined) {
         assert(section in raw, `${section} missing`);
         continue;

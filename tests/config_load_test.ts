@@ -130,7 +130,9 @@ Deno.test("loadConfig reports every problem with key, value and what is allowed"
       assert(!problems.join("\n").includes("supersecret"));
       await Deno.writeTextFile(`${dir}/secret.toml`, `[http]\ncontrol_token = 12345678\n`);
       const p2 = await problemsOf(loadConfig({ path: `${dir}/secret.toml`, env: envOf({}) }));
-      assertEquals(p2, ["http.control_token (CONTROL_TOKEN): (secret value hidden) Invalid input: expected string, received number"]);
+      assertEquals(p2, [
+        "http.control_token (CONTROL_TOKEN): (secret value hidden) Invalid input: expected string, received number",
+      ]);
     });
 
     await t.step("broken TOML names the file", async () => {

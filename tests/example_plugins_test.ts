@@ -156,7 +156,7 @@ Deno.test("http_generator example works only on the granted host", async (t) => 
   try {
     // The operator's workflow: copy the example into plugins.d and point API_HOST at their API.
     const source = (await Deno.readTextFile(new URL("http_generator.ts", EXAMPLES)))
-      .replace('"api.example.com:443"', JSON.stringify(host))
+      .replace('export const API_HOST = "api.example.com:443";', `export const API_HOST = "${host}";`)
       .replace('"../../plugins/sdk.ts"', JSON.stringify(new URL("../plugins/sdk.ts", import.meta.url).href));
     await Deno.mkdir(join(dir, "plugins.d"));
     await Deno.writeTextFile(join(dir, "plugins.d", "http_generator.ts"), source);

@@ -31,7 +31,9 @@ class RawClient {
     for (;;) {
       const hit = this.lines.find(match);
       if (hit !== undefined) return hit;
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}; got:\n${this.lines.join("\n")}`);
+      if (Date.now() > deadline) {
+        throw new Error(`Timed out waiting for ${what}; got:\n${this.lines.join("\n")}`);
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   }
@@ -78,7 +80,10 @@ Deno.test("startFakeTwitch speaks Twitch IRC", async (t) => {
       await c.opened;
       assert.equal(c.ws.protocol, "irc");
       c.send("CAP LS 302");
-      await c.waitLine((l) => l === ":tmi.twitch.tv CAP * LS :twitch.tv/tags twitch.tv/commands twitch.tv/membership", "LS");
+      await c.waitLine(
+        (l) => l === ":tmi.twitch.tv CAP * LS :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
+        "LS",
+      );
       c.send("CAP REQ :twitch.tv/tags twitch.tv/commands twitch.tv/membership");
       await c.waitLine(
         (l) => l === ":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands twitch.tv/membership",
@@ -98,10 +103,19 @@ Deno.test("startFakeTwitch speaks Twitch IRC", async (t) => {
       assert.ok(!c.lines.some((l) => l.includes("GLOBALUSERSTATE")));
       c.send("JOIN #slowchan");
       const room = await c.waitLine((l) => l.includes("ROOMSTATE #slowchan"), "ROOMSTATE");
-      assert.match(room, /^@emote-only=0;followers-only=-1;r9k=0;slow=30;subs-only=0;room-id=\d+ :tmi\.twitch\.tv ROOMSTATE #slowchan$/);
-      assert.ok(c.lines.includes(":justinfan12345!justinfan12345@justinfan12345.tmi.twitch.tv JOIN #slowchan"));
-      assert.ok(c.lines.includes(":justinfan12345.tmi.twitch.tv 353 justinfan12345 = #slowchan :justinfan12345"));
-      assert.ok(c.lines.includes(":justinfan12345.tmi.twitch.tv 366 justinfan12345 #slowchan :End of /NAMES list"));
+      assert.match(
+        room,
+        /^@emote-only=0;followers-only=-1;r9k=0;slow=30;subs-only=0;room-id=\d+ :tmi\.twitch\.tv ROOMSTATE #slowchan$/,
+      );
+      assert.ok(
+        c.lines.includes(":justinfan12345!justinfan12345@justinfan12345.tmi.twitch.tv JOIN #slowchan"),
+      );
+      assert.ok(
+        c.lines.includes(":justinfan12345.tmi.twitch.tv 353 justinfan12345 = #slowchan :justinfan12345"),
+      );
+      assert.ok(
+        c.lines.includes(":justinfan12345.tmi.twitch.tv 366 justinfan12345 #slowchan :End of /NAMES list"),
+      );
       assert.ok(!c.lines.some((l) => l.includes("USERSTATE")));
       c.send("PRIVMSG #slowchan :anonymous cannot talk");
       c.send("PING");
@@ -176,19 +190,47 @@ Deno.test("startFakeTwitch speaks Twitch IRC", async (t) => {
       twitch.sendPrivmsg("chat", { login: "ronni", text: "dances", action: true });
       await c.waitLine((l) => l.endsWith("PRIVMSG #chat :\u0001ACTION dances\u0001"), "action");
       twitch.sendClearChat("chat", "ronni", 600);
-      await c.waitLine((l) => /^@ban-duration=600;room-id=\d+;target-user-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat :ronni$/.test(l), "timeout");
+      await c.waitLine(
+        (l) =>
+          /^@ban-duration=600;room-id=\d+;target-user-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat :ronni$/
+            .test(l),
+        "timeout",
+      );
       twitch.sendClearChat("chat", "ronni");
-      await c.waitLine((l) => /^@room-id=\d+;target-user-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat :ronni$/.test(l), "ban");
+      await c.waitLine(
+        (l) =>
+          /^@room-id=\d+;target-user-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat :ronni$/.test(l),
+        "ban",
+      );
       twitch.sendClearChat("chat");
-      await c.waitLine((l) => /^@room-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat$/.test(l), "clear");
+      await c.waitLine(
+        (l) => /^@room-id=\d+;tmi-sent-ts=\d+ :tmi.twitch.tv CLEARCHAT #chat$/.test(l),
+        "clear",
+      );
       twitch.sendClearMsg("chat", "ronni", id);
-      await c.waitLine((l) => l.includes(`target-msg-id=${id};`) && l.endsWith("CLEARMSG #chat :hi all"), "CLEARMSG");
+      await c.waitLine(
+        (l) => l.includes(`target-msg-id=${id};`) && l.endsWith("CLEARMSG #chat :hi all"),
+        "CLEARMSG",
+      );
       twitch.sendRoomState("chat", { "emote-only": true });
-      await c.waitLine((l) => /^@room-id=\d+;emote-only=1 :tmi.twitch.tv ROOMSTATE #chat$/.test(l), "ROOMSTATE");
+      await c.waitLine(
+        (l) => /^@room-id=\d+;emote-only=1 :tmi.twitch.tv ROOMSTATE #chat$/.test(l),
+        "ROOMSTATE",
+      );
       twitch.sendUserState("chat", "moderator/1");
-      await c.waitLine((l) => l.includes("badges=moderator/1;") && l.endsWith("USERSTATE #chat"), "USERSTATE");
-      twitch.sendNotice("chat", "msg_ratelimit", "Your message was not sent because you are sending messages too quickly.");
-      await c.waitLine((l) => l.startsWith("@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #chat :Your message"), "NOTICE");
+      await c.waitLine(
+        (l) => l.includes("badges=moderator/1;") && l.endsWith("USERSTATE #chat"),
+        "USERSTATE",
+      );
+      twitch.sendNotice(
+        "chat",
+        "msg_ratelimit",
+        "Your message was not sent because you are sending messages too quickly.",
+      );
+      await c.waitLine(
+        (l) => l.startsWith("@msg-id=msg_ratelimit :tmi.twitch.tv NOTICE #chat :Your message"),
+        "NOTICE",
+      );
       twitch.sendJoin("chat", "someone");
       await c.waitLine((l) => l === ":someone!someone@someone.tmi.twitch.tv JOIN #chat", "other JOIN");
       twitch.sendPing();
@@ -239,7 +281,10 @@ Deno.test("startFakeTwitch speaks Twitch IRC", async (t) => {
     });
 
     await t.step("waitFor rejects after its timeout", async () => {
-      await assert.rejects(twitch.waitFor(() => false, 20, "nothing"), /timed out after 20 ms waiting for nothing/);
+      await assert.rejects(
+        twitch.waitFor(() => false, 20, "nothing"),
+        /timed out after 20 ms waiting for nothing/,
+      );
     });
   } finally {
     await twitch.close();
@@ -254,7 +299,11 @@ Deno.test("startFakeTwitch records with the given clock and calls onPrivmsg", as
     now: () => fakeNow,
     onPrivmsg: (m, fake) => {
       seen.push(m.text);
-      fake.sendNotice(m.channel, "msg_duplicate", "Your message is identical to the one you sent less than 30 seconds ago.");
+      fake.sendNotice(
+        m.channel,
+        "msg_duplicate",
+        "Your message is identical to the one you sent less than 30 seconds ago.",
+      );
     },
   });
   const c = await login(twitch.url, "clankbot", "oauth:t0ken");

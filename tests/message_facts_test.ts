@@ -21,7 +21,12 @@ Deno.test("mentionMatcher matches @name or name as a whole word, any case", asyn
 });
 
 Deno.test("messageFacts classifies lines", async (t) => {
-  const opts = { bot: "clankbot", isMention: mentionMatcher("clankbot"), prefix: "!clank", bots: new Set(["nightbot"]) };
+  const opts = {
+    bot: "clankbot",
+    isMention: mentionMatcher("clankbot"),
+    prefix: "!clank",
+    bots: new Set(["nightbot"]),
+  };
   await t.step("mention", () => {
     const f = messageFacts(messageEvent({ text: "hi @clankbot" }), opts);
     assertEquals(f, { self: false, ourCommand: false, command: false, fromBot: false, mention: true });

@@ -25,9 +25,12 @@ Deno.test("parseReplayLog reads plain, timestamped and JSON lines", async (t) =>
     for (let i = 1; i < events.length; i++) assertEquals(events[i]!.time >= events[i - 1]!.time, true);
   });
   await t.step("bad lines are reported with their line number and skipped", () => {
-    const { events, problems } = parseReplayLog("ok: fine\nno colon here\n{broken json\n{\"type\":\"dance\"}\nbad name!: x", {
-      channel: "c",
-    });
+    const { events, problems } = parseReplayLog(
+      'ok: fine\nno colon here\n{broken json\n{"type":"dance"}\nbad name!: x',
+      {
+        channel: "c",
+      },
+    );
     assertEquals(events.length, 1);
     assertEquals(problems.map((p) => p.line), [2, 3, 4, 5]);
   });

@@ -2,27 +2,35 @@ import { assertEquals } from "./assert.ts";
 import { type ReplyJob, ReplyQueue } from "../core/reply_queue.ts";
 
 function job(n: number, trigger: ReplyJob["trigger"] = "mention"): ReplyJob {
-  return { trigger, channel: "c", time: n, mention: { id: `m${n}`, user: `u${n}`, displayName: `u${n}`, text: "hi" } };
+  return {
+    trigger,
+    channel: "c",
+    time: n,
+    mention: { id: `m${n}`, user: `u${n}`, displayName: `u${n}`, text: "hi" },
+  };
 }
 
 Deno.test("ReplyQueue runs one job at a time and bounds waiting mentions", async (t) => {
-  await t.step("mentions arriving during a generation wait; the oldest is dropped beyond the limit", async () => {
-    const ran: number[] = [];
-    const dropped: number[] = [];
-    let release!: () => void;
-    const first = new Promise<void>((r) => (release = r));
-    const q = new ReplyQueue(async (j) => {
-      ran.push(j.time);
-      if (j.time === 1) await first;
-    }, (j) => dropped.push(j.time));
-    q.pushMention(job(1), 2);
-    for (let i = 2; i <= 6; i++) q.pushMention(job(i), 2);
-    assertEquals(q.waiting, 2);
-    assertEquals(dropped, [2, 3, 4]);
-    release();
-    await q.idle();
-    assertEquals(ran, [1, 5, 6]);
-  });
+  await t.step(
+    "mentions arriving during a generation wait; the oldest is dropped beyond the limit",
+    async () => {
+      const ran: number[] = [];
+      const dropped: number[] = [];
+      let release!: () => void;
+      const first = new Promise<void>((r) => (release = r));
+      const q = new ReplyQueue(async (j) => {
+        ran.push(j.time);
+        if (j.time === 1) await first;
+      }, (j) => dropped.push(j.time));
+      q.pushMention(job(1), 2);
+      for (let i = 2; i <= 6; i++) q.pushMention(job(i), 2);
+      assertEquals(q.waiting, 2);
+      assertEquals(dropped, [2, 3, 4]);
+      release();
+      await q.idle();
+      assertEquals(ran, [1, 5, 6]);
+    },
+  );
 
   await t.step("at most one spontaneous job is pending and mentions go first", async () => {
     const ran: string[] = [];

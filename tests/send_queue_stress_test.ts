@@ -57,7 +57,11 @@ async function runStress(
   });
   try {
     await transport.connect(channels);
-    await twitch.waitFor(() => transport.joined().length === channels.length && userstates >= channels.length, 20_000, "joins");
+    await twitch.waitFor(
+      () => transport.joined().length === channels.length && userstates >= channels.length,
+      20_000,
+      "joins",
+    );
 
     const outcomes: SendOutcome[] = [];
     let sent = 0;
@@ -81,7 +85,11 @@ async function runStress(
       await clock.nextAsync();
     }
     return {
-      times: twitch.privmsgs.map((p) => ({ channel: p.channel, time: p.time, mod: modChannels.has(p.channel) })),
+      times: twitch.privmsgs.map((p) => ({
+        channel: p.channel,
+        time: p.time,
+        mod: modChannels.has(p.channel),
+      })),
       outcomes,
     };
   } finally {

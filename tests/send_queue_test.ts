@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { type SendClock, type SendLimits, type SendOutcome, SendQueue } from "../core/send_queue.ts";
-import { RateWindow } from "../core/rate_window.ts";
 import { ClankError } from "../core/errors.ts";
 import type { ChatEvent } from "../core/events.ts";
 import { memoryLogger } from "../core/log.ts";
@@ -43,7 +42,11 @@ function setup(limits: Partial<SendLimits> = {}, botLogin = "clankbot") {
   const metrics = new Metrics();
   const queue = new SendQueue({ transport, log, metrics, clock: sendClock, botLogin, limits });
   const outcomes: Array<{ text: string; outcome: SendOutcome; at: number }> = [];
-  const send = (channel: string, text: string, extra: { kind?: "mention" | "spontaneous" | "command"; floorSeconds?: number; maxAgeMs?: number } = {}) => {
+  const send = (
+    channel: string,
+    text: string,
+    extra: { kind?: "mention" | "spontaneous" | "command"; floorSeconds?: number; maxAgeMs?: number } = {},
+  ) => {
     const p = queue.enqueue({ channel, text, kind: extra.kind ?? "mention", ...extra });
     p.then((outcome) => outcomes.push({ text, outcome, at: clock.now - T0 }));
     return p;
@@ -60,37 +63,14 @@ function setup(limits: Partial<SendLimits> = {}, botLogin = "clankbot") {
 }
 
 async function counter(
-  c: { get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }> },
+  c: {
+    get(): Promise<{ values: Array<{ value: number; labels: Partial<Record<string, string | number>> }> }>;
+  },
   labels: Record<string, string> = {},
 ): Promise<number> {
   const v = (await c.get()).values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
   return v?.value ?? 0;
 }
-
-Deno.test("RateWindow keeps a sliding window per kind of channel", async (t) => {
-  const limits = { windowMs: 30_000, lines: 20, modLines: 100, safetyLines: 1, windowSlackMs: 0 };
-  await t.step("19 non-mod lines, then the oldest must leave", () => {
-    const w = new RateWindow(limits);
-    for (let i = 0; i < 19; i++) w.record(i * 100, false);
-    assert.equal(w.nextAllowed(2000, false), 30_000);
-    assert.equal(w.nextAllowed(2000, true), 30_000, "a mixed window holds mod lines to the low limit too");
-    assert.equal(w.count(30_000), 18);
-  });
-  await t.step("all-mod windows go to 99", () => {
-    const w = new RateWindow(limits);
-    for (let i = 0; i < 50; i++) w.record(i, true);
-    assert.equal(w.nextAllowed(100, true), 100);
-    assert.equal(w.nextAllowed(100, false), 30_000 + 31, "a non-mod line waits until 18 remain");
-    for (let i = 50; i < 99; i++) w.record(i, true);
-    assert.equal(w.nextAllowed(100, true), 30_000);
-  });
-  await t.step("one old non-mod line blocks the high limit until it leaves", () => {
-    const w = new RateWindow(limits);
-    w.record(0, false);
-    for (let i = 1; i < 19; i++) w.record(i, true);
-    assert.equal(w.nextAllowed(10, true), 30_000);
-  });
-});
 
 Deno.test("SendQueue paces lines within a channel", async (t) => {
   await t.step("sends at once when nothing limits it", async () => {
@@ -108,7 +88,10 @@ Deno.test("SendQueue paces lines within a channel", async (t) => {
     void q.send("chat", "three");
     assert.equal(q.queue.depth, 2);
     await q.settle();
-    assert.deepEqual(q.transport.sent.map((s) => [s.text, s.time]), [["one", 0], ["two", 1200], ["three", 2400]]);
+    assert.deepEqual(q.transport.sent.map((s) => [s.text, s.time]), [["one", 0], ["two", 1200], [
+      "three",
+      2400,
+    ]]);
     assert.equal(await counter(q.metrics.sendQueueDepth), 0);
   });
 
@@ -188,7 +171,17 @@ Deno.test("SendQueue shares turns fairly between channels", async () => {
   for (const c of ["a", "b", "c"]) q.mod(c);
   for (const c of ["a", "b", "c"]) for (let i = 1; i <= 3; i++) void q.send(c, `${c}${i}`);
   await q.settle();
-  assert.deepEqual(q.transport.sent.map((s) => s.text), ["a1", "b1", "c1", "a2", "b2", "c2", "a3", "b3", "c3"]);
+  assert.deepEqual(q.transport.sent.map((s) => s.text), [
+    "a1",
+    "b1",
+    "c1",
+    "a2",
+    "b2",
+    "c2",
+    "a3",
+    "b3",
+    "c3",
+  ]);
 });
 
 Deno.test("SendQueue follows room modes", async (t) => {
@@ -208,12 +201,21 @@ Deno.test("SendQueue follows room modes", async (t) => {
     const q = setup();
     assert.equal(await q.send("fans", "first"), "sent");
     const waiting = q.send("fans", "second");
-    q.event({ type: "notice", channel: "fans", msgId: "msg_followersonly", text: "This room is in followers-only mode." });
+    q.event({
+      type: "notice",
+      channel: "fans",
+      msgId: "msg_followersonly",
+      text: "This room is in followers-only mode.",
+    });
     assert.equal(await waiting, "dropped:followers_only");
     await q.clock.tickAsync(60_000);
     assert.equal(await q.send("fans", "third"), "dropped:followers_only");
     q.event({ type: "roomstate", channel: "fans", slow: 0 });
-    assert.equal(await q.send("fans", "fourth"), "dropped:followers_only", "another mode change does not count");
+    assert.equal(
+      await q.send("fans", "fourth"),
+      "dropped:followers_only",
+      "another mode change does not count",
+    );
     q.event({ type: "roomstate", channel: "fans", followersOnly: -1 });
     assert.equal(await q.send("fans", "fifth"), "sent");
     assert.deepEqual(q.transport.sent.map((s) => s.text), ["first", "fifth"]);
@@ -222,7 +224,12 @@ Deno.test("SendQueue follows room modes", async (t) => {
 
   await t.step("subs-only: the same until subs-only changes", async () => {
     const q = setup();
-    q.event({ type: "notice", channel: "subs", msgId: "msg_subsonly", text: "This room is in subscribers-only mode." });
+    q.event({
+      type: "notice",
+      channel: "subs",
+      msgId: "msg_subsonly",
+      text: "This room is in subscribers-only mode.",
+    });
     assert.equal(await q.send("subs", "hi"), "dropped:subs_only");
     q.event({ type: "roomstate", channel: "subs", subsOnly: false });
     assert.equal(await q.send("subs", "hi"), "sent");
@@ -284,7 +291,12 @@ Deno.test("SendQueue reacts to Twitch's NOTICEs", async (t) => {
 
   await t.step("msg_timedout holds the channel until the timeout ends", async () => {
     const q = setup();
-    q.event({ type: "notice", channel: "tchan", msgId: "msg_timedout", text: "You are timed out for 8 more seconds." });
+    q.event({
+      type: "notice",
+      channel: "tchan",
+      msgId: "msg_timedout",
+      text: "You are timed out for 8 more seconds.",
+    });
     void q.send("tchan", "after the timeout");
     void q.send("free", "elsewhere");
     await q.settle();
@@ -306,7 +318,8 @@ Deno.test("SendQueue reacts to Twitch's NOTICEs", async (t) => {
       type: "notice",
       channel: "s",
       msgId: "msg_slowmode",
-      text: "This room is in slow mode and you are sending messages too quickly. You will be able to talk again in 4 seconds.",
+      text:
+        "This room is in slow mode and you are sending messages too quickly. You will be able to talk again in 4 seconds.",
     });
     void q.send("s", "x");
     await q.settle();

@@ -1,5 +1,10 @@
 import { assertEquals } from "./assert.ts";
-import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "../core/settings_resolver.ts";
+import {
+  configuredSettings,
+  describeProblems,
+  resolveSettings,
+  validatePatch,
+} from "../core/settings_resolver.ts";
 import { ConfigSchema } from "../core/config_schema.ts";
 
 Deno.test("settings resolve from defaults, config channels and stored overrides", async (t) => {
@@ -14,7 +19,10 @@ Deno.test("settings resolve from defaults, config channels and stored overrides"
     assertEquals(configuredSettings(config, "loud").spontaneous, 120);
   });
   await t.step("stored overrides win; invalid stored keys are skipped and reported", () => {
-    const { settings, skipped } = resolveSettings(configuredSettings(config, "loud"), { threshold: 7, context: 9999 });
+    const { settings, skipped } = resolveSettings(configuredSettings(config, "loud"), {
+      threshold: 7,
+      context: 9999,
+    });
     assertEquals(settings.threshold, 7);
     assertEquals(settings.context, 200);
     assertEquals(skipped.map((p) => p.field), ["context"]);
@@ -22,7 +30,10 @@ Deno.test("settings resolve from defaults, config channels and stored overrides"
 });
 
 Deno.test("validatePatch names the field, the value and the allowed range", async (t) => {
-  await t.step("valid", () => assertEquals(validatePatch({ threshold: 50 }), { ok: true, patch: { threshold: 50 } }));
+  await t.step(
+    "valid",
+    () => assertEquals(validatePatch({ threshold: 50 }), { ok: true, patch: { threshold: 50 } }),
+  );
   await t.step("out of range", () => {
     const r = validatePatch({ threshold: 500 });
     assertEquals(r.ok, false);
@@ -33,7 +44,10 @@ Deno.test("validatePatch names the field, the value and the allowed range", asyn
     assertEquals(r.ok, false);
     if (!r.ok) {
       assertEquals(r.problems.map((p) => p.field).sort(), ["colour", "context"]);
-      assertEquals(r.problems.find((p) => p.field === "context")!.message, "must be a whole number in 50..500");
+      assertEquals(
+        r.problems.find((p) => p.field === "context")!.message,
+        "must be a whole number in 50..500",
+      );
     }
   });
   await t.step("not an object", () => assertEquals(validatePatch([1]).ok, false));

@@ -29,8 +29,18 @@ Deno.test("spontaneous_gate needs both enough messages and enough time", async (
     assertEquals(await ask(1_000_000 + 60_000), { allow: true });
   });
   await t.step("commands, bots and the bot itself do not count", async () => {
-    await gate.observe!(messageEvent({ channel: "c", text: "!uptime", flags: { mention: false, command: true, fromBot: false } }), api);
-    await gate.observe!(messageEvent({ channel: "c", text: "hi", flags: { mention: false, command: false, fromBot: true } }), api);
+    await gate.observe!(
+      messageEvent({
+        channel: "c",
+        text: "!uptime",
+        flags: { mention: false, command: true, fromBot: false },
+      }),
+      api,
+    );
+    await gate.observe!(
+      messageEvent({ channel: "c", text: "hi", flags: { mention: false, command: false, fromBot: true } }),
+      api,
+    );
     await gate.observe!(messageEvent({ channel: "c", text: "me", self: true }), api);
     assertEquals(api.stored.get("c"), { count: 0, last: 1_060_000 });
   });

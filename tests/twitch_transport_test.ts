@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fakeUserId, startFakeTwitch } from "./fakes/fake_twitch.ts";
-import { TwitchTransport, type TwitchTransportOptions, tmiConnection } from "../core/twitch_transport.ts";
+import { tmiConnection, TwitchTransport, type TwitchTransportOptions } from "../core/twitch_transport.ts";
 import type { ChatEvent } from "../core/events.ts";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
@@ -31,7 +31,9 @@ function makeTransport(url: string, over: Partial<TwitchTransportOptions> = {}) 
       const hit = events.slice(from).find(pred);
       if (hit) return hit;
       if (Date.now() > deadline) {
-        throw new Error(`Timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.type))}`);
+        throw new Error(
+          `Timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.type))}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -52,8 +54,9 @@ async function until(pred: () => boolean, what: string): Promise<void> {
 }
 
 type EventOf<K extends ChatEvent["type"]> = ChatEvent & { type: K };
-const is = <K extends ChatEvent["type"]>(type: K, pred: (e: EventOf<K>) => boolean = () => true) =>
-(e: ChatEvent): e is EventOf<K> => e.type === type && pred(e as EventOf<K>);
+const is =
+  <K extends ChatEvent["type"]>(type: K, pred: (e: EventOf<K>) => boolean = () => true) =>
+  (e: ChatEvent): e is EventOf<K> => e.type === type && pred(e as EventOf<K>);
 
 Deno.test("tmiConnection splits the IRC URL into tmi options", () => {
   assert.deepEqual(tmiConnection("ws://127.0.0.1:4567"), { server: "127.0.0.1", port: 4567, secure: false });
@@ -110,13 +113,16 @@ Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events",
     await t.step("JOIN brings USERSTATE and a full ROOMSTATE", async () => {
       await waitEvent(is("userstate", (e) => e.channel === "clankbot"), "userstate clankbot");
       const us = events.filter(is("userstate"));
-      assert.deepEqual(us.find((e) => e.channel === "modchan") && { ...us.find((e) => e.channel === "modchan")!, time: 0 }, {
-        type: "userstate",
-        channel: "modchan",
-        moderator: true,
-        broadcaster: false,
-        time: 0,
-      });
+      assert.deepEqual(
+        us.find((e) => e.channel === "modchan") && { ...us.find((e) => e.channel === "modchan")!, time: 0 },
+        {
+          type: "userstate",
+          channel: "modchan",
+          moderator: true,
+          broadcaster: false,
+          time: 0,
+        },
+      );
       assert.equal(us.find((e) => e.channel === "chat")?.moderator, false);
       assert.equal(us.find((e) => e.channel === "clankbot")?.broadcaster, true);
       const room = events.find(is("roomstate", (e) => e.channel === "chat"))!;
@@ -185,7 +191,12 @@ Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events",
         time: 1_700_000_000_123,
         self: false,
       });
-      const a = twitch.sendPrivmsg("chat", { login: "modguy", badges: { moderator: 1 }, text: "dances", action: true });
+      const a = twitch.sendPrivmsg("chat", {
+        login: "modguy",
+        badges: { moderator: 1 },
+        text: "dances",
+        action: true,
+      });
       const ma = await waitEvent(is("message", (e) => e.id === a), "action");
       assert.equal(ma.action, true);
       assert.equal(ma.text, "dances");
@@ -206,13 +217,24 @@ Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events",
       twitch.sendRoomState("chat", { slow: 0, "followers-only": 0 });
       twitch.sendRoomState("chat", { "followers-only": -1, "subs-only": 1 });
       twitch.sendUserState("chat", "moderator/1");
-      twitch.sendNotice("chat", "msg_ratelimit", "Your message was not sent because you are sending messages too quickly.");
+      twitch.sendNotice(
+        "chat",
+        "msg_ratelimit",
+        "Your message was not sent because you are sending messages too quickly.",
+      );
       twitch.sendNotice("chat", "some_new_id", "Something Twitch added later.");
       await waitEvent(is("notice", (e) => e.msgId === "some_new_id"), "second notice", from);
       const got = events.slice(from).map((e) => ({ ...e, time: 0 }));
       assert.deepEqual(got, [
         { type: "ban", channel: "chat", user: "ronni", userId: fakeUserId("ronni"), time: 0 },
-        { type: "timeout", channel: "chat", user: "spammer", userId: fakeUserId("spammer"), duration: 600, time: 0 },
+        {
+          type: "timeout",
+          channel: "chat",
+          user: "spammer",
+          userId: fakeUserId("spammer"),
+          duration: 600,
+          time: 0,
+        },
         { type: "clear", channel: "chat", time: 0 },
         { type: "deletion", channel: "chat", messageId: "abc-123", user: "ronni", time: 0 },
         { type: "roomstate", channel: "chat", emoteOnly: true, time: 0 },
@@ -226,7 +248,13 @@ Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events",
           text: "Your message was not sent because you are sending messages too quickly.",
           time: 0,
         },
-        { type: "notice", channel: "chat", msgId: "some_new_id", text: "Something Twitch added later.", time: 0 },
+        {
+          type: "notice",
+          channel: "chat",
+          msgId: "some_new_id",
+          text: "Something Twitch added later.",
+          time: 0,
+        },
       ]);
       const timeout = events.slice(from).find(is("timeout"))!;
       assert.ok(timeout.time > 1_600_000_000_000, "time from tmi-sent-ts");
@@ -290,16 +318,55 @@ Deno.test("TwitchTransport reconnects after a dropped connection and rejoins eve
     await waitEvent(is("connected"), "connected again", from);
     await until(() => transport.joined().length === 3, "rejoin of three channels");
     assert.deepEqual(transport.joined().sort(), ["one", "three", "two"]);
-    for (const c of ["one", "two", "three"]) assert.equal(twitch.joins.filter((j) => j.channel === c).length, 2, c);
+    for (const c of ["one", "two", "three"]) {
+      assert.equal(twitch.joins.filter((j) => j.channel === c).length, 2, c);
+    }
     assert.equal(await gauge(metrics.ircReconnects), 1);
     assert.equal(await gauge(metrics.ircConnected), 1);
     assert.equal(await gauge(metrics.channelsJoined), 3);
     await transport.say("two", "back");
-    await twitch.waitFor(() => twitch.privmsgs.some((p) => p.text === "back"), 3000, "PRIVMSG after reconnect");
+    await twitch.waitFor(
+      () => twitch.privmsgs.some((p) => p.text === "back"),
+      3000,
+      "PRIVMSG after reconnect",
+    );
   } finally {
     await transport.disconnect();
     await twitch.close();
   }
+});
+
+Deno.test("TwitchTransport keeps trying when Twitch is down at start", async () => {
+  const probe = await startFakeTwitch();
+  const port = probe.port;
+  await probe.close();
+  const { transport, events, metrics } = makeTransport(`ws://127.0.0.1:${port}`);
+  const connected = transport.connect(["chat"]);
+  await until(() => events.filter((e) => e.type === "disconnected").length >= 2, "two failed attempts");
+  const twitch = await startFakeTwitch({ tokens: [TOKEN], port });
+  try {
+    await connected;
+    await until(() => transport.joined().includes("chat"), "join");
+    assert.ok(await gauge(metrics.ircReconnects) >= 2);
+  } finally {
+    await transport.disconnect();
+    await twitch.close();
+  }
+});
+
+Deno.test("TwitchTransport disconnect ends a connect that never got through", async () => {
+  const probe = await startFakeTwitch();
+  const port = probe.port;
+  await probe.close();
+  const { transport, events } = makeTransport(`ws://127.0.0.1:${port}`);
+  const connecting = transport.connect(["chat"]);
+  await until(() => events.some((e) => e.type === "disconnected"), "a failed attempt");
+  await transport.disconnect();
+  await connecting;
+  assert.equal(transport.connected, false);
+  const attempts = events.filter((e) => e.type === "disconnected").length;
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(events.filter((e) => e.type === "disconnected").length, attempts, "no retry after disconnect");
 });
 
 Deno.test("TwitchTransport follows Twitch's RECONNECT", async () => {
@@ -316,7 +383,10 @@ Deno.test("TwitchTransport follows Twitch's RECONNECT", async () => {
     await twitch.waitFor(() => twitch.openConnections === 1, 3000, "old connection closed");
     assert.equal(twitch.connectionCount, 2);
     assert.equal(await gauge(metrics.ircReconnects), 1);
-    assert.ok(!events.slice(from).some((e) => e.type === "disconnected"), "a RECONNECT is not reported as a loss");
+    assert.ok(
+      !events.slice(from).some((e) => e.type === "disconnected"),
+      "a RECONNECT is not reported as a loss",
+    );
   } finally {
     await transport.disconnect();
     await twitch.close();

@@ -85,6 +85,15 @@ Deno.test("parseWordList reports a bad entry with its line number and skips it",
   });
 });
 
+Deno.test("parseWordList reads allow: lines as folded letters", () => {
+  const list = parseWordList("allow: Rapping\nallow:Dick Van-Dyke\nallow:x", "file");
+  assert.deepEqual(
+    list.entries.map((e) => [e.kind, e.line, e.kind === "allow" ? e.letters : ""]),
+    [["allow", 1, "rapping"], ["allow", 2, "dickvandyke"]],
+  );
+  assert.deepEqual(list.problems.map((p) => [p.line, p.entry]), [[3, "allow:x"]]);
+});
+
 Deno.test("parseWordList handles CRLF line ends and a byte order mark", () => {
   const list = parseWordList("\uFEFFfirst\r\nsecond\rthird\n", "file");
   assert.deepEqual(list.entries.map((e) => [e.line, e.text]), [[1, "first"], [2, "second"], [3, "third"]]);

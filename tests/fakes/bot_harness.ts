@@ -4,7 +4,7 @@
  * @module
  */
 import { type Config, ConfigSchema } from "../../core/config_schema.ts";
-import { startBot, type RunningBot } from "../../core/bootstrap.ts";
+import { type RunningBot, startBot } from "../../core/bootstrap.ts";
 import { Logger } from "../../core/log.ts";
 import { type FakeTwitch, type FakeTwitchOptions, startFakeTwitch } from "./fake_twitch.ts";
 import { type FakeOllama, type FakeOllamaOptions, startFakeOllama } from "./fake_ollama.ts";
@@ -59,14 +59,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     database: { url: `${dir}/chatbot.db`, ...section("database") },
     http: { listen: "", ...section("http") },
     auth: { key_file: `${dir}/secret.key`, ...section("auth") },
-    plugins_dir: `${dir}/plugins.d`,
+    plugins_dir: (overrides.plugins_dir as string | undefined) ?? `${dir}/plugins.d`,
     defaults: { floor: 0, ...section("defaults") },
   };
   const config = ConfigSchema.parse(raw);
   const logs: string[] = [];
   const start = async () => {
     const log = new Logger({ level: "debug", format: "json", sink: (l) => logs.push(l) });
-    const bot = await startBot({ config, configFile: null, reloadConfig: () => Promise.resolve(config), log });
+    const bot = await startBot({
+      config,
+      configFile: null,
+      reloadConfig: () => Promise.resolve(config),
+      log,
+    });
     await twitch.waitFor(
       () => config.twitch.channels.every((c) => twitch.joinedChannels().includes(c)),
       10_000,

@@ -125,7 +125,10 @@ class Connection {
 
 /** Escapes a tag value the IRCv3 way (`\s` for space, `\:` for `;`). */
 export function escapeTagValue(value: string): string {
-  return value.replace(/[\\; \r\n]/g, (c) => ({ "\\": "\\\\", ";": "\\:", " ": "\\s", "\r": "\\r", "\n": "\\n" })[c]!);
+  return value.replace(
+    /[\\; \r\n]/g,
+    (c) => ({ "\\": "\\\\", ";": "\\:", " ": "\\s", "\r": "\\r", "\n": "\\n" })[c]!,
+  );
 }
 
 /** Formats tags as `@k=v;k2=v2 ` (with the trailing space), or "" when there are none. */
@@ -233,7 +236,9 @@ export class FakeTwitch {
   /** Channels (without `#`) the given login (or any client) is currently joined to. */
   joinedChannels(login?: string): string[] {
     const out = new Set<string>();
-    for (const c of this.#conns) if (login === undefined || c.login === login) c.channels.forEach((x) => out.add(x));
+    for (const c of this.#conns) {
+      if (login === undefined || c.login === login) c.channels.forEach((x) => out.add(x));
+    }
     return [...out].sort();
   }
 
@@ -271,7 +276,9 @@ export class FakeTwitch {
       case "PING":
         // Twitch answers a bare PING with a bare PONG and echoes an argument with its prefix form.
         conn.write(
-          params[0] === undefined ? "PONG :tmi.twitch.tv\r\n" : `:tmi.twitch.tv PONG tmi.twitch.tv :${params[0]}\r\n`,
+          params[0] === undefined
+            ? "PONG :tmi.twitch.tv\r\n"
+            : `:tmi.twitch.tv PONG tmi.twitch.tv :${params[0]}\r\n`,
         );
         return;
       case "PONG":
@@ -367,7 +374,11 @@ export class FakeTwitch {
       `:${login}.tmi.twitch.tv 366 ${login} #${channel} :End of /NAMES list`,
     ];
     if (!conn.anonymous) lines.push(this.#userStateLine(login, channel));
-    lines.push(`${formatTags({ ...this.#room(channel), "room-id": fakeUserId(channel) })}:tmi.twitch.tv ROOMSTATE #${channel}`);
+    lines.push(
+      `${
+        formatTags({ ...this.#room(channel), "room-id": fakeUserId(channel) })
+      }:tmi.twitch.tv ROOMSTATE #${channel}`,
+    );
     this.#writeLines(conn, lines);
     // Other members see the JOIN (membership capability).
     this.#toChannel(channel, `:${login}!${login}@${login}.tmi.twitch.tv JOIN #${channel}`, conn);
@@ -523,7 +534,10 @@ export class FakeTwitch {
   sendRoomState(channel: string, tags: TagValues): void {
     const c = chan(channel);
     Object.assign(this.#room(c), tags);
-    this.#toChannel(c, `${formatTags({ "room-id": this.#roomId(c), ...tags })}:tmi.twitch.tv ROOMSTATE #${c}`);
+    this.#toChannel(
+      c,
+      `${formatTags({ "room-id": this.#roomId(c), ...tags })}:tmi.twitch.tv ROOMSTATE #${c}`,
+    );
   }
 
   /** Changes the bot's badges in a channel (e.g. `"moderator/1"` or `""`) and sends USERSTATE. */
@@ -606,7 +620,9 @@ export class FakeTwitch {
   async waitFor(predicate: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`Fake Twitch: timed out after ${timeoutMs} ms waiting for ${what}`);
+      if (Date.now() > deadline) {
+        throw new Error(`Fake Twitch: timed out after ${timeoutMs} ms waiting for ${what}`);
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   }

@@ -153,7 +153,10 @@ export async function createHostHarness(
 ): Promise<HostHarness> {
   generatorRequests.length = 0;
   generatorReply = defaultReply;
-  const clock = FakeTimers.install({ now: Date.UTC(2026, 10, 25, 20, 0, 0), toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+  const clock = FakeTimers.install({
+    now: Date.UTC(2026, 10, 25, 20, 0, 0),
+    toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+  });
   const dir = options.dbPath === undefined ? await Deno.makeTempDir({ prefix: "clank-host-" }) : undefined;
   const dbPath = options.dbPath ?? `${dir}/chatbot.db`;
   const o = options.config ?? {};

@@ -1,0 +1,133 @@
+/**
+ * `!clank` commands through the fake Twitch server: every subcommand as moderator, broadcaster,
+ * configured admin and ordinary viewer; bad values; persistence across a restart.
+ */
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { type Harness, startHarness } from "./fakes/bot_harness.ts";
+
+const MOD = { moderator: 1 };
+const BROADCASTER = { broadcaster: 1 };
+
+async function command(
+  h: Harness,
+  text: string,
+  login = "moddy",
+  badges: Record<string, number> = MOD,
+): Promise<string | null> {
+  const before = h.twitch.privmsgs.length;
+  h.twitch.sendPrivmsg("alpha", { login, badges, text });
+  await h.twitch.waitFor(
+    () => h.bot.host.recent("alpha", 50).some((l) => l.text === text),
+    5000,
+    "the command line",
+  );
+  await h.bot.host.settled();
+  return h.twitch.privmsgs.length > before ? h.twitch.privmsgs.at(-1)!.text : null;
+}
+
+Deno.test("!clank commands for moderators, end to end", async (t) => {
+  const h = await startHarness({
+    config: { twitch: { admins: ["trusted"], command_cooldown: 0 } },
+    ollama: { models: ["llama3.1:latest", "qwen2.5:7b"] },
+  });
+  try {
+    await t.step("help and unknown subcommands list the subcommands on one line", async () => {
+      const help = await command(h, "!clank help");
+      assertMatch(
+        help!,
+        /status .*threshold \[5-200\].*spontaneous \[60-3600\].*response \[10-1800\].*context \[50-500\].*model \[name\].*reset/,
+      );
+      assertEquals(await command(h, "!clank dance"), help);
+    });
+
+    await t.step("status", async () => {
+      const s = await command(h, "!clank status");
+      for (const part of ["model llama3.1", "threshold 30", "Ollama ok", "last error: none"]) {
+        assert(s!.includes(part), s!);
+      }
+    });
+
+    await t.step("settings show and change, as moderator, broadcaster and configured admin", async () => {
+      assertMatch((await command(h, "!clank threshold"))!, /threshold is 30/);
+      assertMatch((await command(h, "!clank threshold 40"))!, /threshold set to 40/);
+      assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 40);
+      assertMatch(
+        (await command(h, "!clank spontaneous 600", "streamer", BROADCASTER))!,
+        /spontaneous set to 600s/,
+      );
+      assertMatch((await command(h, "!clank response 90", "trusted", {}))!, /response set to 90s/);
+      assertMatch((await command(h, "!clank context 100"))!, /context set to 100/);
+      const view = h.bot.host.channel("alpha")!;
+      assertEquals([view.settings.spontaneous, view.settings.response, view.settings.context], [
+        600,
+        90,
+        100,
+      ]);
+      assertEquals(h.bot.host.channel("beta")!.settings.threshold, 30, "another channel changed too");
+    });
+
+    await t.step("bad values get one short reply naming the allowed range", async () => {
+      assertEquals(await command(h, "!clank threshold 500"), "@moddy threshold: 500 is out of range 5..200");
+      assertEquals(
+        await command(h, "!clank context abc"),
+        '@moddy context: "abc" must be a whole number in 50..500',
+      );
+      assertEquals(
+        await command(h, "!clank spontaneous 1.5"),
+        "@moddy spontaneous: 1.5 must be a whole number in 60..3600",
+      );
+      assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 40);
+    });
+
+    await t.step("model: checked against Ollama's installed models", async () => {
+      assertMatch((await command(h, "!clank model"))!, /model is llama3\.1/);
+      assertMatch((await command(h, "!clank model qwen2.5:7b"))!, /model set to qwen2\.5:7b/);
+      assertEquals(
+        await command(h, "!clank model nosuchmodel"),
+        '@moddy model: "nosuchmodel" is not installed in Ollama; installed: llama3.1:latest, qwen2.5:7b',
+      );
+      assertEquals(h.bot.host.channel("alpha")!.settings.model, "qwen2.5:7b");
+    });
+
+    await t.step("ordinary viewers are ignored silently", async () => {
+      for (const text of ["!clank threshold 10", "!clank status", "!clank reset", "!clank help"]) {
+        assertEquals(await command(h, text, "viewer", {}), null, text);
+      }
+      assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 40);
+    });
+
+    await t.step("settings survive a restart of the bot", async () => {
+      await h.restart();
+      const view = h.bot.host.channel("alpha")!;
+      assertEquals([view.settings.threshold, view.settings.spontaneous, view.settings.model], [
+        40,
+        600,
+        "qwen2.5:7b",
+      ]);
+    });
+
+    await t.step("reset returns to the configured defaults and that survives a restart too", async () => {
+      assertMatch((await command(h, "!clank reset"))!, /settings reset: threshold 30/);
+      assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 30);
+      await h.restart();
+      assertEquals(h.bot.host.channel("alpha")!.settings.model, "");
+    });
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("command cooldown and prefix are configurable", async () => {
+  const h = await startHarness({ config: { twitch: { command_prefix: "!bot", command_cooldown: 600 } } });
+  try {
+    assertMatch((await command(h, "!bot threshold"))!, /threshold is 30/);
+    // Inside the channel's command cooldown the next command is ignored.
+    assertEquals(await command(h, "!bot threshold"), null);
+    // The old prefix is now an ordinary line.
+    h.twitch.sendPrivmsg("beta", { login: "moddy", badges: MOD, text: "!clank status" });
+    await h.bot.host.settled();
+    assert(!h.twitch.privmsgs.some((p) => p.channel === "beta"));
+  } finally {
+    await h.stop();
+  }
+});

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { memoryLogger } from "../core/log.ts";
+import { Metrics } from "../core/metrics.ts";
+import { PluginHealth } from "../core/plugin_health.ts";
+import { metricValue } from "./fixtures/plugins/_deps.ts";
+
+Deno.test("PluginHealth counts failures and disables once", async (t) => {
+  await t.step("consecutive failures disable; collateral ones only count in the metric", async () => {
+    const { log, lines } = memoryLogger();
+    const metrics = new Metrics();
+    let disabledCalls = 0;
+    const h = new PluginHealth("p", log, metrics, 2, () => disabledCalls++);
+    h.failed("timeout", "slow");
+    h.collateral("timeout", "queued behind");
+    h.collateral("timeout", "queued behind");
+    assert.equal(h.disabled, false);
+    assert.deepEqual(h.failed("threw", "boom"), { ok: false, reason: "threw", error: "boom" });
+    assert.equal(h.disabled, true);
+    assert.equal(disabledCalls, 1);
+    assert.deepEqual(h.failed("threw", "again"), { ok: false, reason: "disabled", error: "again" });
+    h.disable("manual");
+    assert.equal(disabledCalls, 1);
+    assert.equal(
+      lines.filter((l) => l.includes('Plugin \\"p\\" disabled after 2 consecutive failed calls')).length,
+      1,
+    );
+    assert.equal(
+      await metricValue(metrics, "clank_plugin_failures_total", { plugin: "p", reason: "timeout" }),
+      3,
+    );
+    assert.equal(await metricValue(metrics, "clank_plugin_disabled", { plugin: "p" }), 1);
+  });
+
+  await t.step("a new health for the same plugin resets the disabled gauge", async () => {
+    const metrics = new Metrics();
+    const { log } = memoryLogger();
+    new PluginHealth("p", log, metrics, 1).failed("threw", "x");
+    assert.equal(await metricValue(metrics, "clank_plugin_disabled", { plugin: "p" }), 1);
+    new PluginHealth("p", log, metrics, 1);
+    assert.equal(await metricValue(metrics, "clank_plugin_disabled", { plugin: "p" }), 0);
+  });
+});
