@@ -163,7 +163,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     log: log.child({ event: "maintenance" }),
   });
   const watcher = options.transport === undefined
-    ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => void host.reload().catch(() => {}), { log })
+    ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => host.reload().then(() => {}, () => {}), {
+      log,
+    })
     : undefined;
 
   let resolveStopped!: () => void;

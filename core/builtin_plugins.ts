@@ -9,6 +9,7 @@ import type { PluginKind } from "../plugins/sdk.ts";
 
 /** One built-in plugin. */
 export interface BuiltinPlugin {
+  /** Must equal the name the plugin declares; `[[plugins]] name = "…"` refers to it. */
   name: string;
   kind: PluginKind;
   /** Imports the module; its default export is the plugin. */
@@ -103,7 +104,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "status",
+    name: "command_status",
     kind: "command",
     module: () => import("../commands/status.ts"),
     url: new URL("../commands/status.ts", import.meta.url),
@@ -111,7 +112,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "threshold",
+    name: "command_threshold",
     kind: "command",
     module: () => import("../commands/threshold.ts"),
     url: new URL("../commands/threshold.ts", import.meta.url),
@@ -119,7 +120,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "spontaneous",
+    name: "command_spontaneous",
     kind: "command",
     module: () => import("../commands/spontaneous.ts"),
     url: new URL("../commands/spontaneous.ts", import.meta.url),
@@ -127,7 +128,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "response",
+    name: "command_response",
     kind: "command",
     module: () => import("../commands/response.ts"),
     url: new URL("../commands/response.ts", import.meta.url),
@@ -135,7 +136,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "context",
+    name: "command_context",
     kind: "command",
     module: () => import("../commands/context.ts"),
     url: new URL("../commands/context.ts", import.meta.url),
@@ -143,7 +144,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "model",
+    name: "command_model",
     kind: "command",
     module: () => import("../commands/model.ts"),
     url: new URL("../commands/model.ts", import.meta.url),
@@ -151,7 +152,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "reset",
+    name: "command_reset",
     kind: "command",
     module: () => import("../commands/reset.ts"),
     url: new URL("../commands/reset.ts", import.meta.url),
@@ -159,7 +160,7 @@ export const BUILTIN_PLUGINS: readonly BuiltinPlugin[] = [
     options: none,
   },
   {
-    name: "help",
+    name: "command_help",
     kind: "command",
     module: () => import("../commands/help.ts"),
     url: new URL("../commands/help.ts", import.meta.url),

@@ -21,7 +21,7 @@ export interface CommandHost {
   /** Applies a change; returns an error line for chat when it was refused. */
   applySettings(channel: string, patch: Record<string, unknown>): Promise<string | null>;
   resetSettings(channel: string): Promise<void>;
-  reply(channel: string, text: string): void;
+  reply(channel: string, text: string): Promise<void>;
 }
 
 /** Most per-user cooldown entries kept; expired ones are pruned first. */
@@ -84,7 +84,7 @@ export class CommandRouter {
       const refused = await this.#host.applySettings(event.channel, result.set);
       if (refused !== null) reply = `@${event.displayName} ${refused}`;
     }
-    if (reply !== undefined && reply.trim() !== "") this.#host.reply(event.channel, reply);
+    if (reply !== undefined && reply.trim() !== "") await this.#host.reply(event.channel, reply);
     return "ran";
   }
 

@@ -376,10 +376,8 @@ export class Host implements ControlApi {
         break;
       case "join":
       case "part":
-        if (event.self && state) {
-          state.joined = event.type === "join";
-          this.#metrics.channelsJoined.set([...this.#channels.values()].filter((c) => c.joined).length);
-        }
+        // The transport owns the channelsJoined gauge; the host only tracks per-channel state.
+        if (event.self && state) state.joined = event.type === "join";
         break;
       case "notice":
         this.#metrics.notices.inc({ msg_id: event.msgId });
@@ -767,9 +765,9 @@ export class Host implements ControlApi {
         return change.ok ? null : describeProblems(change.problems);
       },
       resetSettings: async (channel: string) => void await this.resetSettings(channel),
-      reply: (channel: string, text: string) => {
+      reply: async (channel: string, text: string) => {
         const state = this.#channels.get(channel);
-        if (state) void this.#sendCommandReply(state, text);
+        if (state) await this.#sendCommandReply(state, text);
       },
     };
   }

@@ -40,6 +40,13 @@ export interface LoadedPlugins {
   problems: string[];
 }
 
+/**
+ * The bot's own code: a sandboxed built-in imports helper modules from these directories, so its
+ * Worker may read them (they hold code, not configuration or secrets).
+ */
+const BOT_SOURCE_DIRS = ["../core/", "../plugins/", "../commands/", "../filters/"]
+  .map((d) => fileURLToPath(new URL(d, import.meta.url)));
+
 /** Default call deadline of the config schema (`timeout_ms`). */
 const DEFAULT_TIMEOUT_MS = 2000;
 
@@ -216,17 +223,21 @@ async function loadBuiltin(
   const timeoutMs = timeoutOf(entry, b.timeoutMs?.(config) ?? DEFAULT_TIMEOUT_MS);
   const source = `builtin:${b.name}`;
   if (entry?.sandbox === true) {
-    return await createSandboxedPlugin({
-      url: b.url,
-      source,
-      options,
-      grant: entry.permissions,
-      baseDir: deps.baseDir,
-      log: deps.log,
-      metrics: deps.metrics,
-      store: deps.store,
-      timeoutMs,
-    });
+    return checkBuiltinName(
+      b,
+      await createSandboxedPlugin({
+        url: b.url,
+        source,
+        options,
+        grant: entry.permissions,
+        implicitRead: BOT_SOURCE_DIRS,
+        baseDir: deps.baseDir,
+        log: deps.log,
+        metrics: deps.metrics,
+        store: deps.store,
+        timeoutMs,
+      }),
+    );
   }
   let mod: { default?: unknown };
   try {
@@ -238,7 +249,7 @@ async function loadBuiltin(
       { cause: err, details: { plugin: b.name } },
     );
   }
-  return await createInProcessPlugin(mod.default, {
+  const handle = await createInProcessPlugin(mod.default, {
     source,
     options,
     log: deps.log,
@@ -246,6 +257,19 @@ async function loadBuiltin(
     store: deps.store,
     timeoutMs,
   });
+  return checkBuiltinName(b, handle);
+}
+
+/** A built-in must declare the name it is registered under, or `[[plugins]] name = …` would miss it. */
+async function checkBuiltinName(b: BuiltinPlugin, handle: PluginHandle): Promise<PluginHandle> {
+  if (handle.meta.name === b.name) return handle;
+  await handle.close();
+  throw new ClankError(
+    "PLUGIN_INVALID",
+    `Built-in plugin "${b.name}" declares the name "${handle.meta.name}"; the registry in core/builtin_plugins.ts ` +
+      "and the plugin must use the same name",
+    { details: { plugin: b.name } },
+  );
 }
 
 async function loadFile(

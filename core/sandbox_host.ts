@@ -58,6 +58,11 @@ export interface SandboxedPluginOptions {
   options?: Record<string, unknown>;
   /** The operator's grant from `[[plugins]] permissions`. */
   grant?: PluginPermissions;
+  /**
+   * Paths the Worker may read besides the plugin file and the SDK, without being a grant the plugin
+   * must declare: the loader passes the bot's own source directories for sandboxed built-ins.
+   */
+  implicitRead?: string[];
   /** Relative granted paths are resolved against this directory (default: the working directory). */
   baseDir?: string;
   log: Logger;
@@ -172,9 +177,10 @@ class SandboxedPlugin implements PluginHandle {
   constructor(opts: SandboxedPluginOptions) {
     this.#opts = opts;
     this.#grant = resolveGrant(opts.grant ?? {}, opts.baseDir ?? Deno.cwd());
-    this.#implicitRead = [SDK_URL, opts.url].filter((u) => u.protocol === "file:").map((u) =>
-      fileURLToPath(u)
-    );
+    this.#implicitRead = [
+      ...[SDK_URL, opts.url].filter((u) => u.protocol === "file:").map((u) => fileURLToPath(u)),
+      ...(opts.implicitRead ?? []),
+    ];
     this.#permissions = workerPermissions(this.#grant, this.#implicitRead);
     this.#log = opts.log.child({ plugin: opts.source });
   }
@@ -298,7 +304,9 @@ class SandboxedPlugin implements PluginHandle {
       setupMs,
       "load",
     );
-    if (ready.t === "init_error") throw new ClankError(ready.code, String(ready.message));
+    if (ready.t === "init_error") {
+      throw new ClankError(ready.code, explainImportFailure(String(ready.message)));
+    }
     const parsed = ReadySchema.safeParse(ready);
     if (ready.t !== "ready" || !parsed.success) {
       throw new ClankError(
@@ -630,4 +638,24 @@ class SandboxedPlugin implements PluginHandle {
     this.#worker = undefined;
     this.#outbox = undefined;
   }
+}
+
+/**
+ * A Worker without read access cannot tell a missing import from a forbidden one; the host can.
+ * Rewrites Deno's "Requires read access" for an import into which of the two it is.
+ */
+export function explainImportFailure(message: string): string {
+  const m = /Requires read access to "([^"]+)"/.exec(message);
+  if (m === null) return message;
+  const path = m[1]!;
+  let exists = true;
+  try {
+    Deno.statSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) exists = false;
+  }
+  const head = message.slice(0, message.indexOf(":", message.indexOf("could not be imported")) + 1);
+  return exists
+    ? `${head} it imports ${path}, which it may not read: grant it with permissions = { read = ["${path}"] }`
+    : `${head} it imports ${path}, which does not exist`;
 }

@@ -86,7 +86,10 @@ async function init(url: string, src: string): Promise<void> {
     outbox.push({
       t: "init_error",
       code: "PLUGIN_LOAD_FAILED",
-      message: `Plugin at ${src} could not be imported: ${describeError(err)}`,
+      // First line only, without terminal colours: the stack of a failed import is noise in a log.
+      message: `Plugin at ${src} could not be imported: ${
+        describeError(err).split("\n")[0]!.replace(/\x1b\[[0-9;]*m/g, "")
+      }`,
     });
     return;
   }

@@ -212,10 +212,8 @@ export class SendQueue {
   enqueue(request: SendRequest): Promise<SendOutcome> {
     const channel = channelName(request.channel);
     if (this.#closed) return Promise.resolve(this.#dropped(channel, request.kind, "closed"));
-    if (this.#transport.readOnly) {
-      this.#metrics.linesObserved.inc({ channel, kind: request.kind });
-      return Promise.resolve("dropped:observe");
-    }
+    // The host logs and counts what it would have said (clank_lines_would_send_total).
+    if (this.#transport.readOnly) return Promise.resolve("dropped:observe");
     const now = this.#clock.now();
     const state = this.#state(channel);
     const refused = this.#refusal(state, now);
@@ -363,7 +361,7 @@ export class SendQueue {
   }
 
   #onNotice(channel: string, msgId: string, text: string, now: number): void {
-    this.#metrics.notices.inc({ msg_id: msgId || "none" });
+    // The host counts every NOTICE (clank_twitch_notices_total); here they only change what may be sent.
     const c = channelName(channel);
     switch (msgId) {
       case "msg_ratelimit": {
@@ -524,7 +522,6 @@ export class SendQueue {
     s.lastSentAt = now;
     s.recent.push({ text: item.text, time: now });
     this.#finishQueue(s, item.channel);
-    this.#metrics.linesSent.inc({ channel: item.channel, kind: item.kind });
     item.resolve("sent");
   }
 

@@ -32,6 +32,28 @@ export interface SqliteOptions {
   walAutocheckpointPages?: number;
 }
 
+/** Lines per multi-row INSERT (9 parameters each, far below SQLite's limit). */
+const ROWS_PER_STATEMENT = 50;
+
+function insertSql(rows: number): string {
+  return "INSERT OR IGNORE INTO messages (channel, msg_id, user_id, login, display_name, text, time_ms, bot, kind) " +
+    `VALUES ${Array(rows).fill("(?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`;
+}
+
+function pushRow(args: SQLInputValue[], r: ChatRecord): void {
+  args.push(
+    String(r.channel),
+    String(r.id),
+    String(r.userId ?? ""),
+    String(r.user ?? ""),
+    String(r.displayName ?? r.user ?? ""),
+    String(r.text ?? ""),
+    Math.round(Number(r.time)),
+    r.bot ? 1 : 0,
+    r.kind ?? null,
+  );
+}
+
 /** Rows deleted per statement while pruning, so a long prune never holds the write lock for long. */
 const PRUNE_BATCH = 5000;
 
@@ -166,23 +188,21 @@ export class SqliteStorage implements Storage {
     if (records.length === 0) return Promise.resolve();
     return this.#run("saveMessages", () => {
       const db = this.#open();
-      const insert = this.#stmt(
-        "INSERT OR IGNORE INTO messages (channel, msg_id, user_id, login, display_name, text, time_ms, bot, kind) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      );
+      const many = this.#stmt(insertSql(ROWS_PER_STATEMENT));
+      const one = this.#stmt(insertSql(1));
+      const args: SQLInputValue[] = [];
       this.#transaction(db, () => {
-        for (const r of records) {
-          insert.run(
-            String(r.channel),
-            String(r.id),
-            String(r.userId ?? ""),
-            String(r.user ?? ""),
-            String(r.displayName ?? r.user ?? ""),
-            String(r.text ?? ""),
-            Math.round(Number(r.time)),
-            r.bot ? 1 : 0,
-            r.kind ?? null,
-          );
+        let i = 0;
+        // Multi-row statements: far fewer calls into SQLite per line.
+        for (; i + ROWS_PER_STATEMENT <= records.length; i += ROWS_PER_STATEMENT) {
+          args.length = 0;
+          for (let j = i; j < i + ROWS_PER_STATEMENT; j++) pushRow(args, records[j]!);
+          many.run(...args);
+        }
+        for (; i < records.length; i++) {
+          args.length = 0;
+          pushRow(args, records[i]!);
+          one.run(...args);
         }
       });
     });

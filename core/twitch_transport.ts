@@ -427,11 +427,14 @@ export class TwitchTransport implements Transport {
   }
 
   async #onAuthFailure(): Promise<void> {
+    // When the token manager answered "no new token" it has already said why, once: do not repeat it.
+    let explained = false;
     if (this.#opts.onAuthFailure && !this.#authRetried) {
       this.#authRetried = true;
       let refreshed = false;
       try {
         refreshed = await this.#opts.onAuthFailure();
+        explained = !refreshed;
       } catch (err) {
         this.#log.warn("Refreshing the Twitch token failed", { err: describeError(err) });
       }
@@ -445,7 +448,8 @@ export class TwitchTransport implements Transport {
     if (this.#stopped) return;
     const message = `Twitch rejected the OAuth token for ${this.#login}: run \`deno task auth\` or set ` +
       "TWITCH_OAUTH_TOKEN to a valid token with the chat:read and chat:edit scopes";
-    this.#log.error(message, { code: "TWITCH_AUTH_FAILED" });
+    if (explained) this.#log.debug(message, { code: "TWITCH_AUTH_FAILED" });
+    else this.#log.error(message, { code: "TWITCH_AUTH_FAILED" });
     this.#stopped = true;
     this.#client = null;
     this.#emit({ type: "disconnected", reason: "auth_failed", time: Date.now() });

@@ -1,13 +1,13 @@
 /**
  * Blocked-word lists: the file format and its parser.
  *
- * One entry per line. Blank lines and lines starting with `#` are ignored; ` #` after a word entry
- * starts a comment. `[name]` starts a category that the following entries belong to (a drop verdict
- * names the category, never the matched text). `re:PATTERN` is a regular expression (flags `iu`)
- * tested against the raw line and the folded line. `allow:WORD` names an ordinary word that a word
- * entry must not match (stretched letters turn "rapping" into "raping"). Anything else is a word or
- * phrase, matched as whole words. A bad line is reported with its line number and skipped; parsing
- * never throws.
+ * One entry per line. Blank lines and lines starting with `#` are ignored; a blank followed by `#`
+ * starts a comment on any line except a `re:` line. `[name]` starts a category that the following
+ * entries belong to (a drop verdict names the category, never the matched text). `re:PATTERN` is a
+ * regular expression (flags `iu`) tested against the raw line and the folded line. `allow:WORD`
+ * names an ordinary word that a word entry must not match (stretched letters turn "rapping" into
+ * "raping"). Anything else is a word or phrase, matched as whole words. A bad line is reported with
+ * its line number and skipped; parsing never throws.
  * @module
  */
 import { CharKind, charKind, foldText } from "./text_normalizer.ts";
@@ -127,29 +127,29 @@ function parseLine(
 ): { entry: ListEntry } | { problem: ListProblem } | { section: string } | null {
   const trimmed = raw.trim();
   if (trimmed === "" || trimmed.startsWith("#")) return null;
-  const origin = { source, line, category, text: trimmed };
   if (trimmed.startsWith("re:")) {
+    // A regular expression runs to the end of the line: `#` may be part of it.
     const compiled = compileRegex(trimmed.slice(3).trim());
     if ("error" in compiled) return { problem: { source, line, entry: trimmed, message: compiled.error } };
-    return { entry: { kind: "regex", ...origin, regex: compiled.regex } };
-  }
-  if (trimmed.startsWith("allow:")) {
-    const text = trimmed.slice(6).trim();
-    const parsed = parseEntry(text);
-    if ("error" in parsed) return { problem: { source, line, entry: trimmed, message: parsed.error } };
-    return { entry: { kind: "allow", ...origin, letters: parsed.pattern.replaceAll(" ", "") } };
-  }
-  const section = SECTION.exec(trimmed);
-  if (section) {
-    const name = (section[1] ?? "").trim();
-    if (name === "") return { problem: { source, line, entry: trimmed, message: "Category name is empty" } };
-    return { section: name };
+    return { entry: { kind: "regex", source, line, category, text: trimmed, regex: compiled.regex } };
   }
   const comment = trimmed.search(/\s#/);
   const text = comment === -1 ? trimmed : trimmed.slice(0, comment).trim();
+  const origin = { source, line, category, text };
+  if (text.startsWith("allow:")) {
+    const parsed = parseEntry(text.slice(6).trim());
+    if ("error" in parsed) return { problem: { source, line, entry: text, message: parsed.error } };
+    return { entry: { kind: "allow", ...origin, letters: parsed.pattern.replaceAll(" ", "") } };
+  }
+  const section = SECTION.exec(text);
+  if (section) {
+    const name = (section[1] ?? "").trim();
+    if (name === "") return { problem: { source, line, entry: text, message: "Category name is empty" } };
+    return { section: name };
+  }
   const parsed = parseEntry(text);
   if ("error" in parsed) return { problem: { source, line, entry: text, message: parsed.error } };
-  return { entry: { kind: "word", ...origin, text, pattern: parsed.pattern } };
+  return { entry: { kind: "word", ...origin, pattern: parsed.pattern } };
 }
 
 function parseLines(lines: readonly string[], source: string): WordList {

@@ -61,8 +61,12 @@ interface Scan {
   letterFrom: Uint8Array;
   /** Where the current attempt started. */
   start: number;
-  /** States explored from this start without a match. */
+  /** States explored without a match; their outcome does not depend on the start. */
   visited: Set<number>;
+  /** States whose exploration rejected an allowed word: their outcome depends on the start. */
+  visitedFromStart: Set<number>;
+  /** Matches rejected because they spell an allowed word, so far. */
+  rejections: number;
 }
 
 /** A compiled set of lists. Build once per list change; `match` is cheap and never throws. */
@@ -84,7 +88,7 @@ export class WordMatcher {
     this.size = entries.length;
   }
 
-  /** Compiles the entries of several lists; earlier lists win when two entries match. */
+  /** Compiles the entries of several lists; of two entries with the same words, the earlier is reported. */
   static compile(lists: readonly WordList[]): WordMatcher {
     return new WordMatcher(lists.flatMap((list) => list.entries));
   }
@@ -144,11 +148,19 @@ export class WordMatcher {
       const kind = kinds[i] ?? 0;
       letterFrom[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterFrom[i + 1] ?? 0 : 0;
     }
-    const scan: Scan = { text, kinds, letterBefore, letterFrom, start: 0, visited: new Set() };
+    const scan: Scan = {
+      text,
+      kinds,
+      letterBefore,
+      letterFrom,
+      start: 0,
+      visited: new Set(),
+      visitedFromStart: new Set(),
+      rejections: 0,
+    };
     for (let p = 0; p < n; p++) {
       if (kinds[p] === CharKind.Space || letterBefore[p]) continue;
-      // An allowed word rejects a match by its start, so explored states are only reused per start.
-      if (scan.visited.size > 0) scan.visited.clear();
+      if (scan.visitedFromStart.size > 0) scan.visitedFromStart.clear();
       scan.start = p;
       for (const reading of letterReadings(text[p] ?? "")) {
         const child = this.#root.children.get(reading);
@@ -174,16 +186,35 @@ export class WordMatcher {
     piece: number,
     pending: boolean,
   ): { entry: WordEntry; end: number } | null {
+    const state = ((node.id * (scan.text.length + 1) + pos) * 3 + piece) * 2 + (pending ? 1 : 0);
+    if (scan.visited.has(state) || scan.visitedFromStart.has(state)) return null;
+    const rejectionsBefore = scan.rejections;
+    const found = this.#explore(scan, node, pos, piece, pending);
+    if (found) return found;
+    // Positions only grow, so a state is never re-entered while it is being explored.
+    if (scan.rejections === rejectionsBefore) scan.visited.add(state);
+    else scan.visitedFromStart.add(state);
+    return null;
+  }
+
+  /** The steps of {@link WordMatcher.#walk}: end here, repeat, next letter, gap, next phrase word. */
+  #explore(
+    scan: Scan,
+    node: TrieNode,
+    pos: number,
+    piece: number,
+    pending: boolean,
+  ): { entry: WordEntry; end: number } | null {
     const { text, kinds } = scan;
     const n = text.length;
-    const state = ((node.id * (n + 1) + pos) * 3 + piece) * 2 + (pending ? 1 : 0);
-    if (scan.visited.has(state)) return null;
-    scan.visited.add(state);
 
     const first = node.entries[0];
     if (first) {
       const end = this.#endAt(scan, node.key, pos);
-      if (end >= 0 && !this.#isAllowed(scan, end)) return { entry: first, end };
+      if (end >= 0) {
+        if (!this.#isAllowed(scan, end)) return { entry: first, end };
+        scan.rejections++;
+      }
     }
 
     // Same piece: the letter repeats, or the next letter follows.

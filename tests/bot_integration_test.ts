@@ -43,8 +43,7 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
     await t.step("the bot never replies to itself", async () => {
       const before = h.ollama.generations().length;
       h.twitch.sendPrivmsg("beta", { login: "clankbot", text: "clankbot here, hello @clankbot" });
-      h.twitch.sendPrivmsg("beta", { login: "viewer", text: "just chatting" });
-      await h.bot.host.settled();
+      await h.say("beta", "viewer", "just chatting");
       assertEquals(h.ollama.generations().length, before);
     });
 
@@ -53,8 +52,7 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
       async () => {
         await h.ollama.setDown(true);
         const sentBefore = h.twitch.privmsgs.length;
-        h.twitch.sendPrivmsg("beta", { login: "asker", text: "clankbot are you there?" });
-        await h.bot.host.settled();
+        await h.say("beta", "asker", "clankbot are you there?");
         assertEquals(h.twitch.privmsgs.length, sentBefore);
         const metrics = await h.bot.metrics.text();
         assertMatch(metrics, /clank_ollama_errors_total\{kind="unreachable"\} 1/);

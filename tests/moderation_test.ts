@@ -9,6 +9,27 @@ function promptOf(body: Record<string, unknown> | undefined): string {
   return ((body?.messages ?? []) as Array<{ content: string }>).map((m) => m.content).join("\n");
 }
 
+const WORDS = [
+  "river",
+  "castle",
+  "pixel",
+  "thunder",
+  "maple",
+  "rocket",
+  "velvet",
+  "harbor",
+  "comet",
+  "lantern",
+];
+let replies = 0;
+/** Replies that differ enough that the repetition filter never takes them for repeats. */
+function varied(): string {
+  replies++;
+  return `${WORDS[replies % 10]} ${WORDS[(replies * 3 + 1) % 10]} ${
+    WORDS[(replies * 7 + 2) % 10]
+  } number ${replies}`;
+}
+
 Deno.test("moderation events reach the context, the database and the output", async (t) => {
   const dir = await Deno.makeTempDir();
   const words = `${dir}/blocked.txt`;
@@ -19,7 +40,7 @@ Deno.test("moderation events reach the context, the database and the output", as
       defaults: { response: 10 },
       twitch: { keep_timed_out_lines: true },
     },
-    ollama: { reply: () => "sounds good to me" },
+    ollama: { reply: () => varied() },
   });
   let asks = 0;
   const mentionAndPrompt = async (channel: string): Promise<string> => {
@@ -96,7 +117,7 @@ Deno.test("moderation events reach the context, the database and the output", as
           'clank_lines_blocked_total{filter="restricted_user",direction="out"}',
         ),
       );
-      h.ollama.setReply(() => "sounds good to me");
+      h.ollama.setReply(() => varied());
     });
 
     await t.step("emote-only mode: the bot stays quiet", async () => {

@@ -98,6 +98,16 @@ Deno.test("loadPlugins loads built-ins with their config", async (t) => {
       await closeAll(plugins);
     });
 
+    await t.step("a built-in registered under another name than it declares is refused", async () => {
+      const misnamed = { ...BUILTINS[1]!, name: "echo" };
+      const { plugins, problems } = await load({}, dir, [misnamed]);
+      assert.deepEqual(plugins, []);
+      assert.deepEqual(problems, [
+        'Built-in plugin "echo" declares the name "echo_filter"; the registry in core/builtin_plugins.ts and the ' +
+        "plugin must use the same name",
+      ]);
+    });
+
     await t.step("a built-in may be sandboxed on request", async () => {
       const { plugins, problems } = await load({ plugins: [{ name: "echo_filter", sandbox: true }] }, dir);
       assert.deepEqual(problems, []);
@@ -272,14 +282,14 @@ Deno.test("BUILTIN_PLUGINS lists every built-in once, each with a module URL", (
       "spontaneous_gate",
       "ollama",
       "markov",
-      "status",
-      "threshold",
-      "spontaneous",
-      "response",
-      "context",
-      "model",
-      "reset",
-      "help",
+      "command_status",
+      "command_threshold",
+      "command_spontaneous",
+      "command_response",
+      "command_context",
+      "command_model",
+      "command_reset",
+      "command_help",
     ]
   ) assert.ok(seen.has(name), name);
   const config = ConfigSchema.parse({ filter: { enabled: false, blocked_words_file: "words.txt" } });

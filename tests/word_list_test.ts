@@ -6,7 +6,7 @@ const SAMPLE = [
   "",
   "badword",
   "   spaced entry   ",
-  "[insults]",
+  "[insults]   # a category with a comment",
   "Kill-Your Self  # trailing comment",
   "re:fo+\\s*bar",
   "   # indented comment",

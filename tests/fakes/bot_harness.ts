@@ -21,6 +21,8 @@ export interface Harness {
   logs: string[];
   dir: string;
   token: string;
+  /** Sends a chat line and waits until the bot has handled it (and everything it triggered). */
+  say(channel: string, login: string, text: string, extra?: Record<string, unknown>): Promise<void>;
   /** Restarts the bot on the same database and fakes (restart tests). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -88,6 +90,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logs,
     dir,
     token: accessToken,
+    async say(channel, login, text, extra = {}) {
+      const seen = () =>
+        harness.bot.host.recent(channel, 1000).filter((l) => l.user === login && l.text === text).length;
+      const blocked = () => harness.logs.filter((l) => l.includes("Chat line blocked")).length;
+      const [seenBefore, blockedBefore] = [seen(), blocked()];
+      twitch.sendPrivmsg(channel, { login, text, ...extra });
+      await twitch.waitFor(
+        () => seen() > seenBefore || blocked() > blockedBefore,
+        10_000,
+        `the bot to receive "${text}"`,
+      );
+      await harness.bot.host.settled();
+    },
     async restart() {
       await harness.bot.stop();
       harness.bot = await start();

@@ -1,0 +1,146 @@
+/**
+ * `main.ts` as a user runs it: the demo fallback with nothing configured, exit code 2 for a bad
+ * config, `--help`, and a real start against the fakes that becomes ready and stops cleanly on
+ * SIGTERM.
+ */
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { startFakeTwitch } from "./fakes/fake_twitch.ts";
+import { startFakeOllama } from "./fakes/fake_ollama.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const FLAGS = [
+  "run",
+  "--unstable-worker-options",
+  "--allow-net",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+];
+
+/** A clean environment: no variable of the user's shell leaks into the bot. */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const keep = ["PATH", "HOME", "DENO_DIR", "TMPDIR"];
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const k of keep) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return { ...env, ...extra };
+}
+
+async function run(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, MAIN, ...args],
+    cwd,
+    env: cleanEnv(env),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+function assertNoStackTrace(text: string): void {
+  assert(!/^\s+at .+:\d+:\d+\)?$/m.test(text), `a stack trace was printed:\n${text}`);
+}
+
+Deno.test("main.ts with nothing configured says what it lacks and falls back to the offline demo", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const r = await run([], cwd, { OLLAMA_URL: "http://127.0.0.1:9" });
+    assertEquals(r.code, 0, r.stderr);
+    assertMatch(r.stdout, /No channels configured/);
+    assertMatch(
+      r.stdout,
+      /Ollama is not reachable at http:\/\/127\.0\.0\.1:9: replaying with the offline Markov generator/,
+    );
+    assertMatch(r.stdout, /mention from riverotter → would say: @riverotter /);
+    assertMatch(r.stdout, /mention from riverotter → skipped \(cooldown: user_cooldown\)/);
+    assertMatch(r.stdout, /Replay done: \d+ line\(s\)/);
+    assertNoStackTrace(r.stdout + r.stderr);
+    // The demo never writes a database into the user's directory.
+    assertEquals([...Deno.readDirSync(cwd)].length, 0);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts rejects a bad config with exit code 2 and one line per problem", async (t) => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    await t.step("file and environment problems, secrets hidden", async () => {
+      await Deno.writeTextFile(`${cwd}/config.toml`, "[defaults]\nthreshold = 500\n");
+      const r = await run([], cwd, { LOG_FORMAT: "xml", TWITCH_OAUTH_TOKEN: "oauth:leakme123" });
+      assertEquals(r.code, 2);
+      assertMatch(r.stderr, /defaults\.threshold: 500 is out of range 5\.\.200/);
+      assertMatch(r.stderr, /log\.format \(LOG_FORMAT\): "xml" must be console or json/);
+      assert(!r.stderr.includes("leakme123"));
+      assertNoStackTrace(r.stderr);
+    });
+    await t.step("unknown flags name the allowed ones", async () => {
+      const r = await run(["--confg", "x"], cwd);
+      assertEquals(r.code, 2);
+      assertMatch(r.stderr, /Unknown option --confg .*allowed: --config/);
+    });
+    await t.step("--help", async () => {
+      const r = await run(["--help"], cwd);
+      assertEquals(r.code, 0);
+      assertMatch(r.stdout, /Usage: deno task start/);
+    });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops cleanly on SIGTERM", async () => {
+  const cwd = await Deno.makeTempDir();
+  const twitch = await startFakeTwitch();
+  const ollama = await startFakeOllama();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, MAIN],
+    cwd,
+    clearEnv: true,
+    env: cleanEnv({
+      TWITCH_CHANNELS: "alpha",
+      TWITCH_IRC_URL: twitch.url,
+      OLLAMA_URL: ollama.url,
+      HTTP_LISTEN: `127.0.0.1:${port}`,
+      LOG_FORMAT: "json",
+    }),
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  const stdout = new Response(child.stdout).text();
+  try {
+    let ready = 0;
+    for (let i = 0; i < 200 && ready !== 200; i++) {
+      ready = await fetch(`http://127.0.0.1:${port}/readyz`).then(async (
+        r,
+      ) => (await r.body?.cancel(), r.status))
+        .catch(() => 0);
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assertEquals(ready, 200, "the bot never became ready");
+    child.kill("SIGTERM");
+    const status = await child.status;
+    const logs = await stderr;
+    assertEquals(status.code, 0, logs);
+    assertMatch(logs, /observe mode/);
+    assertMatch(logs, /"msg":"Stopped"/);
+    await stdout;
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await twitch.close();
+    await ollama.close();
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
