@@ -27,7 +27,8 @@ export type ErrorCode =
   | "SECRET_KEY_INVALID"
   | "SECRET_DATA_INVALID"
   | "SETTING_INVALID"
-  | "HTTP_BIND_REFUSED";
+  | "HTTP_BIND_REFUSED"
+  | "UPSTREAM_UNAVAILABLE";
 
 /** An error with a stable code and optional structured details (never secrets). */
 export class ClankError extends Error {

@@ -132,6 +132,7 @@ export class Host implements ControlApi {
   #admins: Set<string>;
   #ollamaReachable: boolean | null = null;
   #ollamaError: string | null = null;
+  #lastGeneratorError: string | null = null;
   #tick: ReturnType<typeof setInterval> | undefined;
   #inflight = new Set<Promise<void>>();
   #stopping = false;
@@ -566,14 +567,17 @@ export class Host implements ControlApi {
       if (code === "UNREACHABLE") this.#ollamaReachable = false;
       this.#ollamaError = error;
     }
-    const first = state.lastError !== error;
     state.lastError = error;
-    // One warning per new failure, then quiet: an Ollama outage must not flood the log either.
+    // One warning per new failure across all channels, then quiet until a generation succeeds:
+    // an Ollama outage with hundreds of channels must not flood the log either.
+    const first = this.#lastGeneratorError !== error;
+    this.#lastGeneratorError = error;
     const level = first ? "warn" : "debug";
     this.#log[level]("Generator failed; staying silent", { channel: state.name, plugin: generator, error });
   }
 
   #generatorSucceeded(generator: string): void {
+    this.#lastGeneratorError = null;
     if (generator === "ollama") {
       if (this.#ollamaReachable === false) this.#log.info("Ollama answers again", { event: "ollama_up" });
       this.#ollamaReachable = true;

@@ -11,6 +11,14 @@ import type { CallOutcome } from "./plugin_handle.ts";
 /** Why a call failed (`disabled` is never counted as a new failure). */
 export type FailureReason = "threw" | "timeout" | "malformed";
 
+/**
+ * Errors that report an outage of a service the plugin depends on (Ollama down, an API timing out),
+ * not a fault of the plugin: counted and logged quietly, never towards disabling it, so the plugin
+ * is there again when the service comes back. Third-party plugins signal one by throwing an error
+ * whose message starts with `UPSTREAM_UNAVAILABLE:`.
+ */
+export const UPSTREAM_FAILURE = /\b(?:OLLAMA_(?:UNREACHABLE|TIMEOUT|ERROR|MODEL_MISSING)|UPSTREAM_UNAVAILABLE)\b/;
+
 /** Consecutive failures after which a plugin is disabled by default. */
 export const DEFAULT_MAX_FAILURES = 5;
 
@@ -54,6 +62,11 @@ export class PluginHealth {
   /** Records a failed call, disables the plugin after too many in a row, and returns the outcome. */
   failed(reason: FailureReason, error: string): CallOutcome<never> {
     if (this.#disabled) return { ok: false, reason: "disabled", error };
+    if (reason === "threw" && UPSTREAM_FAILURE.test(error)) {
+      this.#metrics.pluginFailures.inc({ plugin: this.#name, reason: "upstream" });
+      this.#log.debug("Plugin call failed: its upstream service is unavailable", { error });
+      return { ok: false, reason, error };
+    }
     this.#metrics.pluginFailures.inc({ plugin: this.#name, reason });
     this.#consecutive++;
     this.#log.warn(`Plugin call failed (${reason})`, { reason, error, consecutive: this.#consecutive });
