@@ -85,7 +85,7 @@ export function parseMysqlUrl(url: string): MysqlTarget {
 }
 
 /** The URL with its password replaced by `***`, for messages. */
-export function redactMysqlUrl(target: MysqlTarget): string {
+export function redactMysqlUrl(target: Omit<MysqlTarget, "password"> & { password?: string }): string {
   const auth = target.user ? `${encodeURIComponent(target.user)}${target.password ? ":***" : ""}@` : "";
   const host = target.host.includes(":") ? `[${target.host}]` : target.host;
   return `mysql://${auth}${host}:${target.port}/${target.database}`;

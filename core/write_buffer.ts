@@ -17,6 +17,8 @@ export interface BufferTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
   now(): number;
+  /** Lets other work run between two flush groups (default: a zero timer). */
+  yield?(): Promise<void>;
 }
 
 /** Options of {@link BufferedStorage}. */
@@ -27,7 +29,7 @@ export interface BufferOptions {
   maxBuffered?: number;
   /** Buffered writes that trigger a flush before the interval is up (default 500). */
   batchSize?: number;
-  /** Most chat lines written in one insert/transaction (default 5000); a backlog drains in groups this big. */
+  /** Most chat lines written in one insert/transaction (default 10000); a backlog drains in groups this big. */
   maxGroup?: number;
   /** Milliseconds a write may wait before a flush (default 250). */
   flushIntervalMs?: number;
@@ -63,6 +65,7 @@ const REALTIME: BufferTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as number),
   now: () => Date.now(),
+  yield: () => new Promise((resolve) => setTimeout(resolve, 0)),
 };
 
 /** Batching, outage-tolerant front of a {@link Storage} backend. */
@@ -115,7 +118,7 @@ export class BufferedStorage implements Storage {
     this.#timers = options.timers ?? REALTIME;
     this.#max = Math.max(1, options.maxBuffered ?? 50_000);
     this.#batch = Math.max(1, options.batchSize ?? 500);
-    this.#maxGroup = Math.max(1, options.maxGroup ?? 5000);
+    this.#maxGroup = Math.max(1, options.maxGroup ?? 10000);
     this.#interval = Math.max(0, options.flushIntervalMs ?? 250);
     this.#backoffBase = Math.max(1, options.backoffBaseMs ?? 500);
     this.#backoffCap = Math.max(this.#backoffBase, options.backoffCapMs ?? 30_000);
@@ -244,7 +247,11 @@ export class BufferedStorage implements Storage {
     const through = this.#nextSeq - 1;
     if (this.#settledThrough(through)) return Promise.resolve();
     const done = new Promise<void>((resolve) => this.#waiters.push({ through, resolve }));
-    if (this.#retryTimer === undefined) this.#startNow();
+    if (this.#retryTimer === undefined && !this.#running) {
+      if (this.#flushTimer !== undefined) this.#timers.clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      void this.#drain();
+    }
     return done;
   }
 
@@ -443,7 +450,7 @@ export class BufferedStorage implements Storage {
         this.#inflight = 0;
         this.#commit(group, result);
         // Long backlogs (after an outage) must not starve chat ingest of the event loop.
-        if (this.#live > 0) await new Promise<void>((r) => this.#timers.setTimeout(r, 0));
+        if (this.#live > 0) await (this.#timers.yield?.() ?? Promise.resolve());
         if (this.#closed) break;
       }
     } finally {
@@ -452,8 +459,9 @@ export class BufferedStorage implements Storage {
       this.#wakeWaiters();
       for (const resolve of this.#idle.splice(0)) resolve();
       if (!this.#closed && this.#live > 0) {
-        if (this.#waiters.length > 0 && this.#retryTimer === undefined) this.#startNow();
-        else this.#schedule();
+        if (this.#waiters.length > 0 && this.#retryTimer === undefined) {
+          queueMicrotask(() => void this.#drain());
+        } else this.#schedule();
       }
     }
   }
