@@ -15,6 +15,7 @@ import { runBackupCommand } from "./core/backup.ts";
 import { runMigrateDbCommand } from "./core/migrate_db.ts";
 import { openStorage } from "./core/storage_open.ts";
 import { runHealthcheck } from "./core/healthcheck.ts";
+import { loadDotEnv } from "./core/dotenv.ts";
 
 /** The version printed by `--version` and `/api/info`. */
 export const VERSION = "0.1.0";
@@ -38,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(`clank ${VERSION} (deno ${Deno.version.deno})`);
     return 0;
   }
+  // `.env` first: its variables count as environment (the real environment still wins).
+  const dotenv = await loadDotEnv(".env");
+  for (const problem of dotenv.problems) console.error(`${problem} (skipped)`);
   const configPath = typeof args.flags.config === "string" ? args.flags.config : undefined;
   const load = async () => (await loadConfig({ path: configPath })).config;
   let loaded;
@@ -56,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     log.addSecret(secret);
   }
   if (loaded.file) log.debug(`Config read from ${loaded.file}`, { event: "startup" });
+  if (dotenv.set.length > 0) log.debug(`Read ${dotenv.set.join(", ")} from .env`, { event: "startup" });
 
   switch (args.command) {
     case "auth": {

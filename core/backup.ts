@@ -142,6 +142,11 @@ function parseArgs(args: string[]): { out?: string; restore?: string; help?: boo
       opts.help = true;
       continue;
     }
+    if (flag === "--config") {
+      // Handled by main.ts (which passes every flag through); skip its value.
+      if (inline === undefined) i++;
+      continue;
+    }
     if (flag !== "--out" && flag !== "--restore") {
       return `Unknown argument ${arg}; allowed: --out PATH, --restore PATH`;
     }

@@ -213,6 +213,15 @@ export class Host implements ControlApi {
     await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
     await Promise.allSettled([...this.#inflight]);
+    // Part politely (bounded: a dead connection must not hold up the shutdown), then disconnect.
+    if (this.#transport.connected) {
+      let partTimer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.allSettled(this.#transport.joined().map((c) => this.#transport.part(c))),
+        new Promise((r) => (partTimer = setTimeout(r, Math.min(2000, graceMs)))),
+      ]);
+      clearTimeout(partTimer);
+    }
     await this.#transport.disconnect().catch(() => {});
   }
 

@@ -64,7 +64,9 @@ export async function runMigrateDbCommand(
       print(USAGE);
       return 0;
     }
-    if (arg === "--to") to = args[++i];
+    if (arg === "--config") i++; // handled by main.ts, which passes every flag through
+    else if (arg.startsWith("--config=")) continue;
+    else if (arg === "--to") to = args[++i];
     else if (arg.startsWith("--to=")) to = arg.slice(5);
     else {
       log.error(`Unknown argument ${arg.includes("://") ? "(a URL)" : arg}; allowed: --to URL`);

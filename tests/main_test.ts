@@ -134,6 +134,8 @@ Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops clea
     assertEquals(status.code, 0, logs);
     assertMatch(logs, /observe mode/);
     assertMatch(logs, /"msg":"Stopped"/);
+    // Graceful: the channel was parted before the connection closed.
+    await twitch.waitFor(() => twitch.parts.some((p) => p.channel === "alpha"), 2000, "a PART");
     await stdout;
   } finally {
     try {
@@ -141,6 +143,20 @@ Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops clea
     } catch { /* already exited */ }
     await twitch.close();
     await ollama.close();
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts reads .env from the working directory; the real environment wins", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${cwd}/.env`, "LOG_FORMAT=xml\nOLLAMA_TIMEOUT=5000\n");
+    const r = await run([], cwd, { OLLAMA_TIMEOUT: "10" });
+    assertEquals(r.code, 2);
+    // From .env: LOG_FORMAT is checked; from the shell: OLLAMA_TIMEOUT=10 overrides the file's 5000.
+    assertMatch(r.stderr, /log\.format \(LOG_FORMAT\): "xml" must be console or json/);
+    assert(!r.stderr.includes("5000"), r.stderr);
+  } finally {
     await Deno.remove(cwd, { recursive: true });
   }
 });
