@@ -1,11 +1,11 @@
 /**
- * SQLite backup and restore, and the `backup` subcommand. A backup is `VACUUM INTO` a new file:
- * online (the bot keeps running), consistent (one read transaction) and compact. Restoring needs the
- * bot stopped; it is refused while any connection holds the database. MySQL is backed up with
- * `mysqldump` (the command prints the invocation to use).
+ * SQLite backup and restore, and the `backup` subcommand. A backup is `VACUUM INTO` a new file (or
+ * SQLite's online backup API where Deno forbids that): online (the bot keeps running) and consistent.
+ * Restoring needs the bot stopped; it is refused while any connection holds the database. MySQL is
+ * backed up with `mysqldump` (the command prints the invocation to use).
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { backup as sqliteBackup, DatabaseSync } from "node:sqlite";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { Config } from "./config_schema.ts";
@@ -54,36 +54,63 @@ export function verifySqliteBackup(path: string): void {
   }
 }
 
+/** How a backup is taken: `vacuum` (VACUUM INTO, compact) or `pages` (SQLite's online backup API). */
+export type BackupMethod = "vacuum" | "pages";
+
 /**
- * Writes a consistent copy of the live database to `outPath` with `VACUUM INTO`, while the bot may
- * keep writing. Refuses to overwrite an existing file.
+ * Writes a consistent copy of the live database to `outPath` while the bot may keep writing.
+ * `VACUUM INTO` is preferred (one read transaction, compact output); Deno forbids it (it attaches a
+ * database) unless the process runs with every permission, so the `deno task backup` permissions fall
+ * back to the online backup API, which is consistent too. Refuses to overwrite an existing file.
  */
-export function backupSqlite(dbPath: string, outPath: string): Promise<{ path: string; bytes: number }> {
-  try {
-    if (!existsSync(dbPath)) {
-      throw new ClankError("STORAGE_FAILED", `Database file ${dbPath} does not exist; nothing to back up`);
-    }
-    if (existsSync(outPath)) {
-      throw new ClankError(
-        "STORAGE_FAILED",
-        `Backup file ${outPath} already exists; choose another --out path`,
-      );
-    }
-    mkdirSync(dirname(outPath), { recursive: true });
-    const db = new DatabaseSync(dbPath, { readOnly: true });
-    try {
-      db.exec("PRAGMA busy_timeout = 10000");
-      db.prepare("VACUUM INTO ?").run(outPath);
-    } catch (err) {
-      throw new ClankError("STORAGE_FAILED", `Backup of ${dbPath} failed: ${describeError(err)}`);
-    } finally {
-      db.close();
-    }
-    verifySqliteBackup(outPath);
-    return Promise.resolve({ path: outPath, bytes: statSync(outPath).size });
-  } catch (err) {
-    return Promise.reject(err);
+export async function backupSqlite(
+  dbPath: string,
+  outPath: string,
+  options: { method?: BackupMethod } = {},
+): Promise<{ path: string; bytes: number; method: BackupMethod }> {
+  if (!existsSync(dbPath)) {
+    throw new ClankError("STORAGE_FAILED", `Database file ${dbPath} does not exist; nothing to back up`);
   }
+  if (existsSync(outPath)) {
+    throw new ClankError(
+      "STORAGE_FAILED",
+      `Backup file ${outPath} already exists; choose another --out path`,
+    );
+  }
+  mkdirSync(dirname(outPath), { recursive: true });
+  let method: BackupMethod = options.method ?? "vacuum";
+  const db = new DatabaseSync(dbPath, { readOnly: true });
+  try {
+    db.exec("PRAGMA busy_timeout = 10000");
+    if (method === "vacuum") {
+      try {
+        db.prepare("VACUUM INTO ?").run(outPath);
+      } catch (err) {
+        if (options.method === "vacuum" || !/attached databases/.test(String((err as Error).message))) {
+          throw err;
+        }
+        rmSync(outPath, { force: true });
+        method = "pages";
+      }
+    }
+    if (method === "pages") {
+      await sqliteBackup(db, outPath);
+      // The copy keeps the source's WAL mode; a backup is a single self-contained file.
+      const out = new DatabaseSync(outPath);
+      try {
+        out.exec("PRAGMA journal_mode = DELETE");
+      } finally {
+        out.close();
+      }
+    }
+  } catch (err) {
+    rmSync(outPath, { force: true });
+    throw new ClankError("STORAGE_FAILED", `Backup of ${dbPath} failed: ${describeError(err)}`);
+  } finally {
+    db.close();
+  }
+  verifySqliteBackup(outPath);
+  return { path: outPath, bytes: statSync(outPath).size, method };
 }
 
 /** Throws when another connection (a running bot) has the database open. */
@@ -214,8 +241,8 @@ export async function runBackupCommand(
       return 0;
     }
     const out = opts.out ?? defaultBackupPath(dbPath);
-    const { path, bytes } = await backupSqlite(dbPath, out);
-    log.info("Backup written", { path, bytes });
+    const { path, bytes, method } = await backupSqlite(dbPath, out);
+    log.info("Backup written", { path, bytes, method });
     print(path);
     return 0;
   } catch (err) {

@@ -269,7 +269,9 @@ export const ConfigSchema = z.object({
     ),
   }).strict().prefault({}),
   filter: z.object({
-    enabled: z.boolean().default(true).describe("Check chat lines (before they enter the context) and the bot's own lines (before they are sent) against the blocked-words list."),
+    enabled: z.boolean().default(true).describe(
+      "Check chat lines (before they enter the context) and the bot's own lines (before they are sent) against the blocked-words list.",
+    ),
     blocked_words_file: z.string().default("").describe(
       "File of extra blocked words or phrases, one per line (`#` comments, `re:` starts a regular expression), reloaded when it changes; empty uses the built-in list only.",
     ),

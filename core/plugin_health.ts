@@ -17,7 +17,8 @@ export type FailureReason = "threw" | "timeout" | "malformed";
  * is there again when the service comes back. Third-party plugins signal one by throwing an error
  * whose message starts with `UPSTREAM_UNAVAILABLE:`.
  */
-export const UPSTREAM_FAILURE = /\b(?:OLLAMA_(?:UNREACHABLE|TIMEOUT|ERROR|MODEL_MISSING)|UPSTREAM_UNAVAILABLE)\b/;
+export const UPSTREAM_FAILURE =
+  /\b(?:OLLAMA_(?:UNREACHABLE|TIMEOUT|ERROR|MODEL_MISSING)|UPSTREAM_UNAVAILABLE)\b/;
 
 /** Consecutive failures after which a plugin is disabled by default. */
 export const DEFAULT_MAX_FAILURES = 5;

@@ -88,8 +88,8 @@ async function init(url: string, src: string): Promise<void> {
       code: "PLUGIN_LOAD_FAILED",
       // First line only, without terminal colours: the stack of a failed import is noise in a log.
       message: `Plugin at ${src} could not be imported: ${
-        describeError(err).split("\n")[0]!.replace(/\x1b\[[0-9;]*m/g, "")
-      }`,
+        // deno-lint-ignore no-control-regex
+        describeError(err).split("\n")[0]!.replace(/\x1b\[[0-9;]*m/g, "")}`,
     });
     return;
   }

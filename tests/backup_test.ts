@@ -52,6 +52,17 @@ Deno.test("backupSqlite and restoreSqlite", async (t) => {
       await copy.close();
     });
 
+    await t.step("backupSqlite with the online backup API gives the same contents", async () => {
+      const pagesOut = `${dir}/data/backups/pages.db`;
+      const { method } = await backupSqlite(dbPath, pagesOut, { method: "pages" });
+      assert.equal(method, "pages");
+      assert.ok(!await exists(`${pagesOut}-wal`), "the backup is one self-contained file");
+      const copy = new SqliteStorage(pagesOut);
+      await copy.init();
+      assert.deepEqual((await copy.recentMessages("chan", 10)).map((r) => r.id), ["msg-1", "msg-2", "msg-3"]);
+      await copy.close();
+    });
+
     await t.step("backupSqlite refuses to overwrite an existing file", async () => {
       const before = await Deno.readFile(out);
       await expectCode(backupSqlite(dbPath, out), "STORAGE_FAILED", /already exists/);
@@ -103,6 +114,52 @@ Deno.test("backupSqlite and restoreSqlite", async (t) => {
     );
   } finally {
     await storage.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("backupSqlite falls back to the backup API under the deno task's permissions", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dbPath = `${dir}/chatbot.db`;
+    const s = new SqliteStorage(dbPath);
+    await s.init();
+    await s.saveMessages([line(1), line(2)]);
+    await s.close();
+    const script = `${dir}/run.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { backupSqlite } from ${
+        JSON.stringify(new URL("../core/backup.ts", import.meta.url).href)
+      };\n` +
+        `const r = await backupSqlite(Deno.args[0], Deno.args[1]);\nconsole.log(r.method);\n`,
+    );
+    // The same permission flags as `deno task start` / `deno task backup` (not --allow-all).
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        "--allow-net",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        script,
+        dbPath,
+        `${dir}/out.db`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "pages");
+    const copy = new SqliteStorage(`${dir}/out.db`);
+    await copy.init();
+    assert.equal((await copy.recentMessages("chan", 10)).length, 2);
+    await copy.close();
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -48,11 +48,15 @@ Deno.test("PluginHealth never disables a plugin for an outage of its upstream se
   await t.step("Ollama errors and UPSTREAM_UNAVAILABLE are counted but do not disable", async () => {
     const metrics = new Metrics();
     const health = new PluginHealth("ollama", memoryLogger().log, metrics, 3);
-    for (let i = 0; i < 10; i++) health.failed("threw", "generate() threw OLLAMA_UNREACHABLE: Cannot reach Ollama");
+    for (let i = 0; i < 10; i++) {
+      health.failed("threw", "generate() threw OLLAMA_UNREACHABLE: Cannot reach Ollama");
+    }
     health.failed("threw", "UPSTREAM_UNAVAILABLE: weather API timed out");
     if (health.disabled) throw new Error("disabled by an upstream outage");
     const text = await metrics.text();
-    if (!text.includes('clank_plugin_failures_total{plugin="ollama",reason="upstream"} 11')) throw new Error(text);
+    if (!text.includes('clank_plugin_failures_total{plugin="ollama",reason="upstream"} 11')) {
+      throw new Error(text);
+    }
   });
   await t.step("real faults still disable it", () => {
     const health = new PluginHealth("buggy", memoryLogger().log, new Metrics(), 3);
