@@ -97,7 +97,7 @@ Deno.test("main.ts rejects a bad config with exit code 2 and one line per proble
   }
 });
 
-Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops cleanly on SIGTERM", async () => {
+Deno.test("main.ts runs against Twitch and Ollama, becomes ready, reloads on SIGHUP and stops cleanly on SIGTERM", async () => {
   const cwd = await Deno.makeTempDir();
   const twitch = await startFakeTwitch();
   const ollama = await startFakeOllama();
@@ -116,7 +116,10 @@ Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops clea
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const stderr = new Response(child.stderr).text();
+  let logs = "";
+  const stderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) logs += chunk;
+  })();
   const stdout = new Response(child.stdout).text();
   try {
     let ready = 0;
@@ -128,9 +131,13 @@ Deno.test("main.ts runs against Twitch and Ollama, becomes ready, and stops clea
       if (ready !== 200) await new Promise((r) => setTimeout(r, 100));
     }
     assertEquals(ready, 200, "the bot never became ready");
+    // SIGHUP reloads config and plugins without leaving chat.
+    child.kill("SIGHUP");
+    await twitch.waitFor(() => logs.includes("Reloaded config and plugins"), 10_000, "the SIGHUP reload");
+    assertEquals(twitch.connectionCount, 1);
     child.kill("SIGTERM");
     const status = await child.status;
-    const logs = await stderr;
+    await stderr;
     assertEquals(status.code, 0, logs);
     assertMatch(logs, /observe mode/);
     assertMatch(logs, /"msg":"Stopped"/);

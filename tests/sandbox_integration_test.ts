@@ -2,7 +2,7 @@
  * Hostile drop-in plugins in the plugins directory: each is denied or contained, and the bot still
  * answers mentions afterwards.
  */
-import { assert, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { startHarness } from "./fakes/bot_harness.ts";
 
 Deno.test("hostile drop-ins are contained and the bot keeps answering mentions", async () => {
@@ -51,5 +51,51 @@ Deno.test("hostile drop-ins are contained and the bot keeps answering mentions",
     assert(/clank_plugin_failures_total\{plugin="hostile_/.test(metrics), "plugin failures were not counted");
   } finally {
     await h.stop();
+  }
+});
+
+Deno.test("hot reload: a new drop-in file and POST /api/reload keep the IRC connection", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const token = "reload-test-control-token-123456";
+  const h = await startHarness({
+    config: { plugins_dir: dir, http: { listen: "127.0.0.1:0", control_token: token } },
+  });
+  const sdk = new URL("../plugins/sdk.ts", import.meta.url).href;
+  try {
+    const connections = h.twitch.connectionCount;
+    await t.step("a file dropped into plugins_dir is loaded without reconnecting", async () => {
+      await Deno.writeTextFile(
+        `${dir}/shout_filter.ts`,
+        `import { definePlugin } from "${sdk}";
+export default definePlugin({ name: "shout_filter", kind: "filter", apiVersion: 1,
+  check: (item) => item.text === item.text.toUpperCase() && item.text.length > 8
+    ? { action: "drop", reason: "shouting" } : { action: "pass" } });
+`,
+      );
+      await h.twitch.waitFor(
+        () => h.bot.host.plugins.all.some((p) => p.meta.name === "shout_filter"),
+        15_000,
+        "the watcher to load the new drop-in",
+      );
+      assertEquals(h.twitch.connectionCount, connections);
+      assert(h.twitch.openConnections >= 1);
+    });
+    await t.step("the reloaded plugin acts on chat", async () => {
+      await h.say("alpha", "loud", "WHY IS EVERYONE SO QUIET");
+      assert(h.logs.some((l) => l.includes("shout_filter") && l.includes("Chat line blocked")));
+    });
+    await t.step("POST /api/reload reloads too, still on the same connection", async () => {
+      const r = await fetch(new URL("api/reload", h.bot.httpUrl!), {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = await r.text();
+      assertEquals(r.status, 200, body);
+      assert(body.includes("shout_filter"), body);
+      assertEquals(h.twitch.connectionCount, connections);
+    });
+  } finally {
+    await h.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { ConfigSchema } from "../core/config_schema.ts";
-import { ClankError, isClankError } from "../core/errors.ts";
+import { type ClankError, isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, pendingMigrations } from "../core/migrations.ts";
 import type { Storage } from "../core/storage.ts";
@@ -288,7 +288,7 @@ Deno.test("MysqlStorage errors", async (t) => {
     }
   });
 
-  await t.step("tables and the connection use utf8mb4", async () => {
+  await t.step("tables use utf8mb4_unicode_ci", async () => {
     const db = await createTestDatabase();
     const s = new MysqlStorage(db.url);
     try {

@@ -60,6 +60,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ollama: { url: ollama.url, timeout: 5, first_token_timeout: 5, ...section("ollama") },
     database: { url: `${dir}/chatbot.db`, ...section("database") },
     http: { listen: "", ...section("http") },
+    // The harness logs at debug; a reload applies the config's level, so keep them the same.
+    log: { level: "debug", ...section("log") },
     auth: { key_file: `${dir}/secret.key`, ...section("auth") },
     plugins_dir: (overrides.plugins_dir as string | undefined) ?? `${dir}/plugins.d`,
     defaults: { floor: 0, ...section("defaults") },
