@@ -8,15 +8,10 @@ import { startFakeTwitch } from "./fakes/fake_twitch.ts";
 import { startFakeOllama } from "./fakes/fake_ollama.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-const FLAGS = [
-  "run",
-  "--unstable-worker-options",
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-];
+/** Exactly the flags of `deno task start`, so these tests prove they are enough (and no -A). */
+const START_TASK: string =
+  JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.start;
+const FLAGS = ["run", ...START_TASK.replace(/^deno run /, "").replace(/ main\.ts$/, "").split(" ")];
 
 /** A clean environment: no variable of the user's shell leaks into the bot. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -48,6 +43,11 @@ async function run(args: string[], cwd: string, env: Record<string, string> = {}
 function assertNoStackTrace(text: string): void {
   assert(!/^\s+at .+:\d+:\d+\)?$/m.test(text), `a stack trace was printed:\n${text}`);
 }
+
+Deno.test("deno task start uses no blanket permission", () => {
+  assert(!FLAGS.includes("-A") && !FLAGS.includes("--allow-all"), START_TASK);
+  assert(START_TASK.endsWith(" main.ts"), START_TASK);
+});
 
 Deno.test("main.ts with nothing configured says what it lacks and falls back to the offline demo", async () => {
   const cwd = await Deno.makeTempDir();
