@@ -176,7 +176,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       log.info("Shutting down: finishing in-flight lines, flushing storage", { event: "shutdown" });
       await http?.shutdown().catch(() => {});
       watcher?.close();
-      maintenance.stop();
+      await maintenance.stop();
       await host.stop();
       sendQueue.close();
       await tokens?.stop();

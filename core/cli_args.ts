@@ -21,7 +21,10 @@ export const COMMANDS: Record<string, { summary: string; flags: Record<string, b
     summary: "Get a Twitch token with the device code flow; `auth status` shows it",
     flags: { config: false, help: true },
   },
-  backup: { summary: "Back up the SQLite database", flags: { config: false, out: false, help: true } },
+  backup: {
+    summary: "Back up the SQLite database (--out PATH); --restore PATH puts a backup back (bot stopped)",
+    flags: { config: false, out: false, restore: false, help: true },
+  },
   "migrate-db": {
     summary: "Copy the SQLite database into MySQL",
     flags: { config: false, to: false, help: true },

@@ -863,7 +863,8 @@ export class Host implements ControlApi {
     const overrides = { ...state.overrides, ...checked.patch };
     state.overrides = overrides;
     state.settings = { ...state.configured, ...overrides };
-    await this.#storage.setSettings(channel, overrides);
+    // Applied at once; the write is buffered, so a database outage delays storing, never the change.
+    this.#write(this.#storage.setSettings(channel, overrides), "settings");
     this.#log.info("Channel settings changed", {
       channel,
       event: "settings",
@@ -885,14 +886,16 @@ export class Host implements ControlApi {
     return `is not installed in Ollama; installed: ${installed.length ? installed.join(", ") : "(none)"}`;
   }
 
-  async resetSettings(channel: string): Promise<ChannelSettings> {
+  resetSettings(channel: string): Promise<ChannelSettings> {
     const state = this.#channels.get(channel);
-    if (state === undefined) throw new Error(`Channel "${channel}" is not a channel the bot is in`);
+    if (state === undefined) {
+      return Promise.reject(new Error(`Channel "${channel}" is not a channel the bot is in`));
+    }
     state.overrides = {};
     state.settings = { ...state.configured };
-    await this.#storage.setSettings(channel, null);
+    this.#write(this.#storage.setSettings(channel, null), "settings");
     this.#log.info("Channel settings reset to the configured defaults", { channel, event: "settings" });
-    return state.settings;
+    return Promise.resolve(state.settings);
   }
 
   async join(channel: string): Promise<void> {

@@ -144,7 +144,6 @@ Deno.test("backupSqlite falls back to the backup API under the deno task's permi
         "--allow-read",
         "--allow-write",
         "--allow-env",
-        "--allow-sys",
         script,
         dbPath,
         `${dir}/out.db`,

@@ -167,3 +167,19 @@ Deno.test("main.ts reads .env from the working directory; the real environment w
     await Deno.remove(cwd, { recursive: true });
   }
 });
+
+Deno.test("main.ts backup subcommand: backup and restore from the command line", async () => {
+  const cwd = await Deno.makeTempDir();
+  try {
+    const env = { DATABASE_URL: `${cwd}/chatbot.db` };
+    // A bot run creates the database; the demo replay uses memory, so make one with a backup of nothing.
+    const first = await run(["backup", "--out", `${cwd}/none.db`], cwd, env);
+    assertNoStackTrace(first.stdout + first.stderr);
+    const bad = await run(["backup", "--restore", `${cwd}/missing.db`], cwd, env);
+    assert(bad.code !== 0, "restoring a missing file succeeded");
+    assertMatch(bad.stdout + bad.stderr, /missing\.db/);
+    assertNoStackTrace(bad.stdout + bad.stderr);
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
