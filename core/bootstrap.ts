@@ -62,8 +62,11 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
     log.addSecret(secret);
   }
-  const dbPassword = /^mysql:\/\/[^:/@]*:([^@]*)@/.exec(config.database.url)?.[1];
-  if (dbPassword) log.addSecret(decodeURIComponent(dbPassword));
+  // Passwords inside URLs (MySQL, an Ollama behind a proxy with basic auth) are secrets too.
+  for (const url of [config.database.url, config.ollama.url]) {
+    const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
+    if (password) log.addSecret(decodeURIComponent(password));
+  }
   // Relative paths (plugins_dir, [[plugins]] path, grants) are relative to the working directory.
   const baseDir = Deno.cwd();
 
@@ -118,7 +121,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     metrics,
     botLogin: config.twitch.username,
   });
-  const store = pluginStore(storage);
+  const store = pluginStore(storage, (err) => log.warn(`Plugin state not stored: ${describeError(err)}`));
   const load = async (cfg: Config) => {
     const { plugins, problems } = await loadPlugins(cfg, { log, metrics, store, baseDir });
     return { plugins: new PluginSet(plugins, metrics), warnings: problems };

@@ -27,8 +27,11 @@ export interface GenerationHost {
   generatorTimeoutMs: number;
   /** Resolves the model of a channel (`settings.model` or the global default). */
   modelFor(state: ChannelState): string;
-  /** Sends a checked line; resolves when sent or dropped. */
-  send(state: ChannelState, text: string, job: ReplyJob): Promise<void>;
+  /**
+   * Sends a checked line; resolves when sent or dropped. `stillValid` is asked again right before
+   * the line goes out.
+   */
+  send(state: ChannelState, text: string, job: ReplyJob, stillValid: () => boolean): Promise<void>;
   /** Reports a generator failure (counted by kind, Ollama status updated). */
   generatorFailed(state: ChannelState, generator: string, error: string): void;
   generatorSucceeded(generator: string): void;
@@ -92,7 +95,14 @@ export async function runGeneration(
     }
     const checked = await checkOutput(result, address, job, state, host, restricted);
     if (checked.ok) {
-      await host.send(state, address + checked.text, job);
+      const line = address + checked.text;
+      // Bans and timeouts can arrive while the line is generated or waits in the send queue.
+      const stillValid = () => namesNoRestrictedUser(line, job, state, host.now());
+      if (!stillValid()) {
+        host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
+        return "restricted";
+      }
+      await host.send(state, line, job, stillValid);
       return "sent";
     }
     rejected = checked.reason;
@@ -180,11 +190,20 @@ async function checkOutput(
     if (verdict.action === "rewrite") text = verdict.text;
   }
   if (text.trim() === "") return { ok: false, reason: "empty" };
-  for (const user of restricted) {
-    if (new RegExp(`(?:^|[^a-z0-9_])@?${user}(?![a-z0-9_])`, "i").test(text)) {
-      host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
-      return { ok: false, reason: "restricted_user: names a banned or timed-out user" };
-    }
+  if ([...restricted].some((user) => namesUser(text, user))) {
+    host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
+    return { ok: false, reason: "restricted_user: names a banned or timed-out user" };
   }
   return { ok: true, text };
+}
+
+/** True when `text` names `user` (a login: letters, digits, `_`) as a whole word, with or without `@`. */
+function namesUser(text: string, user: string): boolean {
+  return new RegExp(`(?:^|[^a-z0-9_])@?${user}(?![a-z0-9_])`, "i").test(text);
+}
+
+/** The line addresses and names nobody who is banned or timed out now. */
+function namesNoRestrictedUser(line: string, job: ReplyJob, state: ChannelState, now: number): boolean {
+  if (job.mention && state.isRestricted(job.mention.user, now)) return false;
+  return !state.restrictedUsers(now).some((user) => namesUser(line, user));
 }

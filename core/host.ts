@@ -33,6 +33,7 @@ import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts
 import type { PluginSet } from "./plugin_set.ts";
 import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
+import { safeUrl } from "./ollama_client.ts";
 import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
 
 /** The storage the host writes through (`BufferedStorage`). */
@@ -56,6 +57,7 @@ export interface HostSendQueue {
     kind: "mention" | "spontaneous" | "command";
     maxAgeMs?: number;
     floorSeconds?: number;
+    stillValid?: () => boolean;
   }): Promise<string>;
   onEvent(event: ChatEvent): void;
   readonly depth: number;
@@ -132,7 +134,8 @@ export class Host implements ControlApi {
   #admins: Set<string>;
   #ollamaReachable: boolean | null = null;
   #ollamaError: string | null = null;
-  #lastGeneratorError: string | null = null;
+  /** The last error of each failing generator, so an outage is warned about once. */
+  readonly #lastGeneratorError = new Map<string, string>();
   #tick: ReturnType<typeof setInterval> | undefined;
   #inflight = new Set<Promise<void>>();
   #stopping = false;
@@ -208,11 +211,15 @@ export class Host implements ControlApi {
     this.#stopping = true;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
-    const idle = Promise.all([...this.#channels.values()].map((c) => c.queue.idle()));
+    const idle = Promise.all([
+      ...[...this.#channels.values()].map((c) => c.queue.idle()),
+      Promise.allSettled([...this.#inflight]),
+    ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // The grace period bounds everything: a line stuck behind slow mode must not outlast a
+    // container's stop timeout and cost the storage flush that follows.
     await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
-    await Promise.allSettled([...this.#inflight]);
     // Part politely (bounded: a dead connection must not hold up the shutdown), then disconnect.
     if (this.#transport.connected) {
       let partTimer: ReturnType<typeof setTimeout> | undefined;
@@ -367,6 +374,7 @@ export class Host implements ControlApi {
         }
         break;
       case "deletion":
+        state?.queue.discard((j) => j.mention?.id === event.messageId);
         this.#write(this.#storage.deleteMessage(event.channel, event.messageId), "deletion");
         break;
       case "clear":
@@ -448,7 +456,9 @@ export class Host implements ControlApi {
 
   async #commands(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
     if (ctx.event.type === "message" && ctx.facts?.ourCommand) {
-      await this.#router.handle(ctx.event);
+      // Tracked, not awaited: a reply waiting out slow mode or a model check against Ollama must not
+      // hold up the channel's chat, bans and mentions behind it.
+      this.#track(this.#router.handle(ctx.event).then(() => {}));
       return;
     }
     await next();
@@ -540,7 +550,7 @@ export class Host implements ControlApi {
         now: () => this.#now(),
         generatorTimeoutMs: this.#config.ollama.timeout * 1000 + 2000,
         modelFor: (s) => this.#modelFor(s.settings),
-        send: (s, text, j) => this.#send(s, text, j.trigger, j.mention?.user),
+        send: (s, text, j, stillValid) => this.#send(s, text, j.trigger, j.mention?.user, stillValid),
         generatorFailed: (s, name, error) => this.#generatorFailed(s, name, error),
         generatorSucceeded: (name) => this.#generatorSucceeded(name),
       });
@@ -579,14 +589,14 @@ export class Host implements ControlApi {
     state.lastError = error;
     // One warning per new failure across all channels, then quiet until a generation succeeds:
     // an Ollama outage with hundreds of channels must not flood the log either.
-    const first = this.#lastGeneratorError !== error;
-    this.#lastGeneratorError = error;
+    const first = this.#lastGeneratorError.get(generator) !== error;
+    this.#lastGeneratorError.set(generator, error);
     const level = first ? "warn" : "debug";
     this.#log[level]("Generator failed; staying silent", { channel: state.name, plugin: generator, error });
   }
 
   #generatorSucceeded(generator: string): void {
-    this.#lastGeneratorError = null;
+    this.#lastGeneratorError.delete(generator);
     if (generator === "ollama") {
       if (this.#ollamaReachable === false) this.#log.info("Ollama answers again", { event: "ollama_up" });
       this.#ollamaReachable = true;
@@ -600,12 +610,14 @@ export class Host implements ControlApi {
     text: string,
     kind: TriggerKind | "command",
     user?: string,
+    stillValid?: () => boolean,
   ): Promise<void> {
     const result = await this.#sendQueue.enqueue({
       channel: state.name,
       text,
       kind,
       floorSeconds: state.settings.floor,
+      stillValid,
     });
     const now = this.#now();
     const observe = result === "dropped:observe";
@@ -717,6 +729,15 @@ export class Host implements ControlApi {
     }
   }
 
+  /** Keeps a detached task in the in-flight set, so `settled()` and `stop()` wait for it. */
+  #track(task: Promise<void>): void {
+    const done = task.catch((err) => {
+      this.#log.error("Background task failed; the bot goes on", { error: describeError(err) });
+    });
+    this.#inflight.add(done);
+    void done.finally(() => this.#inflight.delete(done));
+  }
+
   #write(promise: Promise<unknown>, op: string): void {
     promise.catch((err) => this.#log.warn("Storage write failed", { op, error: describeError(err) }));
   }
@@ -756,7 +777,7 @@ export class Host implements ControlApi {
       this.#ollamaReachable = await this.#ollama.ping();
       this.#ollamaError = this.#ollamaReachable
         ? null
-        : `Ollama did not answer at ${this.#config.ollama.url}`;
+        : `Ollama did not answer at ${safeUrl(this.#config.ollama.url)}`;
     } catch (err) {
       this.#ollamaReachable = false;
       this.#ollamaError = describeError(err);
@@ -764,10 +785,18 @@ export class Host implements ControlApi {
   }
 
   #commandHost() {
+    // Getters, so a reload's new prefix, admins and cooldown apply at once.
+    const host = this;
     return {
-      prefix: this.#config.twitch.command_prefix,
-      admins: this.#admins,
-      channelCooldown: this.#config.twitch.command_cooldown,
+      get prefix() {
+        return host.#config.twitch.command_prefix;
+      },
+      get admins() {
+        return host.#admins;
+      },
+      get channelCooldown() {
+        return host.#config.twitch.command_cooldown;
+      },
       settings: (channel: string) => {
         const s = this.#channels.get(channel);
         return s && { settings: s.settings, configured: s.configured };
@@ -879,7 +908,7 @@ export class Host implements ControlApi {
     try {
       installed = await this.#ollama.tags();
     } catch {
-      return `cannot be checked: Ollama is not reachable at ${this.#config.ollama.url}`;
+      return `cannot be checked: Ollama is not reachable at ${safeUrl(this.#config.ollama.url)}`;
     }
     const wanted = model.includes(":") ? model : `${model}:latest`;
     if (installed.some((m) => m === model || m === wanted)) return null;
@@ -913,9 +942,10 @@ export class Host implements ControlApi {
     const state = this.#channels.get(channel);
     if (state === undefined) return;
     state.wanted = false;
-    await this.#transport.part(channel);
-    await state.queue.idle();
+    // Waiting jobs are dropped; a running one finishes on its own (its line is refused once parted).
+    state.queue.discard(() => true);
     this.#channels.delete(channel);
+    await this.#transport.part(channel);
   }
 
   recent(channel: string | undefined, limit: number): RecentLine[] {

@@ -62,6 +62,9 @@ export class Logger {
     this.#root.secrets.add(secret);
     // A token is often printed with its `oauth:` prefix stripped or added.
     if (secret.startsWith("oauth:")) this.#root.secrets.add(secret.slice(6));
+    // JSON lines and API bodies escape `"` and `\`: the escaped form must be caught too.
+    const escaped = JSON.stringify(secret).slice(1, -1);
+    if (escaped !== secret) this.#root.secrets.add(escaped);
   }
 
   /** Changes the level at run time (config reload). */

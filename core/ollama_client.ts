@@ -125,7 +125,7 @@ function firstCompleteLine(text: string): string | undefined {
 }
 
 /** The URL without user info, for messages (a `user:password@` part is a secret). */
-function safeUrl(url: string): string {
+export function safeUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = "";

@@ -5,7 +5,7 @@
  * Order: built-ins (registry order), then `[[plugins]]` entries with a `path` (config order), then
  * `plugins_dir` files (alphabetical). Drop-ins always run in a Worker with no permissions except what
  * a `[[plugins]]` entry grants them: the entry whose `path` points at the file, or whose `name` equals
- * the file name without extension or the plugin's declared name.
+ * the file name without extension (never the name the plugin declares: any file could claim it).
  * @module
  */
 import { basename, extname, isAbsolute, resolve } from "node:path";
@@ -17,7 +17,7 @@ import { createInProcessPlugin, type PluginStoreBackend } from "./inprocess_plug
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginHandle } from "./plugin_handle.ts";
-import { createSandboxedPlugin, probeSandboxedPlugin } from "./sandbox_host.ts";
+import { createSandboxedPlugin } from "./sandbox_host.ts";
 
 /** One `[[plugins]]` entry of the config. */
 type PluginEntry = Config["plugins"][number];
@@ -114,13 +114,9 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
   const dirLoads = files.map((file) =>
     settle((async () => {
       const stem = basename(file, extname(file));
-      let entry = nameEntries.find((e) => e.name === stem && !isBuiltinName(e.name));
-      if (!entry && nameEntries.some((e) => !isBuiltinName(e.name))) {
-        // The entry may use the plugin's declared name rather than the file name; the name is only
-        // known once the file is imported, and the grant must be fixed before its Worker starts.
-        const meta = await probeSandboxedPlugin({ url: pathToFileURL(file), source: file, ...deps });
-        entry = nameEntries.find((e) => e.name === meta.name && !isBuiltinName(e.name));
-      }
+      // Grants go by what the operator controls — the entry's path or the file's name — never by the
+      // name a plugin declares for itself: any file could declare another plugin's name and take its grant.
+      const entry = nameEntries.find((e) => e.name === stem && !isBuiltinName(e.name));
       if (entry) usedEntries.add(entry);
       if (entry && !entry.enabled) return null;
       return await loadFile(file, entry, true, deps, log);

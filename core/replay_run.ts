@@ -8,7 +8,7 @@ import type { Config } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
 import type { Decision } from "./host.ts";
 import type { Logger } from "./log.ts";
-import { clientOptionsFromConfig, OllamaClient } from "./ollama_client.ts";
+import { clientOptionsFromConfig, OllamaClient, safeUrl } from "./ollama_client.ts";
 import { parseReplayLog } from "./replay_log.ts";
 import { ReplayTransport } from "./replay_transport.ts";
 import { startBot } from "./bootstrap.ts";
@@ -57,7 +57,7 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   const reachable = await ollama.ping().catch(() => false);
   if (!reachable && config.defaults.generator === "ollama") {
     out(
-      `Ollama is not reachable at ${config.ollama.url}: replaying with the offline Markov generator instead.`,
+      `Ollama is not reachable at ${safeUrl(config.ollama.url)}: replaying with the offline Markov generator instead.`,
     );
     config.defaults.generator = "markov";
     for (const c of Object.values(config.channels)) if (c.generator === "ollama") c.generator = "markov";

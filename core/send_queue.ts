@@ -45,7 +45,8 @@ export type DropReason =
   | "restricted"
   | "banned"
   | "suspended"
-  | "send_failed";
+  | "send_failed"
+  | "withdrawn";
 
 /** What became of a line. */
 export type SendOutcome = "sent" | `dropped:${DropReason}`;
@@ -59,6 +60,11 @@ export interface SendRequest {
   maxAgeMs?: number;
   /** The channel's floor: seconds between any two bot lines there (setting `floor`). */
   floorSeconds?: number;
+  /**
+   * Asked right before sending: `false` withdraws the line (e.g. the user it addresses was banned
+   * while it waited).
+   */
+  stillValid?: () => boolean;
 }
 
 /** The clock and timers the queue uses; `@sinonjs/fake-timers`' `createClock()` fits. */
@@ -122,6 +128,7 @@ interface Item {
   enqueuedAt: number;
   expiresAt: number;
   floorMs: number;
+  stillValid?: () => boolean;
   resolve: (outcome: SendOutcome) => void;
 }
 
@@ -230,6 +237,7 @@ export class SendQueue {
       enqueuedAt: now,
       expiresAt: now + maxAge,
       floorMs: Math.max(0, (request.floorSeconds ?? 0) * 1000),
+      stillValid: request.stillValid,
       resolve,
     });
     if (!this.#turns.includes(channel)) this.#turns.push(channel);
@@ -337,6 +345,7 @@ export class SendQueue {
   /** Why the next line of this channel must be dropped, if so. */
   #dropReason(s: ChannelState, item: Item, now: number): DropReason | undefined {
     if (item.expiresAt <= now) return "expired";
+    if (item.stillValid !== undefined && !item.stillValid()) return "withdrawn";
     const refused = this.#refusal(s, now);
     if (refused) return refused;
     const since = now - this.#limits.duplicateWindowMs;

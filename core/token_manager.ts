@@ -158,7 +158,21 @@ export class TokenManager {
     if (this.#started) throw new Error("TokenManager.start() was already called");
     this.#started = true;
     const envToken = stripOAuthPrefix(this.#twitch.oauth_token);
-    const stored = this.#store ? await this.#store.load() : undefined;
+    let stored: StoredToken | undefined;
+    try {
+      stored = this.#store ? await this.#store.load() : undefined;
+    } catch (err) {
+      // The database being down must not cost chat: an env token still works; a stored one comes back
+      // with the next start.
+      // A wrong key or damaged record is the operator's to fix; anything else is the database.
+      if (isClankError(err, "SECRET_KEY_INVALID") || isClankError(err, "SECRET_DATA_INVALID")) throw err;
+      this.#log.warn(
+        "Could not read the stored Twitch token (database unavailable); using TWITCH_OAUTH_TOKEN if set",
+        {
+          error: describeError(err),
+        },
+      );
+    }
     let candidate: StoredToken | undefined;
     if (envToken) {
       const origin = await fingerprint(envToken);
@@ -451,7 +465,9 @@ export class TokenManager {
     this.#message = null;
     this.#lastRefreshedAt = this.#clock.now();
     this.#metrics?.tokenRefreshes.inc({ trigger, outcome: "ok" });
-    await this.#persist();
+    // Stored in the background: during a database outage the write waits in the buffer, and the
+    // transport must not wait with it for the token it needs to reconnect.
+    void this.#track(this.#persist());
     this.#log.info("Refreshed the Twitch token", {
       trigger,
       login: this.#cur.login,

@@ -199,3 +199,14 @@ Deno.test("Logger redacts registered secrets from every line", async (t) => {
     assert.equal(log.redact("abc"), "abc");
   });
 });
+
+Deno.test("Logger redacts a secret with quotes or backslashes in JSON output too", () => {
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", sink: (l) => lines.push(l) });
+  const secret = 'pa"ss\\word1';
+  log.addSecret(secret);
+  log.error(`Connecting with ${secret} failed`, { detail: `password=${secret}` });
+  const out = lines.join("\n");
+  if (out.includes("pa\\\"ss") || out.includes("ss\\\\word1") || out.includes(secret)) throw new Error(out);
+  if (!out.includes("[redacted]")) throw new Error(out);
+});

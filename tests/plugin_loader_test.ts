@@ -180,7 +180,8 @@ Deno.test("loadPlugins applies [[plugins]] grants and entries", async (t) => {
       ]);
     });
 
-    await t.step("an entry named like the plugin grants it", async () => {
+    await t.step("an entry named only like the plugin's declared name grants nothing", async () => {
+      // Any file could declare the name "weather" and take its grant: grants follow the file name or path.
       const { plugins, problems } = await load(
         {
           plugins: [{ name: "weather", permissions: { net: ["api.weather.example:443"] } }],
@@ -188,9 +189,10 @@ Deno.test("loadPlugins applies [[plugins]] grants and entries", async (t) => {
         dir,
         [],
       );
-      assert.deepEqual(problems, []);
-      assert.deepEqual(names(plugins), ["weather*"]);
-      await closeAll(plugins);
+      assert.deepEqual(plugins, []);
+      assert.equal(problems.length, 2, problems.join("\n"));
+      assert.match(problems.join("\n"), /Plugin "weather" asks for net access to api\.weather\.example:443/);
+      assert.match(problems.join("\n"), /\[\[plugins\]\] entry "weather" names no built-in and no file/);
     });
 
     await t.step("an entry named like the file grants it, and enabled = false skips it", async () => {
@@ -217,7 +219,7 @@ Deno.test("loadPlugins applies [[plugins]] grants and entries", async (t) => {
         plugins: [
           { path: "elsewhere/zeta.ts", options: {} },
           { path: join(other, "alpha.ts"), sandbox: false },
-          { name: "weather", permissions: { net: ["api.weather.example:443"] } },
+          { name: "weather_plugin", permissions: { net: ["api.weather.example:443"] } },
         ],
       }, dir);
       assert.deepEqual(problems, []);

@@ -295,6 +295,7 @@ Deno.test("TokenManager refreshes", async (t) => {
       const token = await tm.getToken();
       assert.notEqual(token, stored.access_token);
       assert.ok(r.fake.isValid(token));
+      await tm.idle(); // the refreshed token is stored in the background
       const saved = (await r.store.load())!;
       assert.equal(saved.access_token, token);
       assert.notEqual(saved.refresh_token, stored.refresh_token);
@@ -442,6 +443,7 @@ Deno.test("TokenManager.onAuthFailure", async (t) => {
       const fresh = await tm.getToken();
       assert.notEqual(fresh, stored.access_token);
       assert.ok(r.fake.isValid(fresh));
+      await tm.idle(); // stored in the background
       assert.equal((await r.store.load())!.access_token, fresh);
     });
 
@@ -784,6 +786,33 @@ Deno.test("TokenManager keeps the bot in chat through tmi.js when Twitch rejects
     });
   } finally {
     await irc.close();
+    await r.close();
+  }
+});
+
+Deno.test("TokenManager keeps chat going while the database is down", async (t) => {
+  const r = await rig();
+  try {
+    await t.step("a refresh does not wait for the database to store the new token", async () => {
+      const stored = await r.storedToken();
+      r.fake.expire(stored.access_token);
+      let release!: () => void;
+      const blocked = new Promise<void>((resolve) => (release = resolve));
+      // A store whose writes hang, as buffered writes do during an outage.
+      const store = r.store as unknown as { save: (t: unknown) => Promise<void> };
+      const save = store.save.bind(store);
+      store.save = async (t) => {
+        await blocked;
+        return save(t);
+      };
+      const tm = r.make();
+      await tm.start();
+      const token = await tm.getToken();
+      assert.ok(r.fake.isValid(token));
+      release();
+      await tm.stop();
+    });
+  } finally {
     await r.close();
   }
 });
