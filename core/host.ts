@@ -47,6 +47,8 @@ export interface HostStorage {
   kvGet(namespace: string, key: string): Promise<string | undefined>;
   kvSet(namespace: string, key: string, value: string | null): Promise<void>;
   status(): StorageStatus;
+  /** A cheap round trip; throws when the database is unavailable. */
+  ping(): Promise<void>;
 }
 
 /** The send queue the host sends through (`send_queue.ts`). */
@@ -981,8 +983,13 @@ export class Host implements ControlApi {
     return { plugins: plugins.all.map((p) => p.meta.name), warnings };
   }
 
-  readiness(): Promise<Readiness> {
-    const storage = this.#storage.status();
+  async readiness(): Promise<Readiness> {
+    const storage = { ...this.#storage.status() };
+    // The buffer only learns of an outage when a write fails; a quiet channel writes nothing, so ask.
+    if (storage.writable) {
+      const problem = await this.#pingStorage(1000);
+      if (problem !== null) Object.assign(storage, { writable: false, error: problem });
+    }
     const wanted = [...this.#channels.values()].filter((c) => c.wanted).length;
     const joined = [...this.#channels.values()].filter((c) => c.joined).length;
     const reasons: string[] = [];
@@ -991,13 +998,28 @@ export class Host implements ControlApi {
     if (!storage.writable) {
       reasons.push(`database is unavailable${storage.error ? `: ${storage.error}` : ""}`);
     }
-    return Promise.resolve({
+    return {
       ready: reasons.length === 0,
       irc: { connected: this.#transport.connected, joined, wanted, readOnly: this.#transport.readOnly },
       database: storage,
       ollama: { reachable: this.#ollamaReachable, error: this.#ollamaError },
       reasons,
-    });
+    };
+  }
+
+  /** `null` when the database answers within `ms`, else why not. */
+  async #pingStorage(ms: number): Promise<string | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        this.#storage.ping().then(() => null),
+        new Promise<string>((r) => (timer = setTimeout(() => r(`no answer within ${ms} ms`), ms))),
+      ]);
+    } catch (err) {
+      return this.#log.redact(describeError(err));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   info(): { version: string; uptimeSeconds: number; bot: string; observeOnly: boolean; model: string } {

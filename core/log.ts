@@ -100,6 +100,13 @@ export class Logger {
   #write(level: LogLevel, msg: string, extra?: Fields): void {
     if (LEVELS[level] < this.#root.level) return;
     const fields: Fields = { ...this.#fields, ...extra };
+    // The line's own keys cannot be overwritten by a field of the same name.
+    for (const key of ["level", "time", "msg"]) {
+      if (key in fields) {
+        fields[`field_${key}`] = fields[key];
+        delete fields[key];
+      }
+    }
     for (const [k, v] of Object.entries(fields)) {
       if (v instanceof Error) fields[k] = `${v.name}: ${v.message}`;
     }

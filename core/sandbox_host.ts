@@ -40,6 +40,12 @@ export const MAX_STORE_VALUE_CHARS = 65_536;
 /** Log lines per second a sandboxed plugin may write before the rest are dropped (and counted). */
 export const MAX_LOG_LINES_PER_SECOND = 50;
 
+/** Largest JSON size of the fields of one plugin log line. */
+export const MAX_LOG_FIELDS_CHARS = 4_000;
+
+/** Most distinct store keys one sandboxed plugin may write in a run of the bot. */
+export const MAX_STORE_KEYS = 10_000;
+
 /** Lifecycle events of a sandboxed plugin, for tests and diagnostics. */
 export type SandboxEvent =
   | { type: "hung" }
@@ -158,6 +164,7 @@ class SandboxedPlugin implements PluginHandle {
   readonly #implicitRead: string[];
   #log: Logger;
   #health: PluginHealth | undefined;
+  readonly #storeKeys = new Set<string>();
   #state: "starting" | "running" | "restarting" | "closed" = "starting";
   #worker: Worker | undefined;
   #outbox: Outbox<HostMessage> | undefined;
@@ -454,7 +461,16 @@ class SandboxedPlugin implements PluginHandle {
     const fields = typeof m.fields === "object" && m.fields !== null && !Array.isArray(m.fields)
       ? m.fields
       : undefined;
-    this.#log[level](String(m.msg).slice(0, 2000), fields);
+    // Nested and size-capped: a plugin cannot overwrite the line's own level, plugin or event, nor
+    // flood the log with megabytes per line.
+    let extra: Record<string, unknown> | undefined;
+    if (fields !== undefined) {
+      const json = JSON.stringify(fields) ?? "";
+      extra = {
+        plugin_fields: json.length <= MAX_LOG_FIELDS_CHARS ? fields : `(${json.length} characters, dropped)`,
+      };
+    }
+    this.#log[level](String(m.msg).slice(0, 2000), extra);
   }
 
   async #storeOp(m: Extract<WorkerMessage, { t: "store" }>): Promise<void> {
@@ -465,8 +481,16 @@ class SandboxedPlugin implements PluginHandle {
       checkStoreKey(m.key);
       let value: unknown;
       if (m.op === "get") value = await this.#opts.store.get(name, m.key);
-      else if (m.op === "delete") await this.#opts.store.delete(name, m.key);
-      else if (m.op === "set") {
+      else if (m.op === "delete") {
+        await this.#opts.store.delete(name, m.key);
+        this.#storeKeys.delete(m.key);
+      } else if (m.op === "set") {
+        if (!this.#storeKeys.has(m.key) && this.#storeKeys.size >= MAX_STORE_KEYS) {
+          throw new Error(
+            `Too many store keys: at most ${MAX_STORE_KEYS} per plugin; delete keys you no longer need`,
+          );
+        }
+        this.#storeKeys.add(m.key);
         const json = JSON.stringify(m.value);
         if (json === undefined || json.length > MAX_STORE_VALUE_CHARS) {
           throw new Error(`Store values must be JSON of at most ${MAX_STORE_VALUE_CHARS} characters`);

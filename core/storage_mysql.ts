@@ -91,8 +91,10 @@ export function redactMysqlUrl(target: Omit<MysqlTarget, "password"> & { passwor
   return `mysql://${auth}${host}:${target.port}/${target.database}`;
 }
 
-// SQLSTATE classes that blame the statement or its data, so retrying cannot help.
-const DATA_SQLSTATE = /^(22|23|42)/;
+// SQLSTATE classes that blame the data itself (bad value, constraint), so retrying cannot help.
+// Class 42 is left out on purpose: MySQL reports a revoked grant (42000) or a table dropped by hand
+// (42S02) there, and those heal once the operator fixes them — so those writes are kept and retried.
+const DATA_SQLSTATE = /^(22|23)/;
 
 /** Wraps a mysql2 error with secrets removed: data errors are STORAGE_FAILED, the rest STORAGE_UNAVAILABLE. */
 export function mysqlError(op: string, err: unknown, secrets: readonly string[] = []): ClankError {

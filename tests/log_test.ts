@@ -210,3 +210,14 @@ Deno.test("Logger redacts a secret with quotes or backslashes in JSON output too
   if (out.includes("pa\\\"ss") || out.includes("ss\\\\word1") || out.includes(secret)) throw new Error(out);
   if (!out.includes("[redacted]")) throw new Error(out);
 });
+
+Deno.test("Logger fields cannot overwrite the line's own level, time or message", () => {
+  const lines: string[] = [];
+  const log = new Logger({ format: "json", sink: (l) => lines.push(l) });
+  log.warn("real message", { level: "debug", msg: "forged", time: "1970" });
+  const obj = JSON.parse(lines[0]!);
+  assert.equal(obj.level, "warn");
+  assert.equal(obj.msg, "real message");
+  assert.notEqual(obj.time, "1970");
+  assert.deepEqual([obj.field_level, obj.field_msg, obj.field_time], ["debug", "forged", "1970"]);
+});

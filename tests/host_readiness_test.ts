@@ -1,0 +1,55 @@
+/** `Host.readiness()` asks the database instead of trusting the last write. */
+import { assertEquals, assertMatch } from "./assert.ts";
+import { Host, type HostStorage } from "../core/host.ts";
+import { ConfigSchema } from "../core/config_schema.ts";
+import { memoryLogger } from "../core/log.ts";
+import { Metrics } from "../core/metrics.ts";
+import { PluginSet } from "../core/plugin_set.ts";
+import { MemoryTransport } from "./fakes/host_harness.ts";
+
+function storageStub(ping: () => Promise<void>): HostStorage {
+  return {
+    saveMessage: () => Promise.resolve(true),
+    deleteMessage: () => Promise.resolve(),
+    deleteUserMessages: () => Promise.resolve(0),
+    recentMessages: () => Promise.resolve([]),
+    setSettings: () => Promise.resolve(),
+    allSettings: () => Promise.resolve({}),
+    kvGet: () => Promise.resolve(undefined),
+    kvSet: () => Promise.resolve(),
+    status: () => ({ writable: true, buffered: 0, error: null }),
+    ping,
+  };
+}
+
+Deno.test("Host.readiness reports a database that stopped answering", async (t) => {
+  const metrics = new Metrics();
+  const make = (ping: () => Promise<void>) => {
+    const transport = new MemoryTransport(() => Date.now());
+    transport.connected = true;
+    return new Host({
+      config: ConfigSchema.parse({ twitch: { channels: [] } }),
+      log: memoryLogger().log,
+      metrics,
+      storage: storageStub(ping),
+      transport,
+      sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
+      plugins: new PluginSet([], metrics),
+      ticks: false,
+    });
+  };
+  await t.step("ready while the database answers", async () => {
+    const r = await make(() => Promise.resolve()).readiness();
+    assertEquals([r.ready, r.database.writable], [true, true]);
+  });
+  await t.step("not ready when the ping fails, with the reason", async () => {
+    const r = await make(() => Promise.reject(new Error("connection refused"))).readiness();
+    assertEquals([r.ready, r.database.writable], [false, false]);
+    assertMatch(r.reasons.join(";"), /database is unavailable: Error: connection refused/);
+  });
+  await t.step("not ready when the ping hangs", async () => {
+    const r = await make(() => new Promise(() => {})).readiness();
+    assertEquals(r.ready, false);
+    assertMatch(r.reasons.join(";"), /no answer within 1000 ms/);
+  });
+});
