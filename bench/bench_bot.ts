@@ -92,26 +92,29 @@ export function benchConfig(options: {
   });
 }
 
-/** Starts fakes (unless given) and the bot; resolves once the bot joined every channel. */
-export async function startBenchBot(options: BenchBotOptions): Promise<BenchBot> {
-  const dir = await Deno.makeTempDir({ prefix: "clank-bench-" });
-  const twitch = options.twitch ??
-    await startFakeTwitch({ tokens: [BENCH_TOKEN], ...options.twitchOptions });
-  const ollama = options.ollama ?? await startFakeOllama(options.ollamaOptions);
-  const config = benchConfig({
-    channels: options.channels,
-    ircUrl: twitch.url,
-    ollamaUrl: ollama.url,
-    dir,
-    databaseUrl: options.databaseUrl,
-    defaults: options.defaults,
-    extra: options.config,
-  });
-  if (options.spontaneousCooldown) await seedSpontaneousCooldown(config);
-  const log = new Logger({ level: options.logLevel ?? "info", format: "json", sink: () => {} });
+/** A bot started by {@link launchBot}, with its arrival counter. */
+export interface LaunchedBot {
+  bot: RunningBot;
+  metrics: Metrics;
+  transport: TwitchTransport;
+  /** Chat lines (message events) the transport has handed the host so far. */
+  readonly arrived: number;
+  /** Resolves once `arrived` reaches `count`. */
+  arrivals(count: number): Promise<void>;
+}
+
+/**
+ * Starts the bot for `config` on its own `TwitchTransport` (real tmi.js, 1 ms between JOINs) and
+ * counts the chat lines the transport hands the host. Does not wait for the JOINs.
+ */
+export async function launchBot(
+  config: Config,
+  logLevel: BenchBotOptions["logLevel"] = "info",
+): Promise<LaunchedBot> {
+  const log = new Logger({ level: logLevel, format: "json", sink: () => {} });
   const metrics = new Metrics();
   const transport = new TwitchTransport({
-    ircUrl: twitch.url,
+    ircUrl: config.twitch.irc_url,
     username: BENCH_BOT,
     token: `oauth:${BENCH_TOKEN}`,
     log: log.child({ event: "irc" }),
@@ -140,22 +143,10 @@ export async function startBenchBot(options: BenchBotOptions): Promise<BenchBot>
     metrics,
     transport,
   });
-  if (options.waitForJoins !== false) {
-    const wanted = new Set(config.twitch.channels);
-    await waitUntil(
-      () => twitch.joinedChannels(BENCH_BOT).filter((c) => wanted.has(c)).length === wanted.size &&
-        transport.joined().length >= wanted.size,
-      `the bench bot to join ${wanted.size} channels`,
-      60_000,
-      5,
-    );
-  }
   return {
     bot,
-    config,
-    twitch,
-    ollama,
     metrics,
+    transport,
     get arrived() {
       return arrived;
     },
@@ -165,8 +156,49 @@ export async function startBenchBot(options: BenchBotOptions): Promise<BenchBot>
       waiter = { count, resolve };
       return promise;
     },
+  };
+}
+
+/** Starts fakes (unless given) and the bot; resolves once the bot joined every channel. */
+export async function startBenchBot(options: BenchBotOptions): Promise<BenchBot> {
+  const dir = await Deno.makeTempDir({ prefix: "clank-bench-" });
+  const twitch = options.twitch ??
+    await startFakeTwitch({ tokens: [BENCH_TOKEN], ...options.twitchOptions });
+  const ollama = options.ollama ?? await startFakeOllama(options.ollamaOptions);
+  const config = benchConfig({
+    channels: options.channels,
+    ircUrl: twitch.url,
+    ollamaUrl: ollama.url,
+    dir,
+    databaseUrl: options.databaseUrl,
+    defaults: options.defaults,
+    extra: options.config,
+  });
+  if (options.spontaneousCooldown) await seedSpontaneousCooldown(config.database.url, config.twitch.channels);
+  const launched = await launchBot(config, options.logLevel);
+  if (options.waitForJoins !== false) {
+    const wanted = new Set(config.twitch.channels);
+    await waitUntil(
+      () =>
+        twitch.joinedChannels(BENCH_BOT).filter((c) => wanted.has(c)).length === wanted.size &&
+        launched.transport.joined().length >= wanted.size,
+      `the bench bot to join ${wanted.size} channels`,
+      60_000,
+      5,
+    );
+  }
+  return {
+    bot: launched.bot,
+    config,
+    twitch,
+    ollama,
+    metrics: launched.metrics,
+    get arrived() {
+      return launched.arrived;
+    },
+    arrivals: (count) => launched.arrivals(count),
     async stop() {
-      await bot.stop();
+      await launched.bot.stop();
       if (!options.twitch) await twitch.close();
       if (!options.ollama) await ollama.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -175,11 +207,14 @@ export async function startBenchBot(options: BenchBotOptions): Promise<BenchBot>
 }
 
 /** Writes each channel's `spontaneous_gate` counter as "a spontaneous line was just posted". */
-async function seedSpontaneousCooldown(config: Config): Promise<void> {
-  const storage = new SqliteStorage(config.database.url);
+export async function seedSpontaneousCooldown(
+  databaseUrl: string,
+  channels: readonly string[],
+): Promise<void> {
+  const storage = new SqliteStorage(databaseUrl);
   await storage.init();
   const now = Date.now();
-  for (const channel of config.twitch.channels) {
+  for (const channel of channels) {
     await storage.kvSet("plugin:spontaneous_gate", channel, JSON.stringify({ count: 0, last: now }));
   }
   await storage.close();

@@ -25,7 +25,18 @@ const WORDS = (
   "chat is wild tonight good luck hype train lets go gg wp that was close almost died again"
 ).split(" ");
 
-const EMOTES = ["Kappa", "PogChamp", "LUL", "KEKW", "monkaS", "Pog", "catJAM", "OMEGALUL", "<3", "FeelsGoodMan"];
+const EMOTES = [
+  "Kappa",
+  "PogChamp",
+  "LUL",
+  "KEKW",
+  "monkaS",
+  "Pog",
+  "catJAM",
+  "OMEGALUL",
+  "<3",
+  "FeelsGoodMan",
+];
 
 /** Picks one element of `items`. */
 export function pick<T>(items: readonly T[], rand: () => number): T {

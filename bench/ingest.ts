@@ -14,7 +14,7 @@ import { type FakeTwitch, startFakeTwitch } from "../tests/fakes/fake_twitch.ts"
 import { BENCH_TOKEN, channelNames, startBenchBot } from "./bench_bot.ts";
 import { chatText, seededRandom, viewerName } from "./chat_lines.ts";
 import type { Figure } from "./report.ts";
-import { type BenchOptions, benchMain, waitUntil } from "./suite.ts";
+import { benchMain, type BenchOptions, waitUntil } from "./suite.ts";
 
 /** Channel counts measured. */
 export const CHANNEL_COUNTS = [1, 50, 500];
@@ -69,7 +69,12 @@ async function measureBare(twitch: FakeTwitch, channels: string[], frames: strin
   await client.connect();
   const login = client.getUsername();
   await Promise.all(channels.map((c) => client.join(`#${c}`).catch(() => {})));
-  await waitUntil(() => twitch.joinedChannels(login).length === channels.length, "the bare client's JOINs", 60_000, 5);
+  await waitUntil(
+    () => twitch.joinedChannels(login).length === channels.length,
+    "the bare client's JOINs",
+    60_000,
+    5,
+  );
   const finished = new Promise<void>((resolve) => (done = resolve));
   const t0 = performance.now();
   send(twitch, frames);
@@ -110,7 +115,10 @@ async function measureBot(twitch: FakeTwitch, channels: string[], frames: string
 async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timed out after ${TIMEOUT_MS} ms waiting for ${what}`)), TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`Timed out after ${TIMEOUT_MS} ms waiting for ${what}`)),
+      TIMEOUT_MS,
+    );
   });
   try {
     return await Promise.race([promise, timeout]);
@@ -144,7 +152,9 @@ export async function benchIngest(options: BenchOptions): Promise<Figure[]> {
         bare.push(bareRate);
         ratio.push(botRate / bareRate);
         options.progress(
-          `${n} channels, run ${run + 1}: bot ${Math.round(botRate)} lines/s, bare tmi.js ${Math.round(bareRate)} ` +
+          `${n} channels, run ${run + 1}: bot ${Math.round(botRate)} lines/s, bare tmi.js ${
+            Math.round(bareRate)
+          } ` +
             `lines/s, ratio ${(botRate / bareRate).toFixed(3)}`,
         );
       }

@@ -69,11 +69,19 @@ if (import.meta.main) {
     const all = entries.reduce((n, e) => n + e.selfMs, 0);
     console.log(`${file}: ${all.toFixed(0)} ms sampled\n\nBy self time:`);
     for (const e of entries.slice(0, top)) {
-      console.log(`${e.selfMs.toFixed(1).padStart(9)} ms ${(100 * e.selfMs / all).toFixed(1).padStart(5)} %  ${e.label}`);
+      console.log(
+        `${e.selfMs.toFixed(1).padStart(9)} ms ${
+          (100 * e.selfMs / all).toFixed(1).padStart(5)
+        } %  ${e.label}`,
+      );
     }
     console.log("\nBy total time:");
     for (const e of [...entries].sort((a, b) => b.totalMs - a.totalMs).slice(0, top)) {
-      console.log(`${e.totalMs.toFixed(1).padStart(9)} ms ${(100 * e.totalMs / all).toFixed(1).padStart(5)} %  ${e.label}`);
+      console.log(
+        `${e.totalMs.toFixed(1).padStart(9)} ms ${
+          (100 * e.totalMs / all).toFixed(1).padStart(5)
+        } %  ${e.label}`,
+      );
     }
   }
 }

@@ -16,7 +16,7 @@ import { startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
 import { BENCH_BOT, BENCH_TOKEN, startBenchBot } from "./bench_bot.ts";
 import { chatText, randomWords, seededRandom, viewerName } from "./chat_lines.ts";
 import { type Figure, percentile } from "./report.ts";
-import { type BenchOptions, benchMain, sleep } from "./suite.ts";
+import { benchMain, type BenchOptions, sleep } from "./suite.ts";
 
 const CHANNEL = "benchchan";
 const WARMUP = 5;
@@ -112,7 +112,9 @@ async function measureRun(run: number, background: boolean): Promise<number[]> {
       // The fake marks the generation finished right after its last chunk; give it that moment.
       for (let i = 0; i < 100 && stamp(k).ollamaOut === undefined; i++) await sleep(1);
       const s = stamp(k);
-      if (s.ollamaIn === undefined || s.ollamaOut === undefined) throw new Error(`Mention ${k} has no generation`);
+      if (s.ollamaIn === undefined || s.ollamaOut === undefined) {
+        throw new Error(`Mention ${k} has no generation`);
+      }
       if (k >= WARMUP) overheads.push(s.replied! - s.sent! - (s.ollamaOut - s.ollamaIn));
       await sleep(10 + Math.floor(rand() * 10));
     }

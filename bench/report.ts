@@ -116,7 +116,11 @@ export function renderTable(figures: readonly Figure[]): string {
     const mid = f.runs.length > 0 ? median(f.runs) : NaN;
     const runs = f.runs.map(formatNumber).join(", ");
     const target = f.target ? formatTarget(f.target, f.unit) : "—";
-    const met = f.runs.length === 0 ? "no data" : f.target ? (meetsTarget(mid, f.target) ? "yes" : "**no**") : "—";
+    const met = f.runs.length === 0
+      ? "no data"
+      : f.target
+      ? (meetsTarget(mid, f.target) ? "yes" : "**no**")
+      : "—";
     const median_ = f.runs.length > 0 ? formatValue(mid, f.unit) : "—";
     rows.push(`| ${cell(f.group)} | ${cell(f.name)} | ${median_} | ${runs} | ${target} | ${met} |`);
   }
@@ -181,7 +185,9 @@ export interface ReportInput {
 export function renderReport(input: ReportInput): string {
   const m = input.machine;
   const gib = m.memoryBytes / 1024 ** 3;
-  const missed = input.figures.filter((f) => f.target && f.runs.length > 0 && !meetsTarget(median(f.runs), f.target));
+  const missed = input.figures.filter((f) =>
+    f.target && f.runs.length > 0 && !meetsTarget(median(f.runs), f.target)
+  );
   const withTargets = input.figures.filter((f) => f.target).length;
   const lines = [
     "# Benchmarks",

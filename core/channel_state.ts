@@ -56,13 +56,25 @@ export class ChannelState {
   }
 
   /** Marks a user banned (`until` = Infinity) or timed out until `until` (ms). */
-  restrict(user: string, until: number): void {
+  restrict(user: string, until: number, now: number): void {
     this.#restricted.delete(user);
     this.#restricted.set(user, until);
-    if (this.#restricted.size > MAX_RESTRICTED) {
-      const oldest = this.#restricted.keys().next().value;
-      if (oldest !== undefined) this.#restricted.delete(oldest);
+    if (this.#restricted.size <= MAX_RESTRICTED) return;
+    // Over the bound: forget expired timeouts first, then the oldest timeout, a ban only last.
+    for (const [u, t] of this.#restricted) if (t <= now) this.#restricted.delete(u);
+    if (this.#restricted.size <= MAX_RESTRICTED) return;
+    const victim = [...this.#restricted].find(([, t]) => t !== Number.POSITIVE_INFINITY)?.[0] ??
+      this.#restricted.keys().next().value;
+    if (victim !== undefined) this.#restricted.delete(victim);
+  }
+
+  /** Restrictions in force, for storing (`null` = banned). */
+  restrictionEntries(now: number): Array<[string, number | null]> {
+    const out: Array<[string, number | null]> = [];
+    for (const [user, until] of this.#restricted) {
+      if (until > now) out.push([user, until === Number.POSITIVE_INFINITY ? null : until]);
     }
+    return out;
   }
 
   /** True while a user is banned or timed out. */

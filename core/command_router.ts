@@ -12,10 +12,8 @@ import type { PluginSet } from "./plugin_set.ts";
 
 /** What the router needs from the host. */
 export interface CommandHost {
-  prefix: string;
-  admins: ReadonlySet<string>;
-  /** Seconds between two commands in a channel (config `twitch.command_cooldown`). */
-  channelCooldown: number;
+  /** Read on every command, so a reload's new prefix, admins and cooldown apply at once. */
+  commandConfig(): { prefix: string; admins: ReadonlySet<string>; channelCooldown: number };
   settings(channel: string): { settings: ChannelSettings; configured: ChannelSettings } | undefined;
   status(channel: string): ChannelStatus;
   /** Applies a change; returns an error line for chat when it was refused. */
@@ -46,7 +44,8 @@ export class CommandRouter {
 
   /** True when the user counts as a moderator for commands. */
   isPrivileged(event: MessageEvent): boolean {
-    return event.badges.moderator || event.badges.broadcaster || this.#host.admins.has(event.user);
+    return event.badges.moderator || event.badges.broadcaster ||
+      this.#host.commandConfig().admins.has(event.user);
   }
 
   /** Handles one `!clank …` line. Returns what happened, for logs and tests. */
@@ -68,7 +67,7 @@ export class CommandRouter {
       displayName: event.displayName,
       args: known ? words.slice(1) : words,
       text: event.text,
-      prefix: this.#host.prefix,
+      prefix: this.#host.commandConfig().prefix,
       settings: state.settings,
       defaults: state.configured,
       status: this.#host.status(event.channel),
@@ -102,7 +101,10 @@ export class CommandRouter {
 
   #cooldownPassed(event: MessageEvent, plugin: PluginHandle, now: number): boolean {
     const cmd = plugin.meta.command!;
-    const keys: Array<[string, number]> = [[`c:${event.channel}`, this.#host.channelCooldown]];
+    const keys: Array<[string, number]> = [[
+      `c:${event.channel}`,
+      this.#host.commandConfig().channelCooldown,
+    ]];
     if (plugin.meta.cooldown?.channel) keys.push([`c:${event.channel}:${cmd}`, plugin.meta.cooldown.channel]);
     if (plugin.meta.cooldown?.user) {
       keys.push([`u:${event.channel}:${cmd}:${event.user}`, plugin.meta.cooldown.user]);

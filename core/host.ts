@@ -49,6 +49,8 @@ export interface HostStorage {
   status(): StorageStatus;
   /** A cheap round trip; throws when the database is unavailable. */
   ping(): Promise<void>;
+  /** Writes everything buffered (a reload restores history from the database). */
+  flush?(): Promise<void>;
 }
 
 /** The send queue the host sends through (`send_queue.ts`). */
@@ -360,7 +362,8 @@ export class Host implements ControlApi {
         this.#recordChat(event, state, ctx.facts!);
         break;
       case "ban":
-        state?.restrict(event.user, Number.POSITIVE_INFINITY);
+        state?.restrict(event.user, Number.POSITIVE_INFINITY, event.time);
+        if (state) this.#saveRestrictions(state);
         state?.queue.discard((j) => j.mention?.user === event.user);
         this.#write(this.#storage.deleteUserMessages(event.channel, event.user), "ban");
         this.#log.info("User banned: their lines leave the context and the database", {
@@ -369,7 +372,8 @@ export class Host implements ControlApi {
         });
         break;
       case "timeout":
-        state?.restrict(event.user, event.time + event.duration * 1000);
+        state?.restrict(event.user, event.time + event.duration * 1000, event.time);
+        if (state) this.#saveRestrictions(state);
         state?.queue.discard((j) => j.mention?.user === event.user);
         if (!this.#config.twitch.keep_timed_out_lines) {
           this.#write(this.#storage.deleteUserMessages(event.channel, event.user), "timeout");
@@ -706,9 +710,21 @@ export class Host implements ControlApi {
     const state = this.#channels.get(channel);
     if (state === undefined) return;
     try {
+      const now = this.#now();
+      // Bans and timeouts outlive a restart: a timed-out user stays unquoted until the timeout ends.
+      const saved = await this.#storage.kvGet(HOST_KV, `restricted:${channel}`);
+      for (const [user, until] of saved ? JSON.parse(saved) as Array<[string, number | null]> : []) {
+        state.restrict(user, until ?? Number.POSITIVE_INFINITY, now);
+      }
       const clearedAt = Number(await this.#storage.kvGet(HOST_KV, `cleared:${channel}`) ?? 0);
+      // The same exclusions as live chat: no commands, no other bots, no command replies as the
+      // bot's own turns, nothing from a banned or timed-out user.
       const records = (await this.#storage.recentMessages(channel, state.settings.context))
-        .filter((r) => r.time > clearedAt);
+        .filter((r) => r.time > clearedAt)
+        .filter((r) =>
+          r.bot ? r.kind !== "command" : !r.text.trimStart().startsWith("!") && !this.#bots.has(r.user) &&
+            !state.isRestricted(r.user, now)
+        );
       const lines = records.map((r) => ({
         id: r.id,
         user: r.user,
@@ -722,13 +738,21 @@ export class Host implements ControlApi {
         if (r.bot) state.recentBot.push(r.text);
         else state.recentChat.push(r.text);
       }
-      await this.#notify({ type: "restore", channel, lines, time: this.#now() });
+      await this.#notify({ type: "restore", channel, lines, time: now });
     } catch (err) {
       this.#log.warn("Could not restore chat history; starting with an empty context", {
         channel,
         error: describeError(err),
       });
     }
+  }
+
+  #saveRestrictions(state: ChannelState): void {
+    const entries = state.restrictionEntries(this.#now());
+    this.#write(
+      this.#storage.kvSet(HOST_KV, `restricted:${state.name}`, JSON.stringify(entries)),
+      "restrictions",
+    );
   }
 
   /** Keeps a detached task in the in-flight set, so `settled()` and `stop()` wait for it. */
@@ -787,18 +811,12 @@ export class Host implements ControlApi {
   }
 
   #commandHost() {
-    // Getters, so a reload's new prefix, admins and cooldown apply at once.
-    const host = this;
     return {
-      get prefix() {
-        return host.#config.twitch.command_prefix;
-      },
-      get admins() {
-        return host.#admins;
-      },
-      get channelCooldown() {
-        return host.#config.twitch.command_cooldown;
-      },
+      commandConfig: () => ({
+        prefix: this.#config.twitch.command_prefix,
+        admins: this.#admins,
+        channelCooldown: this.#config.twitch.command_cooldown,
+      }),
       settings: (channel: string) => {
         const s = this.#channels.get(channel);
         return s && { settings: s.settings, configured: s.configured };
@@ -978,6 +996,14 @@ export class Host implements ControlApi {
       state.settings = resolveSettings(state.configured, state.overrides).settings;
     }
     await old.close();
+    // New context plugins need the history; what is still buffered must be in the database first
+    // (bounded: during an outage the restore uses what the database has).
+    let flushTimer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#storage.flush?.().catch(() => {}),
+      new Promise((r) => (flushTimer = setTimeout(r, 2000))),
+    ]);
+    clearTimeout(flushTimer);
     await Promise.all([...this.#channels.keys()].map((c) => this.#restoreHistory(c)));
     this.#log.info("Reloaded config and plugins", { plugins: plugins.all.length, warnings: warnings.length });
     return { plugins: plugins.all.map((p) => p.meta.name), warnings };

@@ -15,7 +15,10 @@ export interface KvStorage {
  * buffer (whose reads already see them), not once committed: during a database outage a plugin must
  * not hang on `set` — and hit its deadline — for as long as the outage lasts.
  */
-export function pluginStore(storage: KvStorage, onError: (err: unknown) => void = () => {}): PluginStoreBackend {
+export function pluginStore(
+  storage: KvStorage,
+  onError: (err: unknown) => void = () => {},
+): PluginStoreBackend {
   const write = (plugin: string, key: string, value: string | null) => {
     storage.kvSet(`plugin:${plugin}`, key, value).catch(onError);
     return Promise.resolve();

@@ -57,7 +57,9 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   const reachable = await ollama.ping().catch(() => false);
   if (!reachable && config.defaults.generator === "ollama") {
     out(
-      `Ollama is not reachable at ${safeUrl(config.ollama.url)}: replaying with the offline Markov generator instead.`,
+      `Ollama is not reachable at ${
+        safeUrl(config.ollama.url)
+      }: replaying with the offline Markov generator instead.`,
     );
     config.defaults.generator = "markov";
     for (const c of Object.values(config.channels)) if (c.generator === "ollama") c.generator = "markov";

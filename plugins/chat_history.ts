@@ -28,6 +28,12 @@ interface ChannelHistory {
 
 const histories = new Map<string, ChannelHistory>();
 
+/**
+ * Loaded instances sharing this module's state. A reload loads the new instance before the old one
+ * is torn down, so state is kept across reloads and only a first load starts empty.
+ */
+let instances = 0;
+
 function historyOf(channel: string, maxChannels: number): ChannelHistory {
   let h = histories.get(channel);
   if (h === undefined) {
@@ -56,7 +62,10 @@ export default definePlugin({
   description: "Keeps each channel's recent chat and the bot's own lines as prompt context",
   options,
   setup() {
-    histories.clear();
+    if (instances++ === 0) histories.clear();
+  },
+  teardown() {
+    instances = Math.max(0, instances - 1);
   },
   observe(event: ObservedEvent, api) {
     const maxChannels = api.options.max_channels;

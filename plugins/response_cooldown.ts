@@ -14,6 +14,9 @@ const options = z.object({
 /** channel → user → time the cooldown ends (ms). Maps keep insertion order, oldest first. */
 const until = new Map<string, Map<string, number>>();
 
+/** Loaded instances sharing this state: a reload keeps everyone's cooldown (see chat_history). */
+let instances = 0;
+
 export default definePlugin({
   name: "response_cooldown",
   kind: "cooldown",
@@ -22,22 +25,30 @@ export default definePlugin({
   triggers: ["mention"],
   options,
   setup() {
-    until.clear();
+    if (instances++ === 0) until.clear();
+  },
+  teardown() {
+    instances = Math.max(0, instances - 1);
+  },
+  observe(event) {
+    if (event.type === "part" && event.self) until.delete(event.channel);
   },
   gate(req, api) {
     if (req.user === undefined) return { allow: true };
     let users = until.get(req.channel);
     if (users === undefined) until.set(req.channel, users = new Map());
+    // Entries are in the order their cooldowns started, so expired ones sit at the front: dropping
+    // them as we go keeps only users inside their cooldown, at O(1) per call.
+    for (const [user, end] of users) {
+      if (end > req.time) break;
+      users.delete(user);
+    }
     const end = users.get(req.user);
     if (end !== undefined && end > req.time) return { allow: false, reason: "user_cooldown" };
     users.delete(req.user);
     users.set(req.user, req.time + req.settings.response * 1000);
-    if (users.size > api.options.max_users) {
-      for (const [user, t] of users) {
-        if (t <= req.time || users.size > api.options.max_users) users.delete(user);
-        else break;
-      }
-    }
+    // A flood of distinct users inside one window: the hard bound wins, oldest first.
+    while (users.size > api.options.max_users) users.delete(users.keys().next().value!);
     return { allow: true };
   },
 });

@@ -25,6 +25,9 @@ interface Counter {
 const counters = new Map<string, Counter>();
 const loading = new Map<string, Promise<Counter>>();
 
+/** Loaded instances sharing these counters: a reload keeps them (see chat_history). */
+let instances = 0;
+
 function counterOf(channel: string, api: PluginApi<Options>): Counter | Promise<Counter> {
   const c = counters.get(channel);
   if (c !== undefined) return c;
@@ -57,6 +60,7 @@ export default definePlugin({
   triggers: ["spontaneous"],
   options,
   setup() {
+    if (instances++ > 0) return;
     counters.clear();
     loading.clear();
   },
@@ -78,6 +82,7 @@ export default definePlugin({
     return { allow: true };
   },
   async teardown(api) {
+    instances = Math.max(0, instances - 1);
     await Promise.all([...counters].filter(([, c]) => c.unsaved > 0).map(([ch, c]) => save(ch, c, api)));
   },
 });

@@ -172,6 +172,11 @@ Deno.test("context: exclusions, bounds and restore after a restart", async (t) =
       assertEquals(req.history.length, 50);
     });
     await t.step("after a restart the history and the spontaneous counter are back", async () => {
+      h.chat("alpha", "moddy", "!clank status", {
+        badges: { moderator: true, broadcaster: false, vip: false, subscriber: false },
+      });
+      await h.settle();
+      assert(h.transport.sent.some((l) => l.text.includes("up ")), "no status reply to exclude later");
       const before = generatorRequests.length;
       await h.restart();
       // beta had 81 lines since its last spontaneous line (threshold 10): one more line and time suffice.
@@ -180,6 +185,19 @@ Deno.test("context: exclusions, bounds and restore after a restart", async (t) =
       const req = generatorRequests.slice(before).find((r) => r.trigger === "mention")!;
       assert(req.history.some((l) => l.text === "hello everyone"), "history not restored");
       assert(req.history.some((l) => l.bot), "bot turns not restored");
+      // The same exclusions as live chat: no bots, no commands, no command replies as the bot's turns.
+      const texts = req.history.map((l) => l.text).join("\n");
+      for (
+        const excluded of [
+          "Follow the channel!",
+          "!uptime",
+          "!clank status",
+          "an echo of my own line",
+          "up 0m",
+        ]
+      ) {
+        assert(!texts.includes(excluded), `"${excluded}" came back after the restart`);
+      }
     });
   } finally {
     await h.close();
@@ -230,6 +248,101 @@ Deno.test("output shaping applies to every line the bot sends", async (t) => {
       assertEquals(h.transport.sent.length, before, "a repeated line was sent");
       assertEquals(generatorRequests.length - requests, 2, "expected exactly one regeneration");
       assertEquals(generatorRequests.at(-1)!.attempt, 2);
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("moderation while a line is on its way", async (t) => {
+  await t.step("a user banned while their reply waits is never addressed", async () => {
+    const h = await createHostHarness({ config: { defaults: { floor: 10, response: 10 } } });
+    try {
+      h.chat("alpha", "bob", "clankbot first question");
+      await h.clock.tickAsync(0);
+      h.chat("alpha", "ann", "clankbot second question");
+      await h.advance(1000);
+      // ann's reply is generated and waits out the 10 s floor behind bob's.
+      assertEquals(generatorRequests.length, 2);
+      h.emit({ type: "ban", channel: "alpha", user: "ann", userId: "id-ann", time: Date.now() });
+      await h.settle();
+      assertEquals(mentions(h).map((l) => l.split(" ")[0]), ["@bob"]);
+      assertMatch(await h.metrics.text(), /clank_send_dropped_total\{reason="withdrawn"\} 1/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("a deleted mention that waits in the queue is not answered", async () => {
+    const h = await createHostHarness({ config: { defaults: { floor: 10, response: 10 } } });
+    try {
+      h.chat("alpha", "bob", "clankbot one");
+      await h.clock.tickAsync(0);
+      h.chat("alpha", "carl", "clankbot two");
+      await h.clock.tickAsync(0);
+      const bad = h.chat("alpha", "ann", "clankbot repeat this nasty thing");
+      await h.clock.tickAsync(0);
+      h.emit({ type: "deletion", channel: "alpha", user: "ann", messageId: bad.id, time: Date.now() });
+      await h.settle();
+      assert(!generatorRequests.some((r) => r.mention?.user === "ann"), "the deleted mention was answered");
+      assertEquals(mentions(h).map((l) => l.split(" ")[0]), ["@bob", "@carl"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("a command reply waiting out slow mode does not hold up the channel", async () => {
+    const h = await createHostHarness({
+      config: { defaults: { response: 10 }, twitch: { command_cooldown: 0 } },
+    });
+    try {
+      h.emit({ type: "roomstate", channel: "alpha", slow: 30, time: Date.now() });
+      h.chat("alpha", "asker", "clankbot first");
+      await h.advance(100);
+      h.chat("alpha", "moddy", "!clank status", {
+        badges: { moderator: true, broadcaster: false, vip: false, subscriber: false },
+      });
+      h.chat("alpha", "asker2", "clankbot are you there?");
+      await h.advance(500);
+      // The mention behind the command was handled at once, not after the status reply went out.
+      assert(
+        generatorRequests.some((r) => r.mention?.user === "asker2"),
+        "the mention waited for the command",
+      );
+      await h.settle();
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+Deno.test("a reload applies the new command config and keeps live state", async (t) => {
+  const h = await createHostHarness({
+    config: { twitch: { admins: ["eve"], command_cooldown: 0 }, defaults: { response: 600 } },
+  });
+  try {
+    await t.step("an admin removed from the config can no longer change settings", async () => {
+      h.chat("alpha", "eve", "!clank threshold 150");
+      await h.settle();
+      assertEquals(h.host.channel("alpha")!.settings.threshold, 150);
+      h.setReloadConfig({ twitch: { admins: [], command_cooldown: 0 }, defaults: { response: 600 } });
+      await h.reload();
+      h.chat("alpha", "eve", "!clank threshold 40");
+      await h.settle();
+      assertEquals(h.host.channel("alpha")!.settings.threshold, 150);
+    });
+    await t.step("per-user reply cooldowns survive the reload", async () => {
+      h.chat("alpha", "ann", "clankbot hi");
+      await h.settle();
+      const before = generatorRequests.length;
+      await h.reload();
+      h.chat("alpha", "ann", "clankbot hi again");
+      await h.settle();
+      assertEquals(
+        generatorRequests.length,
+        before,
+        "ann got a second reply inside her cooldown after a reload",
+      );
     });
   } finally {
     await h.close();

@@ -70,6 +70,7 @@ Deno.test("chat_history keeps a bounded history per channel", async (t) => {
   await t.step(
     "moderation: ban and timeout remove a user's lines, deletion one line, clear all",
     async () => {
+      await chatHistory.teardown!(api);
       await chatHistory.setup!(api);
       const keep = messageEvent({ channel: "m", user: "good", text: "keep me" });
       const del = messageEvent({ channel: "m", user: "good", text: "delete me" });
@@ -100,9 +101,20 @@ Deno.test("chat_history keeps a bounded history per channel", async (t) => {
   });
 
   await t.step("at most max_channels channels are kept (least recently active forgotten)", async () => {
+    await chatHistory.teardown!(api);
     await chatHistory.setup!(api);
     for (const ch of ["c1", "c2", "c3", "c4"]) await observe(messageEvent({ channel: ch, text: ch }));
     assertEquals(historySize("c1"), 0);
     assertEquals(historySize("c4"), 1);
   });
+  await chatHistory.teardown!(api);
+});
+
+Deno.test("chat_history keeps its state across a reload (new instance set up before the old is torn down)", async () => {
+  await chatHistory.setup!(api);
+  await observe(messageEvent({ channel: "keep", user: "ann", text: "before the reload" }));
+  await chatHistory.setup!(api); // the reloaded instance
+  await chatHistory.teardown!(api); // the old one goes
+  assertEquals(await provide("keep"), ["ann: before the reload"]);
+  await chatHistory.teardown!(api);
 });

@@ -207,7 +207,7 @@ Deno.test("Logger redacts a secret with quotes or backslashes in JSON output too
   log.addSecret(secret);
   log.error(`Connecting with ${secret} failed`, { detail: `password=${secret}` });
   const out = lines.join("\n");
-  if (out.includes("pa\\\"ss") || out.includes("ss\\\\word1") || out.includes(secret)) throw new Error(out);
+  if (out.includes('pa\\"ss') || out.includes("ss\\\\word1") || out.includes(secret)) throw new Error(out);
   if (!out.includes("[redacted]")) throw new Error(out);
 });
 

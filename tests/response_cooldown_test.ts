@@ -24,4 +24,18 @@ Deno.test("response_cooldown keeps a per-user cooldown", async (t) => {
     assertEquals(await ask("u0", 100_100), { allow: true });
     assertEquals(await ask("u49", 100_100), { allow: false, reason: "user_cooldown" });
   });
+  await t.step(
+    "a reload keeps cooldowns: the new instance is set up before the old is torn down",
+    async () => {
+      assertEquals(await ask("zed", 200_000), { allow: true });
+      await cooldown.setup!(api);
+      await cooldown.teardown!(api);
+      assertEquals(await ask("zed", 200_001), { allow: false, reason: "user_cooldown" });
+    },
+  );
+  await t.step("expired entries are dropped as time goes on, and parted channels forgotten", async () => {
+    await cooldown.observe!({ type: "part", channel: "c", user: "clankbot", self: true, time: 0 }, api);
+    assertEquals(await ask("u49", 100_101), { allow: true });
+  });
+  await cooldown.teardown!(api);
 });

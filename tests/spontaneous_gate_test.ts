@@ -52,4 +52,5 @@ Deno.test("spontaneous_gate needs both enough messages and enough time", async (
     await chat(1);
     assertEquals(await ask(2_000_000), { allow: true });
   });
+  await gate.teardown!(api);
 });

@@ -127,6 +127,10 @@ export interface HostHarness {
   config: Config;
   logs: string[];
   dbPath: string;
+  /** Sets the config the next `reload()` reads (same overrides format as the options). */
+  setReloadConfig(o: Record<string, unknown>): void;
+  /** Reloads config and plugins (driving fake time while it waits). */
+  reload(): Promise<void>;
   /** Sets what the test generator answers. */
   reply(fn: (req: GenerateRequest) => string | null): void;
   /** A chat line from `user` in `channel`, at the fake clock's time. */
@@ -159,16 +163,21 @@ export async function createHostHarness(
   });
   const dir = options.dbPath === undefined ? await Deno.makeTempDir({ prefix: "clank-host-" }) : undefined;
   const dbPath = options.dbPath ?? `${dir}/chatbot.db`;
-  const o = options.config ?? {};
-  const section = (name: string) => (o[name] as Record<string, unknown> | undefined) ?? {};
-  const config = ConfigSchema.parse({
-    ...o,
-    twitch: { username: "clankbot", channels: ["alpha", "beta"], ...section("twitch") },
-    database: { url: dbPath },
-    http: { listen: "" },
-    plugins_dir: "/nonexistent-plugins-dir",
-    defaults: { generator: "testgen", floor: 0, ...section("defaults") },
-  });
+  const build = (o: Record<string, unknown>) => {
+    const section = (name: string) => (o[name] as Record<string, unknown> | undefined) ?? {};
+    return ConfigSchema.parse({
+      ...o,
+      twitch: { username: "clankbot", channels: ["alpha", "beta"], ...section("twitch") },
+      database: { url: dbPath },
+      http: { listen: "" },
+      log: { level: "debug" },
+      plugins_dir: "/nonexistent-plugins-dir",
+      defaults: { generator: "testgen", floor: 0, ...section("defaults") },
+    });
+  };
+  const config = build(options.config ?? {});
+  /** What the next `host.reload()` reads as the config file. */
+  let nextConfig = config;
   const logs: string[] = [];
   const log = new Logger({ level: "debug", format: "json", sink: (l) => logs.push(l) });
 
@@ -178,14 +187,18 @@ export async function createHostHarness(
     await storage.init();
     const transport = new MemoryTransport(() => Date.now());
     const sendQueue = new SendQueue({ transport, log, metrics, botLogin: "clankbot" });
-    const { plugins, problems } = await loadPlugins(config, {
-      log,
-      metrics,
-      store: pluginStore(storage),
-      baseDir: Deno.cwd(),
-      builtins: [...BUILTIN_PLUGINS, TEST_GENERATOR],
-    });
-    if (problems.length > 0) throw new Error(`Plugins failed to load: ${problems.join("; ")}`);
+    const load = async (cfg: Config) => {
+      const { plugins, problems } = await loadPlugins(cfg, {
+        log,
+        metrics,
+        store: pluginStore(storage),
+        baseDir: Deno.cwd(),
+        builtins: [...BUILTIN_PLUGINS, TEST_GENERATOR],
+      });
+      if (problems.length > 0) throw new Error(`Plugins failed to load: ${problems.join("; ")}`);
+      return plugins;
+    };
+    const plugins = await load(config);
     const host = new Host({
       config,
       log,
@@ -195,6 +208,11 @@ export async function createHostHarness(
       sendQueue,
       plugins: new PluginSet(plugins, metrics),
       ticks: false,
+      reload: async () => ({
+        config: nextConfig,
+        plugins: new PluginSet(await load(nextConfig), metrics),
+        warnings: [],
+      }),
     });
     await host.start();
     await clock.tickAsync(0);
@@ -235,6 +253,12 @@ export async function createHostHarness(
     dbPath,
     reply(fn) {
       generatorReply = fn;
+    },
+    setReloadConfig(o) {
+      nextConfig = build(o);
+    },
+    async reload() {
+      await drive(parts.host.reload());
     },
     chat(channel, user, text, extra = {}) {
       const event: MessageEvent = {
