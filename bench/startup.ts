@@ -113,7 +113,12 @@ export async function benchStartup(options: BenchOptions): Promise<Figure[]> {
   try {
     await startOnce(env);
     for (let run = 0; run < options.runs; run++) {
+      const joins = twitch.joins.filter((j) => j.login === "clankbot").length;
       const r = await startOnce(env);
+      // Ready must mean logged in with the token, not the read-only fallback.
+      if (twitch.joins.filter((j) => j.login === "clankbot").length !== joins + 1) {
+        throw new Error("The bot did not join as clankbot: the token was not used");
+      }
       ready.push(r.ready);
       healthy.push(r.healthy);
       options.progress(`run ${run + 1}: /healthz after ${r.healthy.toFixed(0)} ms, /readyz after ${r.ready.toFixed(0)} ms`);

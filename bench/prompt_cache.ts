@@ -1,0 +1,138 @@
+/**
+ * Prompt-cache friendliness: replays a long synthetic chat log through the whole bot (the `--replay`
+ * path: `runReplay`, shipped channel defaults, the `ollama` generator against the fake Ollama) and,
+ * for every prompt after the first, measures the share of it that repeats the start of the channel's
+ * previous prompt (`sharedPrefixShare` of `plugins/prompt_builder.ts`, on the messages the fake
+ * recorded). That share is roughly what Ollama can take from its KV cache instead of evaluating again.
+ *
+ * The log: 2,000 lines in one channel over about 2.5 hours, 1–8 s apart, about 4 % mentioning the
+ * bot, a few `!commands` and bot lines, and a timeout now and then (which removes that viewer's lines
+ * from the context, as it should, and so breaks the prefix once).
+ * @module
+ */
+import { ConfigSchema } from "../core/config_schema.ts";
+import { Logger } from "../core/log.ts";
+import { runReplay } from "../core/replay_run.ts";
+import { type PromptMessage, renderPrompt, sharedPrefixShare } from "../plugins/prompt_builder.ts";
+import { startFakeOllama } from "../tests/fakes/fake_ollama.ts";
+import { chatText, pick, randomWords, seededRandom, viewerName } from "./chat_lines.ts";
+import { type Figure, mean, percentile } from "./report.ts";
+import { type BenchOptions, benchMain } from "./suite.ts";
+
+const CHANNEL = "cachechan";
+const BOT = "clankbot";
+const LINES = 2000;
+
+/** A replay log (JSON lines) of `count` lines in one channel. */
+export function syntheticLog(count: number, seed: number): string {
+  const rand = seededRandom(seed);
+  const viewers = Array.from({ length: 150 }, (_, i) => viewerName(i * 7 + 3));
+  let time = Date.UTC(2026, 0, 10, 19, 0, 0);
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    time += 1000 + Math.floor(rand() * 7000);
+    const user = pick(viewers, rand);
+    const r = rand();
+    let entry: Record<string, unknown>;
+    if (r < 0.04) entry = { user, text: `@${BOT} ${chatText(rand)}` };
+    else if (r < 0.06) entry = { user, text: pick(["!uptime", "!discord", "!so someone", "!lurk"], rand) };
+    else if (r < 0.07) entry = { user: "nightbot", text: "Follow the channel to get notified when the stream starts!" };
+    else if (r < 0.0715) entry = { type: "timeout", user, duration: 600 };
+    else entry = { user, text: chatText(rand) };
+    out.push(JSON.stringify({ time, channel: CHANNEL, ...entry }));
+  }
+  return out.join("\n") + "\n";
+}
+
+/** The first history line of a prompt (after the system message), or "" when it has none. */
+function firstHistoryLine(prompt: readonly PromptMessage[]): string {
+  return prompt.length > 2 ? prompt[1]!.content.split("\n")[0]! : "";
+}
+
+/**
+ * Prefix shares of consecutive prompts, the characters shared and sent, and the shares of the prompts
+ * whose history window did not move (same first history line as the previous prompt).
+ */
+export function prefixShares(
+  prompts: readonly PromptMessage[][],
+): { shares: number[]; steady: number[]; shared: number; total: number } {
+  const shares: number[] = [];
+  const steady: number[] = [];
+  let shared = 0;
+  let total = 0;
+  for (let i = 1; i < prompts.length; i++) {
+    const share = sharedPrefixShare(prompts[i - 1]!, prompts[i]!);
+    const length = renderPrompt(prompts[i]!).length;
+    shares.push(share);
+    if (firstHistoryLine(prompts[i - 1]!) === firstHistoryLine(prompts[i]!)) steady.push(share);
+    shared += share * length;
+    total += length;
+  }
+  return { shares, steady, shared, total };
+}
+
+/** Runs the prompt-cache benchmark. */
+export async function benchPromptCache(options: BenchOptions): Promise<Figure[]> {
+  const dir = await Deno.makeTempDir({ prefix: "clank-bench-cache-" });
+  const means: number[] = [];
+  const weighted: number[] = [];
+  const p10s: number[] = [];
+  const steadyMeans: number[] = [];
+  const moved: number[] = [];
+  const counts: number[] = [];
+  try {
+    for (let run = 0; run < options.runs; run++) {
+      const rand = seededRandom(31 * (run + 1));
+      const ollama = await startFakeOllama({ reply: () => randomWords(6 + Math.floor(rand() * 8), rand) });
+      try {
+        const file = `${dir}/chat_${run}.jsonl`;
+        await Deno.writeTextFile(file, syntheticLog(LINES, run + 1));
+        const config = ConfigSchema.parse({
+          twitch: { username: BOT },
+          ollama: { url: ollama.url },
+          plugins_dir: `${dir}/plugins.d`,
+        });
+        const log = new Logger({ level: "warn", format: "json", sink: () => {} });
+        const code = await runReplay({ file, config, log, speed: 0, channel: CHANNEL, out: () => {} });
+        if (code !== 0) throw new Error(`The replay exited with code ${code}`);
+        const prompts = ollama.generations()
+          .map((g) => g.body?.messages as PromptMessage[] | undefined)
+          .filter((m): m is PromptMessage[] => Array.isArray(m));
+        if (prompts.length < 10) throw new Error(`Only ${prompts.length} prompts reached the fake Ollama`);
+        const { shares, steady, shared, total } = prefixShares(prompts);
+        means.push(100 * mean(shares));
+        steadyMeans.push(steady.length > 0 ? 100 * mean(steady) : 0);
+        moved.push((100 * (shares.length - steady.length)) / shares.length);
+        weighted.push((100 * shared) / total);
+        p10s.push(100 * percentile(shares, 10));
+        counts.push(prompts.length);
+        options.progress(
+          `run ${run + 1}: ${prompts.length} prompts, mean prefix share ${means.at(-1)!.toFixed(1)} %, ` +
+            `weighted ${weighted.at(-1)!.toFixed(1)} %, p10 ${p10s.at(-1)!.toFixed(1)} %, window moved before ` +
+            `${moved.at(-1)!.toFixed(1)} % of prompts, mean share of the others ${steadyMeans.at(-1)!.toFixed(1)} %`,
+        );
+      } finally {
+        await ollama.close();
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  return [
+    {
+      group: "Prompt cache",
+      name: "prompt share that prefixes the previous prompt: mean",
+      unit: "%",
+      runs: means,
+      target: { op: ">=", value: 90 },
+      note: `${LINES}-line synthetic log per run (a different seed each run), shipped channel defaults; ` +
+        `prompts per run: ${counts.join(", ")}`,
+    },
+    { group: "Prompt cache", name: "same, weighted by prompt length", unit: "%", runs: weighted },
+    { group: "Prompt cache", name: "same, 10th percentile", unit: "%", runs: p10s },
+    { group: "Prompt cache", name: "prompts whose history window moved", unit: "%", runs: moved },
+    { group: "Prompt cache", name: "mean share of the prompts whose window did not move", unit: "%", runs: steadyMeans },
+  ];
+}
+
+if (import.meta.main) await benchMain("prompt_cache", benchPromptCache);
