@@ -628,7 +628,7 @@ export class Host implements ControlApi {
     const now = this.#now();
     const observe = result === "dropped:observe";
     if (result !== "sent" && !observe) {
-      this.#log.debug("Line not sent", { channel: state.name, event: kind, result });
+      this.#log.info("Line not sent", { channel: state.name, event: kind, result });
       this.#decide({
         channel: state.name,
         trigger: kind,
