@@ -52,7 +52,7 @@ export function chatText(rand: () => number): string {
   return rand() < 0.05 ? line.toUpperCase() : line;
 }
 
-/** A viewer login out of `viewers` distinct ones. */
+/** The login of viewer number `i`. */
 export function viewerName(i: number): string {
   return `viewer_${i.toString(36)}`;
 }

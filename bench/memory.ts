@@ -3,8 +3,12 @@
  *
  * The database is filled once with 500 × 500 chat lines. Each run starts a separate bot process
  * (`bench/memory_child.ts`) on it: the bot restores every channel's context at start (the restore
- * path), joins the 500 channels on the fake Twitch, handles 10 more lines per channel sent through
- * the whole pipeline, collects garbage (`--expose-gc`) and reports `Deno.memoryUsage()`.
+ * path), joins the 500 channels on its own fake Twitch, handles 10 more lines per channel sent
+ * through the whole pipeline, collects garbage (`--expose-gc`) and reports `Deno.memoryUsage()`
+ * twice: right after loading, and after idling {@link SETTLE_MS} — freed memory goes back to the
+ * system only some seconds after the start-up peak, and a bot runs for hours, so the settled figure
+ * is the one with the target. The runs' processes run side by side to keep the suite short; the
+ * figure is per process.
  * @module
  */
 import { fileURLToPath } from "node:url";
@@ -23,6 +27,10 @@ const CHANNELS = 500;
 const CONTEXT = 500;
 /** Lines per channel sent through the pipeline after the restore. */
 const LIVE_LINES = 10;
+/** Idle time between the two measurements. */
+const SETTLE_MS = 20_000;
+/** Bot processes measured at the same time (each holds a few hundred MB). */
+const SIDE_BY_SIDE = 5;
 const CHILD = fileURLToPath(new URL("./memory_child.ts", import.meta.url));
 const MB = 1024 * 1024;
 
@@ -67,13 +75,18 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
   if (buffer !== "") onLine(buffer);
 }
 
-async function measureOnce(twitch: FakeTwitch, args: MemoryChildArgs, seed: number): Promise<MemoryChildResult> {
+async function measureOnce(
+  twitch: FakeTwitch,
+  args: MemoryChildArgs,
+  seed: number,
+): Promise<{ loaded: MemoryChildResult; settled: MemoryChildResult }> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--unstable-worker-options", "--v8-flags=--expose-gc", "-A", CHILD, JSON.stringify(args)],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  let result: MemoryChildResult | undefined;
+  let loaded: MemoryChildResult | undefined;
+  let settled: MemoryChildResult | undefined;
   const rand = seededRandom(seed);
   const reading = readLines(child.stdout, (line) => {
     if (line === "READY") {
@@ -84,35 +97,43 @@ async function measureOnce(twitch: FakeTwitch, args: MemoryChildArgs, seed: numb
         }));
         twitch.blast(channel, lines, LIVE_LINES);
       }
+    } else if (line.startsWith("LOADED ")) {
+      loaded = JSON.parse(line.slice("LOADED ".length)) as MemoryChildResult;
     } else if (line.startsWith("MEMORY ")) {
-      result = JSON.parse(line.slice("MEMORY ".length)) as MemoryChildResult;
+      settled = JSON.parse(line.slice("MEMORY ".length)) as MemoryChildResult;
     }
   });
-  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
   const status = await child.status;
   clearTimeout(timer);
   await reading;
-  if (!status.success || result === undefined) {
+  if (!status.success || loaded === undefined || settled === undefined) {
     throw new Error(`The memory child exited with code ${status.code} before reporting its memory`);
   }
-  return result;
+  return { loaded, settled };
 }
 
 /** Runs the memory benchmark. */
 export async function benchMemory(options: BenchOptions): Promise<Figure[]> {
   const dir = await Deno.makeTempDir({ prefix: "clank-bench-memory-" });
-  const twitch = await startFakeTwitch({ tokens: [BENCH_TOKEN] });
   const ollama = await startFakeOllama();
+  const twitches: FakeTwitch[] = [];
   const channels = channelNames(CHANNELS);
-  const rss: number[] = [];
+  const settledRss: number[] = [];
+  const loadedRss: number[] = [];
   const heap: number[] = [];
-  let contextLines = 0;
   try {
     const databaseUrl = `${dir}/memory.db`;
     options.progress(`filling the database with ${CHANNELS} × ${CONTEXT} lines`);
     await fillDatabase(databaseUrl, channels, CONTEXT);
     for (let run = 0; run < options.runs; run++) {
-      const args: MemoryChildArgs = {
+      twitches.push(await startFakeTwitch({ tokens: [BENCH_TOKEN] }));
+    }
+    options.progress(
+      `starting ${options.runs} bots side by side, each idles ${SETTLE_MS / 1000} s after loading`,
+    );
+    const measure = (twitch: FakeTwitch, run: number) =>
+      measureOnce(twitch, {
         ircUrl: twitch.url,
         ollamaUrl: ollama.url,
         dir,
@@ -120,36 +141,51 @@ export async function benchMemory(options: BenchOptions): Promise<Figure[]> {
         channels,
         lines: CHANNELS * LIVE_LINES,
         context: CONTEXT,
-      };
-      const r = await measureOnce(twitch, args, run + 1);
-      if (!r.gc) throw new Error("The memory child could not collect garbage (--expose-gc)");
-      rss.push(r.rss / MB);
-      heap.push(r.heapUsed / MB);
-      contextLines = r.contextLines;
+        settleMs: SETTLE_MS,
+      }, run + 1);
+    const results: Array<Awaited<ReturnType<typeof measureOnce>>> = [];
+    for (let first = 0; first < twitches.length; first += SIDE_BY_SIDE) {
+      const wave = twitches.slice(first, first + SIDE_BY_SIDE);
+      results.push(...await Promise.all(wave.map((twitch, i) => measure(twitch, first + i))));
+    }
+    for (const [run, { loaded, settled }] of results.entries()) {
+      for (const r of [loaded, settled]) {
+        if (!r.gc) throw new Error("The memory child could not collect garbage (--expose-gc)");
+        if (r.contextLines !== CHANNELS * CONTEXT) {
+          throw new Error(`The bot held ${r.contextLines} context lines, expected ${CHANNELS * CONTEXT}`);
+        }
+      }
+      loadedRss.push(loaded.rss / MB);
+      settledRss.push(settled.rss / MB);
+      heap.push(settled.heapUsed / MB);
       options.progress(
-        `run ${run + 1}: RSS ${(r.rss / MB).toFixed(1)} MB, heap used ${(r.heapUsed / MB).toFixed(1)} MB, ` +
-          `context ${r.contextLines} lines`,
+        `run ${run + 1}: RSS ${(loaded.rss / MB).toFixed(1)} MB after loading, ${
+          (settled.rss / MB).toFixed(1)
+        } MB ` +
+          `settled; heap used ${(settled.heapUsed / MB).toFixed(1)} MB of ${
+            (settled.heapTotal / MB).toFixed(1)
+          } MB`,
       );
     }
   } finally {
-    await twitch.close();
+    await Promise.all(twitches.map((t) => t.close()));
     await ollama.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  if (contextLines !== CHANNELS * CONTEXT) {
-    throw new Error(`The bot held ${contextLines} context lines, expected ${CHANNELS * CONTEXT}`);
-  }
+  const what = `${CHANNELS} channels × ${CONTEXT} context lines`;
   return [
     {
       group: "Memory",
-      name: `RSS, ${CHANNELS} channels × ${CONTEXT} context lines`,
+      name: `RSS, ${what}, settled`,
       unit: "MB",
-      runs: rss,
+      runs: settledRss,
       target: { op: "<", value: 250 },
-      note: `context restored from SQLite at start, then ${LIVE_LINES} lines per channel through the pipeline; ` +
-        "measured after three forced GCs; MB = 2^20 bytes",
+      note:
+        `context restored from SQLite at start, then ${LIVE_LINES} lines per channel through the pipeline; ` +
+        `measured after three forced GCs, ${SETTLE_MS / 1000} s after loading; MB = 2^20 bytes`,
     },
-    { group: "Memory", name: "JS heap used, same process", unit: "MB", runs: heap },
+    { group: "Memory", name: `RSS, ${what}, right after loading`, unit: "MB", runs: loadedRss },
+    { group: "Memory", name: "JS heap used, settled", unit: "MB", runs: heap },
   ];
 }
 

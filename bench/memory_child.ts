@@ -1,7 +1,9 @@
 /**
  * The process `bench/memory.ts` measures: a bot on an existing database, joined to the fake Twitch of
  * the parent. It restores every channel's context from the database, prints `READY`, handles the
- * lines the parent then sends, collects garbage and prints its memory as `MEMORY {json}`.
+ * lines the parent then sends, collects garbage and prints its memory as `LOADED {json}`; then it
+ * idles for `settleMs` (a running bot's allocator hands freed memory back to the system only after a
+ * while), collects garbage again and prints `MEMORY {json}`.
  *
  * Run by `bench/memory.ts` as `deno run --v8-flags=--expose-gc … memory_child.ts '<json args>'`.
  * @module
@@ -20,6 +22,8 @@ export interface MemoryChildArgs {
   /** Lines the parent sends after READY (through the pipeline). */
   lines: number;
   context: number;
+  /** Milliseconds to idle between the two measurements. */
+  settleMs: number;
 }
 
 /** What the child prints after `MEMORY `. */
@@ -59,11 +63,14 @@ if (import.meta.main) {
   await launched.arrivals(args.lines);
   await launched.bot.host.settled();
   await launched.bot.storage.flush();
+  const contextLines = () => args.channels.reduce((n, c) => n + historySize(c), 0);
+  const loadedGc = await collectGarbage();
+  const loaded: MemoryChildResult = { ...Deno.memoryUsage(), contextLines: contextLines(), gc: loadedGc };
+  console.log(`LOADED ${JSON.stringify(loaded)}`);
+  await sleep(args.settleMs);
   const gc = await collectGarbage();
-  const mem = Deno.memoryUsage();
-  const contextLines = args.channels.reduce((n, c) => n + historySize(c), 0);
-  const result: MemoryChildResult = { ...mem, contextLines, gc };
-  console.log(`MEMORY ${JSON.stringify(result)}`);
+  const settled: MemoryChildResult = { ...Deno.memoryUsage(), contextLines: contextLines(), gc };
+  console.log(`MEMORY ${JSON.stringify(settled)}`);
   await launched.bot.stop();
   Deno.exit(0);
 }

@@ -17,7 +17,7 @@ import { type PromptMessage, renderPrompt, sharedPrefixShare } from "../plugins/
 import { startFakeOllama } from "../tests/fakes/fake_ollama.ts";
 import { chatText, pick, randomWords, seededRandom, viewerName } from "./chat_lines.ts";
 import { type Figure, mean, percentile } from "./report.ts";
-import { type BenchOptions, benchMain } from "./suite.ts";
+import { benchMain, type BenchOptions } from "./suite.ts";
 
 const CHANNEL = "cachechan";
 const BOT = "clankbot";
@@ -36,8 +36,9 @@ export function syntheticLog(count: number, seed: number): string {
     let entry: Record<string, unknown>;
     if (r < 0.04) entry = { user, text: `@${BOT} ${chatText(rand)}` };
     else if (r < 0.06) entry = { user, text: pick(["!uptime", "!discord", "!so someone", "!lurk"], rand) };
-    else if (r < 0.07) entry = { user: "nightbot", text: "Follow the channel to get notified when the stream starts!" };
-    else if (r < 0.0715) entry = { type: "timeout", user, duration: 600 };
+    else if (r < 0.07) {
+      entry = { user: "nightbot", text: "Follow the channel to get notified when the stream starts!" };
+    } else if (r < 0.0715) entry = { type: "timeout", user, duration: 600 };
     else entry = { user, text: chatText(rand) };
     out.push(JSON.stringify({ time, channel: CHANNEL, ...entry }));
   }
@@ -108,8 +109,12 @@ export async function benchPromptCache(options: BenchOptions): Promise<Figure[]>
         counts.push(prompts.length);
         options.progress(
           `run ${run + 1}: ${prompts.length} prompts, mean prefix share ${means.at(-1)!.toFixed(1)} %, ` +
-            `weighted ${weighted.at(-1)!.toFixed(1)} %, p10 ${p10s.at(-1)!.toFixed(1)} %, window moved before ` +
-            `${moved.at(-1)!.toFixed(1)} % of prompts, mean share of the others ${steadyMeans.at(-1)!.toFixed(1)} %`,
+            `weighted ${weighted.at(-1)!.toFixed(1)} %, p10 ${
+              p10s.at(-1)!.toFixed(1)
+            } %, window moved before ` +
+            `${moved.at(-1)!.toFixed(1)} % of prompts, mean share of the others ${
+              steadyMeans.at(-1)!.toFixed(1)
+            } %`,
         );
       } finally {
         await ollama.close();
@@ -131,7 +136,12 @@ export async function benchPromptCache(options: BenchOptions): Promise<Figure[]>
     { group: "Prompt cache", name: "same, weighted by prompt length", unit: "%", runs: weighted },
     { group: "Prompt cache", name: "same, 10th percentile", unit: "%", runs: p10s },
     { group: "Prompt cache", name: "prompts whose history window moved", unit: "%", runs: moved },
-    { group: "Prompt cache", name: "mean share of the prompts whose window did not move", unit: "%", runs: steadyMeans },
+    {
+      group: "Prompt cache",
+      name: "mean share of the prompts whose window did not move",
+      unit: "%",
+      runs: steadyMeans,
+    },
   ];
 }
 

@@ -77,16 +77,11 @@ export function meetsTarget(value: number, target: Target): boolean {
  */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  const abs = Math.abs(value);
-  if (abs >= 1000) {
-    const whole = Math.round(value).toString();
-    const sign = whole.startsWith("-") ? "-" : "";
-    const digits = sign ? whole.slice(1) : whole;
-    return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  }
-  if (abs >= 100) return Math.round(value).toString();
-  if (abs === 0) return "0";
-  return Number(value.toPrecision(3)).toString();
+  if (value === 0) return "0";
+  if (Math.abs(value) < 100) return Number(value.toPrecision(3)).toString();
+  const whole = Math.round(value).toString();
+  const sign = whole.startsWith("-") ? "-" : "";
+  return sign + whole.slice(sign.length).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
 /** A value with its unit, e.g. `12,345 lines/s`, `0.91×`, `93.2 %`. */

@@ -14,7 +14,7 @@ import { startFakeOllama } from "../tests/fakes/fake_ollama.ts";
 import { startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
 import { startFakeTwitchOAuth } from "../tests/fakes/fake_twitch_oauth.ts";
 import type { Figure } from "./report.ts";
-import { type BenchOptions, benchMain, sleep } from "./suite.ts";
+import { benchMain, type BenchOptions, sleep } from "./suite.ts";
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -62,7 +62,9 @@ async function startOnce(env: Record<string, string>): Promise<{ ready: number; 
   try {
     while (ready === undefined) {
       if (performance.now() - t0 > READY_TIMEOUT_MS) {
-        throw new Error(`The bot was not ready within ${READY_TIMEOUT_MS} ms; its log ends with: ${log.slice(-500)}`);
+        throw new Error(
+          `The bot was not ready within ${READY_TIMEOUT_MS} ms; its log ends with: ${log.slice(-500)}`,
+        );
       }
       try {
         if (healthy === undefined) {
@@ -121,7 +123,9 @@ export async function benchStartup(options: BenchOptions): Promise<Figure[]> {
       }
       ready.push(r.ready);
       healthy.push(r.healthy);
-      options.progress(`run ${run + 1}: /healthz after ${r.healthy.toFixed(0)} ms, /readyz after ${r.ready.toFixed(0)} ms`);
+      options.progress(
+        `run ${run + 1}: /healthz after ${r.healthy.toFixed(0)} ms, /readyz after ${r.ready.toFixed(0)} ms`,
+      );
     }
   } finally {
     await twitch.close();
@@ -135,7 +139,8 @@ export async function benchStartup(options: BenchOptions): Promise<Figure[]> {
       unit: "ms",
       runs: ready,
       target: { op: "<", value: 500 },
-      note: "one channel, token validated against the fake OAuth server, fresh SQLite database; warm module cache",
+      note:
+        "one channel, token validated against the fake OAuth server, fresh SQLite database; warm module cache",
     },
     { group: "Start-up", name: "spawn to /healthz 200", unit: "ms", runs: healthy },
   ];

@@ -115,6 +115,22 @@ interface IngestContext {
 /** kv namespace of the host's own small records. */
 const HOST_KV = "host";
 
+/** Channels whose history is restored at the same time. */
+const RESTORE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 /** The running bot. */
 export class Host implements ControlApi {
   #config: Config;
@@ -200,7 +216,9 @@ export class Host implements ControlApi {
       return {} as Record<string, Partial<ChannelSettings>>;
     });
     for (const channel of this.#config.twitch.channels) this.#ensureChannel(channel, stored[channel] ?? {});
-    await Promise.all(this.#config.twitch.channels.map((c) => this.#restoreHistory(c)));
+    // A few channels at a time: all at once held every channel's rows in memory together, a start-up
+    // peak the process kept for good (bench/memory.ts); one at a time would wait on each MySQL round trip.
+    await eachLimited(this.#config.twitch.channels, RESTORE_CONCURRENCY, (c) => this.#restoreHistory(c));
     this.#transport.onEvent((event) => this.dispatch(event));
     if (this.#ticks) this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
     void this.#checkOllama();
@@ -1004,7 +1022,7 @@ export class Host implements ControlApi {
       new Promise((r) => (flushTimer = setTimeout(r, 2000))),
     ]);
     clearTimeout(flushTimer);
-    await Promise.all([...this.#channels.keys()].map((c) => this.#restoreHistory(c)));
+    await eachLimited([...this.#channels.keys()], RESTORE_CONCURRENCY, (c) => this.#restoreHistory(c));
     this.#log.info("Reloaded config and plugins", { plugins: plugins.all.length, warnings: warnings.length });
     return { plugins: plugins.all.map((p) => p.meta.name), warnings };
   }

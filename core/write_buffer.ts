@@ -61,6 +61,9 @@ interface Op {
   dropped: boolean;
 }
 
+/** Milliseconds the flush loop may keep the event loop before it yields. */
+const YIELD_AFTER_MS = 10;
+
 const REALTIME: BufferTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as number),
@@ -102,6 +105,8 @@ export class BufferedStorage implements Storage {
   #closing = false;
   #closed = false;
   #flushTimer: unknown = undefined;
+  /** The zero-delay timer `#startNow` armed (the flush timer while it is the same one). */
+  #flushNowTimer: unknown = undefined;
   #retryTimer: unknown = undefined;
   #waiters: { through: number; resolve: () => void }[] = [];
   #idle: (() => void)[] = [];
@@ -325,7 +330,8 @@ export class BufferedStorage implements Storage {
   #schedule(): void {
     if (this.#running || this.#retryTimer !== undefined) return;
     if (this.#live >= this.#batch) {
-      this.#startNow();
+      // Armed once per burst: re-arming on every write past the batch size cost a timer per chat line.
+      if (this.#flushTimer === undefined || this.#flushTimer !== this.#flushNowTimer) this.#startNow();
     } else if (this.#flushTimer === undefined) {
       this.#flushTimer = this.#timers.setTimeout(() => {
         this.#flushTimer = undefined;
@@ -341,6 +347,7 @@ export class BufferedStorage implements Storage {
       this.#flushTimer = undefined;
       void this.#drain();
     }, 0);
+    this.#flushNowTimer = this.#flushTimer;
   }
 
   #dropOldestLine(): void {
@@ -429,6 +436,7 @@ export class BufferedStorage implements Storage {
           return;
         }
       }
+      let sliceStart = performance.now();
       for (;;) {
         const group = this.#nextGroup();
         if (group.length === 0) break;
@@ -449,8 +457,13 @@ export class BufferedStorage implements Storage {
         }
         this.#inflight = 0;
         this.#commit(group, result);
-        // Long backlogs (after an outage) must not starve chat ingest of the event loop.
-        if (this.#live > 0) await (this.#timers.yield?.() ?? Promise.resolve());
+        // Long backlogs (after an outage) must not starve chat ingest of the event loop, but a zero
+        // timer costs a millisecond or more: yield once per slice of work, not after every group
+        // (kv writes between chat lines make many small groups; see bench/ingest.ts).
+        if (this.#live > 0 && performance.now() - sliceStart >= YIELD_AFTER_MS) {
+          await (this.#timers.yield?.() ?? Promise.resolve());
+          sliceStart = performance.now();
+        }
         if (this.#closed) break;
       }
     } finally {
