@@ -66,7 +66,7 @@ export class Metrics {
   });
   readonly middlewareDuration: client.Histogram<"plugin" | "stage"> = new client.Histogram({
     name: "clank_middleware_duration_seconds",
-    help: "Time spent in each pipeline stage and plugin",
+    help: "Time spent in each pipeline stage and plugin call (a 1-in-8 sample of events and calls)",
     labelNames: ["plugin", "stage"],
     buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1],
     registers: [this.registry],

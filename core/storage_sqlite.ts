@@ -26,7 +26,7 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Open without write access (backups, copies); migrations are not applied. */
   readOnly?: boolean;
-  /** Page cache in KiB (default 65536). Random-keyed indexes insert much faster when they fit. */
+  /** Page cache in KiB (default 8192: a 500-channel bot stays under 250 MB; larger inserts faster). */
   cacheKiB?: number;
   /** WAL pages before an automatic checkpoint (default 20000, about 80 MB). */
   walAutocheckpointPages?: number;
@@ -95,7 +95,9 @@ export class SqliteStorage implements Storage {
       const db = new DatabaseSync(this.path, { readOnly: this.#options.readOnly ?? false });
       try {
         db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs ?? 5000))}`);
-        db.exec(`PRAGMA cache_size = -${Math.max(1024, Math.floor(this.#options.cacheKiB ?? 65536))}`);
+        // 8 MiB: enough for ingest well above the pipeline's own rate, while a 64 MiB
+        // cache pushed a 500-channel bot past its memory budget (see docs/BENCHMARKS.md).
+        db.exec(`PRAGMA cache_size = -${Math.max(1024, Math.floor(this.#options.cacheKiB ?? 8192))}`);
         if (!this.#options.readOnly) {
           // auto_vacuum only takes effect when set before the first table is created.
           db.exec("PRAGMA auto_vacuum = INCREMENTAL");

@@ -132,7 +132,15 @@ export function createBlockedWordsFilter(deps: BlockedWordsDeps = {}): FilterPlu
     }
   }
 
+  /** True once `init` finished (reset by teardown). */
+  let initialized = false;
+
   async function init(api: Api): Promise<void> {
+    await loadLists(api);
+    initialized = true;
+  }
+
+  async function loadLists(api: Api): Promise<void> {
     // The host validates options at load time; parsing again fills defaults when a caller did not.
     options = BlockedWordsOptionsSchema.parse(api.options ?? {});
     const lists: WordList[] = [];
@@ -196,18 +204,29 @@ export function createBlockedWordsFilter(deps: BlockedWordsDeps = {}): FilterPlu
     },
     teardown() {
       ready = null;
+      initialized = false;
       fixedLists = [];
       fileList = null;
       matcher = new WordMatcher([]);
       Object.assign(file, { stamp: "", lastCheck: -Infinity, failing: false, reloading: null });
       channelMatchers.clear();
     },
-    async check(item, api): Promise<FilterVerdict> {
-      ready ??= init(api);
-      await ready;
-      await maybeReload(api);
-      const hit = matcher.match(item.text) ?? channelMatcher(item, api)?.match(item.text);
-      return hit ? { action: "drop", reason: dropReason(hit.entry) } : { action: "pass" };
+    check(item, api): FilterVerdict | Promise<FilterVerdict> {
+      const verdict = (): FilterVerdict => {
+        const hit = matcher.match(item.text) ?? channelMatcher(item, api)?.match(item.text);
+        return hit ? { action: "drop", reason: dropReason(hit.entry) } : { action: "pass" };
+      };
+      // The common case answers synchronously: no promise, so the host needs no deadline timer for
+      // this call. Only the first check and a due file check wait.
+      const reloadDue = options.file !== "" && options.file !== undefined &&
+        (file.reloading !== null || now() - file.lastCheck >= interval);
+      if (initialized && !reloadDue) return verdict();
+      return (async () => {
+        ready ??= init(api);
+        await ready;
+        await maybeReload(api);
+        return verdict();
+      })();
     },
   });
 }

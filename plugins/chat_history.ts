@@ -50,9 +50,26 @@ function historyOf(channel: string, maxChannels: number): ChannelHistory {
   return h;
 }
 
+/**
+ * One string per distinct login and display name: a busy channel repeats a few hundred names across
+ * its whole history, and lines restored from the database would otherwise each carry their own copy.
+ */
+const names = new Map<string, string>();
+const MAX_NAMES = 100_000;
+
+function intern(name: string): string {
+  const known = names.get(name);
+  if (known !== undefined) return known;
+  if (names.size >= MAX_NAMES) names.clear();
+  names.set(name, name);
+  return name;
+}
+
 function push(h: ChannelHistory, line: HistoryLine): void {
   h.seq++;
-  h.ring.push({ ...line, seq: h.seq });
+  const user = intern(line.user);
+  const displayName = line.displayName === line.user ? user : intern(line.displayName);
+  h.ring.push({ ...line, user, displayName, seq: h.seq });
 }
 
 export default definePlugin({
