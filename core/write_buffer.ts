@@ -61,8 +61,8 @@ interface Op {
   dropped: boolean;
 }
 
-/** Milliseconds the flush loop may keep the event loop before it yields. */
-const YIELD_AFTER_MS = 10;
+/** Milliseconds the flush loop may keep the event loop before it yields (keeps reply p99 low). */
+const YIELD_AFTER_MS = 3;
 
 const REALTIME: BufferTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -123,7 +123,7 @@ export class BufferedStorage implements Storage {
     this.#timers = options.timers ?? REALTIME;
     this.#max = Math.max(1, options.maxBuffered ?? 50_000);
     this.#batch = Math.max(1, options.batchSize ?? 500);
-    this.#maxGroup = Math.max(1, options.maxGroup ?? 10000);
+    this.#maxGroup = Math.max(1, options.maxGroup ?? 1000);
     this.#interval = Math.max(0, options.flushIntervalMs ?? 250);
     this.#backoffBase = Math.max(1, options.backoffBaseMs ?? 500);
     this.#backoffCap = Math.max(this.#backoffBase, options.backoffCapMs ?? 30_000);
