@@ -88,8 +88,14 @@ async function measureBare(twitch: FakeTwitch, channels: string[], frames: strin
 }
 
 /** Lines per second the bot handles and stores. */
-async function measureBot(twitch: FakeTwitch, channels: string[], frames: string[], lines: number) {
-  const bench = await startBenchBot({ channels, twitch, spontaneousCooldown: true });
+async function measureBot(
+  twitch: FakeTwitch,
+  channels: string[],
+  frames: string[],
+  lines: number,
+  config?: Record<string, unknown>,
+) {
+  const bench = await startBenchBot({ channels, twitch, spontaneousCooldown: true, config });
   try {
     const t0 = performance.now();
     send(twitch, frames);
@@ -178,6 +184,67 @@ export async function benchIngest(options: BenchOptions): Promise<Figure[]> {
     await twitch.close();
   }
   return figures;
+}
+
+/** The example regex filter as an extra input filter, in-process or in a Worker. */
+function regexFilter(sandbox: boolean): Record<string, unknown> {
+  return {
+    plugins: [{
+      path: new URL("../examples/plugins/regex_filter.ts", import.meta.url).pathname,
+      sandbox,
+      options: { patterns: ["\\bcrypto\\s+giveaway\\b", "^!gamble"], flags: "i" },
+    }],
+  };
+}
+
+/**
+ * Sandbox cost where it matters: the bot's whole-pipeline ingest with one extra filter plugin,
+ * sandboxed vs in-process, same lines, same run (issue 7: one sandboxed filter may cost at most half).
+ */
+export async function benchSandboxedIngest(options: BenchOptions): Promise<Figure[]> {
+  const twitch = await startFakeTwitch({ tokens: [BENCH_TOKEN] });
+  const inProcess: number[] = [];
+  const worker: number[] = [];
+  const ratio: number[] = [];
+  try {
+    const channels = channelNames(1);
+    for (let run = 0; run < options.runs; run++) {
+      const frames = renderFrames(twitch, channels, LINES, 7000 + run);
+      const a = await measureBot(twitch, channels, frames, LINES, regexFilter(false));
+      const b = await measureBot(twitch, channels, frames, LINES, regexFilter(true));
+      inProcess.push(a);
+      worker.push(b);
+      ratio.push(b / a);
+      options.progress(
+        `sandboxed filter, run ${run + 1}: in-process ${Math.round(a)}, Worker ${Math.round(b)} lines/s`,
+      );
+    }
+  } finally {
+    await twitch.close();
+  }
+  return [
+    {
+      group: "Sandbox cost",
+      name: "bot ingest with the regex filter in-process",
+      unit: "lines/s",
+      runs: inProcess,
+    },
+    {
+      group: "Sandbox cost",
+      name: "bot ingest with the regex filter in a Worker",
+      unit: "lines/s",
+      runs: worker,
+    },
+    {
+      group: "Sandbox cost",
+      name: "bot ingest, Worker ÷ in-process filter",
+      unit: "ratio",
+      runs: ratio,
+      target: { op: ">=", value: 0.5 },
+      note:
+        `${LINES} lines through the whole pipeline, 1 channel; the same examples/plugins/regex_filter.ts both ways`,
+    },
+  ];
 }
 
 if (import.meta.main) await benchMain("ingest", benchIngest);

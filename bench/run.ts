@@ -18,6 +18,7 @@ export const BENCHMARKS = [
   "startup",
   "prompt_cache",
   "sandbox_cost",
+  "sandbox_ingest",
   "reply_overhead",
   "memory",
   "ingest",
