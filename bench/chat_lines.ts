@@ -4,17 +4,7 @@
  * @module
  */
 
-/** A seeded pseudo-random generator (mulberry32): numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from "../core/seeded_random.ts";
 
 const WORDS = (
   "the run is going so well today chat did you see that jump what a clip no way he skipped the key " +

@@ -9,20 +9,8 @@ const END = "\u0003";
 /** A left context that never occurs, forcing an order-1 step (used after a seed word). */
 const UNKNOWN = "\u0004";
 
-/** Random numbers in [0, 1). */
-export type Random = () => number;
-
-/** A small seeded PRNG (mulberry32), for reproducible output in tests. */
-export function seededRandom(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { Random } from "../core/seeded_random.ts";
+export { type Random, seededRandom } from "../core/seeded_random.ts";
 
 /** Words of a chat line worth learning: no @mentions, links or control characters. */
 export function tokenize(text: string): string[] {

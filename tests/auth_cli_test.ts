@@ -3,21 +3,9 @@ import { type AuthCommandDeps, expiryText, runAuthCommand } from "../core/auth_c
 import { type Config, ConfigSchema } from "../core/config_schema.ts";
 import { memoryLogger } from "../core/log.ts";
 import { loadSecretKey } from "../core/secret_key.ts";
-import { type SecretKv, TokenStore } from "../core/token_store.ts";
+import { TokenStore } from "../core/token_store.ts";
 import { type FakeTwitchOAuth, startFakeTwitchOAuth } from "./fakes/fake_twitch_oauth.ts";
-
-/** A minimal in-memory kv standing in for the Storage backend. */
-class MemoryKv implements SecretKv {
-  readonly data = new Map<string, string>();
-  kvGet(namespace: string, key: string): Promise<string | undefined> {
-    return Promise.resolve(this.data.get(`${namespace}/${key}`));
-  }
-  kvSet(namespace: string, key: string, value: string | null): Promise<void> {
-    if (value === null) this.data.delete(`${namespace}/${key}`);
-    else this.data.set(`${namespace}/${key}`, value);
-    return Promise.resolve();
-  }
-}
+import { MemoryKv } from "./fakes/memory_kv.ts";
 
 interface Cli {
   fake: FakeTwitchOAuth;

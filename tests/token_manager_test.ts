@@ -8,26 +8,14 @@ import { Metrics } from "../core/metrics.ts";
 import { decodeKeyText, keyTextForms, loadSecretKey, type SecretKey } from "../core/secret_key.ts";
 import { SqliteStorage } from "../core/storage_sqlite.ts";
 import { type Clock, createTokenManager, TokenManager } from "../core/token_manager.ts";
-import { type SecretKv, type StoredToken, TokenStore } from "../core/token_store.ts";
+import { type StoredToken, TokenStore } from "../core/token_store.ts";
 import { TwitchTransport } from "../core/twitch_transport.ts";
 import { startFakeTwitch } from "./fakes/fake_twitch.ts";
 import { type FakeTwitchOAuth, startFakeTwitchOAuth } from "./fakes/fake_twitch_oauth.ts";
+import { MemoryKv } from "./fakes/memory_kv.ts";
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-
-/** A minimal in-memory kv standing in for the Storage backend. */
-class MemoryKv implements SecretKv {
-  readonly data = new Map<string, string>();
-  kvGet(namespace: string, key: string): Promise<string | undefined> {
-    return Promise.resolve(this.data.get(`${namespace}/${key}`));
-  }
-  kvSet(namespace: string, key: string, value: string | null): Promise<void> {
-    if (value === null) this.data.delete(`${namespace}/${key}`);
-    else this.data.set(`${namespace}/${key}`, value);
-    return Promise.resolve();
-  }
-}
 
 type FakeClock = ReturnType<typeof FakeTimers.createClock>;
 

@@ -2,26 +2,8 @@ import assert from "node:assert/strict";
 import { isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
 import { loadSecretKey, type SecretKey } from "../core/secret_key.ts";
-import {
-  type SecretKv,
-  SECRETS_NAMESPACE,
-  type StoredToken,
-  TokenStore,
-  TWITCH_TOKEN_KEY,
-} from "../core/token_store.ts";
-
-/** A minimal in-memory kv standing in for the Storage backend. */
-class MemoryKv implements SecretKv {
-  readonly data = new Map<string, string>();
-  kvGet(namespace: string, key: string): Promise<string | undefined> {
-    return Promise.resolve(this.data.get(`${namespace}/${key}`));
-  }
-  kvSet(namespace: string, key: string, value: string | null): Promise<void> {
-    if (value === null) this.data.delete(`${namespace}/${key}`);
-    else this.data.set(`${namespace}/${key}`, value);
-    return Promise.resolve();
-  }
-}
+import { SECRETS_NAMESPACE, type StoredToken, TokenStore, TWITCH_TOKEN_KEY } from "../core/token_store.ts";
+import { MemoryKv } from "./fakes/memory_kv.ts";
 
 const TOKEN: StoredToken = {
   access_token: "accesstokenabcdefghijklmnopqrs",
