@@ -165,8 +165,10 @@ export const PluginEntrySchema = z.object({
   ),
   permissions: PluginPermissionsSchema.default({}),
   /** Milliseconds one call may take. */
-  timeout_ms: intRange(10, 60000).default(2000).describe(
-    "Milliseconds one call into the plugin may take before it counts as failed.",
+  // No schema default: the loader must tell "not set" (the plugin's own default, e.g. the Ollama
+  // deadline for the ollama generator, else 2000) from an explicit value.
+  timeout_ms: intRange(10, 60000).optional().describe(
+    "Milliseconds one call into the plugin may take before it counts as failed (default 2000; the ollama generator's default is the Ollama timeout plus 5 s).",
   ),
 }).strict().refine((p) => p.name !== undefined || p.path !== undefined, {
   error: "needs a name (built-in) or a path (drop-in)",

@@ -204,11 +204,6 @@ async function listDropIns(dir: string, log: Logger, problems: string[]): Promis
   return files.sort();
 }
 
-function timeoutOf(entry: PluginEntry | undefined, fallback: number): number {
-  // The schema fills in 2000 when the key is absent, so only a different value is an explicit choice.
-  return entry && entry.timeout_ms !== DEFAULT_TIMEOUT_MS ? entry.timeout_ms : fallback;
-}
-
 async function loadBuiltin(
   b: BuiltinPlugin,
   entry: PluginEntry | undefined,
@@ -216,7 +211,7 @@ async function loadBuiltin(
   deps: PluginLoaderDeps,
 ): Promise<PluginHandle> {
   const options = { ...b.options(config), ...entry?.options };
-  const timeoutMs = timeoutOf(entry, b.timeoutMs?.(config) ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = entry?.timeout_ms ?? b.timeoutMs?.(config) ?? DEFAULT_TIMEOUT_MS;
   const source = `builtin:${b.name}`;
   if (entry?.sandbox === true) {
     return checkBuiltinName(

@@ -299,3 +299,40 @@ Deno.test("BUILTIN_PLUGINS lists every built-in once, each with a module URL", (
   assert.equal(blocked.defaultEnabled(config), false);
   assert.deepEqual(blocked.options(config), { file: "words.txt" });
 });
+
+Deno.test("loadPlugins honours an explicit timeout_ms, even the schema's usual 2000", async () => {
+  const { loadPlugins } = await import("../core/plugin_loader.ts");
+  const { ConfigSchema } = await import("../core/config_schema.ts");
+  const { Metrics } = await import("../core/metrics.ts");
+  const { memoryLogger } = await import("../core/log.ts");
+  const { BUILTIN_PLUGINS } = await import("../core/builtin_plugins.ts");
+  const seen: number[] = [];
+  const ollama = BUILTIN_PLUGINS.find((b) => b.name === "ollama")!;
+  const probe = {
+    ...ollama,
+    timeoutMs: (config: Parameters<NonNullable<typeof ollama.timeoutMs>>[0]) => {
+      const ms = ollama.timeoutMs!(config);
+      seen.push(ms);
+      return ms;
+    },
+  };
+  const store = {
+    get: () => Promise.resolve(undefined),
+    set: () => Promise.resolve(),
+    delete: () => Promise.resolve(),
+  };
+  for (const entry of [{ name: "ollama" }, { name: "ollama", timeout_ms: 2000 }]) {
+    const config = ConfigSchema.parse({ plugins: [entry], plugins_dir: "/nonexistent" });
+    assert.equal(config.plugins[0]!.timeout_ms, "timeout_ms" in entry ? 2000 : undefined);
+    const { plugins } = await loadPlugins(config, {
+      log: memoryLogger().log,
+      metrics: new Metrics(),
+      store,
+      baseDir: Deno.cwd(),
+      builtins: [probe],
+    });
+    await Promise.all(plugins.map((p) => p.close()));
+  }
+  // The fallback (Ollama timeout + 5 s) is only asked for when the entry sets nothing.
+  assert.deepEqual(seen, [35_000]);
+});
