@@ -17,6 +17,7 @@ import { pluginStore } from "./plugin_store.ts";
 import { openStorage } from "./storage_open.ts";
 import { BufferedStorage } from "./write_buffer.ts";
 import { startMaintenance } from "./maintenance.ts";
+import type { MetricRowWriter } from "./hourly_counters.ts";
 import { startHttpServer } from "./http_server.ts";
 import { SendQueue } from "./send_queue.ts";
 import { TwitchTransport } from "./twitch_transport.ts";
@@ -140,6 +141,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     ollama,
     version: options.version,
     clock: transport.now?.bind(transport),
+    metricRows: metricRowWriter(storage),
     reload: async () => {
       config = await options.reloadConfig();
       log.setLevel(config.log.level);
@@ -234,4 +236,10 @@ function explainMode(config: Config, transport: Transport, log: Logger): void {
       event: "startup",
     });
   }
+}
+
+/** The backend's hourly-counter writer (both SQLite and MySQL have one); undefined if it lacks it. */
+function metricRowWriter(storage: BufferedStorage): MetricRowWriter | undefined {
+  const backend = storage.backend as unknown as Partial<{ addMetricRows: MetricRowWriter }>;
+  return backend.addMetricRows ? (rows) => backend.addMetricRows!(rows) : undefined;
 }

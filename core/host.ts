@@ -33,6 +33,7 @@ import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts
 import type { PluginSet } from "./plugin_set.ts";
 import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
+import { HourlyCounters, type MetricRowWriter } from "./hourly_counters.ts";
 import { safeUrl } from "./ollama_client.ts";
 import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
 
@@ -90,6 +91,8 @@ export interface HostDeps {
   clock?: () => number;
   /** Send a tick event every second (default true; tests drive ticks themselves). */
   ticks?: boolean;
+  /** Stores hourly per-channel counters (`metrics_rows`); absent, they are not kept. */
+  metricRows?: MetricRowWriter;
 }
 
 /** Why the bot did or did not speak, for replay output and debugging. */
@@ -167,6 +170,9 @@ export class Host implements ControlApi {
   #stopping = false;
   readonly #now: () => number;
   readonly #ticks: boolean;
+  readonly #hourly = new HourlyCounters();
+  readonly #metricRows: MetricRowWriter | undefined;
+  #hourlyTimer: ReturnType<typeof setInterval> | undefined;
   readonly #decisions = new Set<(d: Decision) => void>();
 
   constructor(deps: HostDeps) {
@@ -182,6 +188,7 @@ export class Host implements ControlApi {
     this.#plugins = deps.plugins;
     this.#now = deps.clock ?? Date.now;
     this.#ticks = deps.ticks ?? true;
+    this.#metricRows = deps.metricRows;
     this.#isMention = mentionMatcher(deps.config.twitch.username);
     this.#bots = new Set(deps.config.twitch.bots);
     this.#admins = new Set(deps.config.twitch.admins);
@@ -228,6 +235,7 @@ export class Host implements ControlApi {
     await eachLimited(this.#config.twitch.channels, RESTORE_CONCURRENCY, (c) => this.#restoreHistory(c));
     this.#transport.onEvent((event) => this.dispatch(event));
     if (this.#ticks) this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
+    if (this.#metricRows) this.#hourlyTimer = setInterval(() => void this.#flushHourly(), 60_000);
     void this.#checkOllama();
     await this.#transport.connect(this.#config.twitch.channels);
   }
@@ -240,6 +248,8 @@ export class Host implements ControlApi {
     this.#stopping = true;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
+    if (this.#hourlyTimer !== undefined) clearInterval(this.#hourlyTimer);
+    this.#hourlyTimer = undefined;
     const idle = Promise.all([
       ...[...this.#channels.values()].map((c) => c.queue.idle()),
       Promise.allSettled([...this.#inflight]),
@@ -259,6 +269,16 @@ export class Host implements ControlApi {
       clearTimeout(partTimer);
     }
     await this.#transport.disconnect().catch(() => {});
+    await this.#flushHourly();
+  }
+
+  async #flushHourly(): Promise<void> {
+    if (this.#metricRows === undefined) return;
+    try {
+      await this.#hourly.flush(this.#metricRows);
+    } catch (err) {
+      this.#log.debug("Hourly counters not stored yet; kept for the next try", { error: describeError(err) });
+    }
   }
 
   /** True when no event is being handled and no generation runs or waits. */
@@ -339,6 +359,7 @@ export class Host implements ControlApi {
       ctx.facts = facts;
       event.flags = { mention: facts.mention, command: facts.command, fromBot: facts.fromBot };
       this.#metrics.chatLinesReceived.inc({ channel: event.channel });
+      this.#hourly.add(event.channel, "chat_lines", event.time);
       ctx.state.messagesSeen++;
     }
     await next();
@@ -680,6 +701,7 @@ export class Host implements ControlApi {
       this.#log.info(`Would say: ${text}`, { channel: state.name, event: kind, mode: "observe" });
     } else {
       this.#metrics.linesSent.inc({ channel: state.name, kind });
+      this.#hourly.add(state.name, `sent_${kind}`, now);
       this.#log.info(`Said: ${text}`, { channel: state.name, event: kind });
       this.#write(
         this.#storage.saveMessage({

@@ -91,6 +91,22 @@ Deno.test("control plane over the running bot", async (t) => {
         assert(!text.includes(h.token), "the OAuth token leaked");
       }
     });
+    await t.step("hourly per-channel counters reach metrics_rows when the bot stops", async () => {
+      await h.bot.stop();
+      const { DatabaseSync } = await import("node:sqlite");
+      const db = new DatabaseSync(`${h.dir}/chatbot.db`);
+      try {
+        const rows = db.prepare(
+          "SELECT metric, SUM(value) AS n FROM metrics_rows WHERE channel = 'alpha' GROUP BY metric",
+        )
+          .all() as Array<{ metric: string; n: number }>;
+        const byMetric = Object.fromEntries(rows.map((r) => [r.metric, Number(r.n)]));
+        assert((byMetric.chat_lines ?? 0) >= 2, JSON.stringify(byMetric));
+        assert((byMetric.sent_command ?? 0) >= 2, JSON.stringify(byMetric));
+      } finally {
+        db.close();
+      }
+    });
   } finally {
     await h.stop();
   }

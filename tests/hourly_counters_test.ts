@@ -1,0 +1,31 @@
+import { assertEquals, rejects } from "./assert.ts";
+import { HourlyCounters } from "../core/hourly_counters.ts";
+import type { MetricRow } from "../core/migrations.ts";
+
+const H = 3_600_000;
+
+Deno.test("HourlyCounters sums per channel, metric and hour and keeps rows a failed write did not store", async (t) => {
+  const c = new HourlyCounters();
+  await t.step("sums within the hour, separates hours and channels", async () => {
+    c.add("a", "chat_lines", 10 * H + 5);
+    c.add("a", "chat_lines", 10 * H + 60_000);
+    c.add("a", "chat_lines", 11 * H);
+    c.add("b", "sent_mention", 10 * H, 2);
+    const written: MetricRow[] = [];
+    await c.flush((rows) => (written.push(...rows), Promise.resolve()));
+    assertEquals(written, [
+      { channel: "a", metric: "chat_lines", hourMs: 10 * H, value: 2 },
+      { channel: "a", metric: "chat_lines", hourMs: 11 * H, value: 1 },
+      { channel: "b", metric: "sent_mention", hourMs: 10 * H, value: 2 },
+    ]);
+    assertEquals(c.pending, 0);
+  });
+  await t.step("a failed write keeps the rows and merges them with new counts", async () => {
+    c.add("a", "chat_lines", 12 * H);
+    await rejects(() => c.flush(() => Promise.reject(new Error("database down"))), Error, "database down");
+    c.add("a", "chat_lines", 12 * H);
+    const written: MetricRow[] = [];
+    await c.flush((rows) => (written.push(...rows), Promise.resolve()));
+    assertEquals(written, [{ channel: "a", metric: "chat_lines", hourMs: 12 * H, value: 2 }]);
+  });
+});
