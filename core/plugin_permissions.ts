@@ -84,7 +84,7 @@ export function resolveGrant(grant: PluginPermissions, baseDir: string): PluginP
     const list = grant[kind];
     if (!list || list.length === 0) continue;
     out[kind] = kind === "read" || kind === "write" || kind === "ffi"
-      ? list.map((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))
+      ? list.map((p) => (p === "*" || isAbsolute(p) ? p : resolve(baseDir, p)))
       : [...list];
   }
   return out;
@@ -95,15 +95,15 @@ function descriptorFor(kind: keyof PluginPermissions, item: string): Deno.Permis
     case "net":
       return item === "*" ? { name: "net" } : { name: "net", host: item };
     case "read":
-      return { name: "read", path: item };
+      return item === "*" ? { name: "read" } : { name: "read", path: item };
     case "write":
-      return { name: "write", path: item };
+      return item === "*" ? { name: "write" } : { name: "write", path: item };
     case "env":
       return item.includes("*") ? { name: "env" } : { name: "env", variable: item };
     case "run":
       return { name: "run", command: item };
     case "ffi":
-      return { name: "ffi", path: item };
+      return item === "*" ? { name: "ffi" } : { name: "ffi", path: item };
     case "sys":
       return { name: "sys", kind: item as Deno.SysPermissionDescriptor["kind"] };
   }
@@ -163,7 +163,8 @@ export function workerPermissions(
     !items || items.length === 0 ? false : items.includes("*") ? true : [...items];
   return {
     net: list(grant.net),
-    read: [...implicitRead, ...(grant.read ?? [])],
+    // `"*"` grants everything, as for the other kinds (and as the docs say), never a literal path.
+    read: grant.read?.includes("*") ? true : [...implicitRead, ...(grant.read ?? [])],
     write: list(grant.write),
     env: list(grant.env),
     run: list(grant.run),

@@ -105,3 +105,16 @@ catch (err) { console.log(err.code + " " + err.message); }\n`,
     }
   });
 });
+
+Deno.test('a "*" grant means all of that permission, not a file named *', async () => {
+  const { resolveGrant, workerPermissions } = await import("../core/plugin_permissions.ts");
+  const resolved = resolveGrant({ read: ["*"], write: ["data/out", "*"], net: ["*"] }, "/srv/clank");
+  if (JSON.stringify(resolved.read) !== '["*"]') throw new Error(JSON.stringify(resolved));
+  if (JSON.stringify(resolved.write) !== '["/srv/clank/data/out","*"]') {
+    throw new Error(JSON.stringify(resolved));
+  }
+  const perms = workerPermissions(resolved, ["/srv/clank/plugins.d/x.ts"]);
+  if (perms.read !== true || perms.write !== true || perms.net !== true) {
+    throw new Error(JSON.stringify(perms));
+  }
+});
