@@ -157,7 +157,8 @@ export class Host implements ControlApi {
   readonly #run: (ctx: IngestContext) => Promise<void>;
   /** The same pipeline with per-stage timing; every TIMING_SAMPLE-th event takes it. */
   readonly #runTimed: (ctx: IngestContext) => Promise<void>;
-  #dispatched = 0;
+  /** The last command task per channel, so a channel's commands apply in the order they were sent. */
+  readonly #commandChains = new Map<string, Promise<void>>();
   #isMention: (text: string) => boolean;
   #bots: Set<string>;
   #admins: Set<string>;
@@ -269,7 +270,12 @@ export class Host implements ControlApi {
       clearTimeout(partTimer);
     }
     await this.#transport.disconnect().catch(() => {});
-    await this.#flushHourly();
+    let hourlyTimer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#flushHourly(),
+      new Promise((r) => (hourlyTimer = setTimeout(r, Math.min(2000, graceMs)))),
+    ]);
+    clearTimeout(hourlyTimer);
   }
 
   async #flushHourly(): Promise<void> {
@@ -310,7 +316,8 @@ export class Host implements ControlApi {
       }
     }
     // Timing every stage of every line costs more than some stages themselves: sample instead.
-    const run = this.#dispatched++ % TIMING_SAMPLE === 0 ? this.#runTimed : this.#run;
+    // Random, not every n-th: a fixed stride can line up with a fixed pattern of events.
+    const run = Math.random() < 1 / TIMING_SAMPLE ? this.#runTimed : this.#run;
     const done = run(ctx).catch(() => {});
     this.#inflight.add(done);
     void done.finally(() => this.#inflight.delete(done));
@@ -512,7 +519,18 @@ export class Host implements ControlApi {
     if (ctx.event.type === "message" && ctx.facts?.ourCommand) {
       // Tracked, not awaited: a reply waiting out slow mode or a model check against Ollama must not
       // hold up the channel's chat, bans and mentions behind it.
-      this.#track(this.#router.handle(ctx.event).then(() => {}));
+      // Chained per channel: a slow `!clank model x` (it asks Ollama) must not land after a later `reset`.
+      const event = ctx.event;
+      const channel = event.channel;
+      const run = (this.#commandChains.get(channel) ?? Promise.resolve()).then(() =>
+        this.#router.handle(event)
+      );
+      const chain = run.then(() => {}, () => {});
+      this.#commandChains.set(channel, chain);
+      void chain.finally(() => {
+        if (this.#commandChains.get(channel) === chain) this.#commandChains.delete(channel);
+      });
+      this.#track(run.then(() => {}));
       return;
     }
     await next();
@@ -1011,10 +1029,14 @@ export class Host implements ControlApi {
     const state = this.#channels.get(channel);
     if (state === undefined) return;
     state.wanted = false;
-    // Waiting jobs are dropped; a running one finishes on its own (its line is refused once parted).
+    // Waiting mentions are dropped; a running or waiting spontaneous job finds the channel gone and
+    // stops. A line already in the send queue waits there until it expires (or is sent if the
+    // channel is joined again in time).
     state.queue.discard(() => true);
-    this.#channels.delete(channel);
     await this.#transport.part(channel);
+    // Plugins forget the channel now, whether or not Twitch's PART echo arrives before the state goes.
+    await this.#notify({ type: "part", channel, user: this.bot, self: true, time: this.#now() });
+    this.#channels.delete(channel);
   }
 
   recent(channel: string | undefined, limit: number): RecentLine[] {

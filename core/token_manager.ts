@@ -125,6 +125,8 @@ export class TokenManager {
   #refreshTimer: unknown;
   #sleepers = new Set<{ id: unknown; resolve: () => void }>();
   #inflight = new Set<Promise<unknown>>();
+  /** Background saves of refreshed tokens; they may wait on a database outage. */
+  #saves = new Set<Promise<void>>();
   #listeners = new Set<(status: TokenStatus) => void>();
   #started = false;
   #stopped = false;
@@ -298,9 +300,11 @@ export class TokenManager {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves once no validation or refresh is running (tests, shutdown). */
+  /** Resolves once no validation, refresh or token save is running (tests). */
   async idle(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    while (this.#inflight.size > 0 || this.#saves.size > 0) {
+      await Promise.allSettled([...this.#inflight, ...this.#saves]);
+    }
   }
 
   /** Stops the timers and waits for work in flight. */
@@ -312,7 +316,16 @@ export class TokenManager {
       s.resolve();
     }
     this.#sleepers.clear();
-    await this.idle();
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    // A save waiting on a database outage gets a moment, not the shutdown: the write stays in the
+    // write buffer, which the caller flushes (or reports) when it closes storage.
+    await this.#within(Promise.allSettled([...this.#saves]), 2000);
+  }
+
+  async #within(promise: Promise<unknown>, ms: number): Promise<void> {
+    let id: unknown;
+    await Promise.race([promise, new Promise<void>((resolve) => (id = this.#clock.setTimeout(resolve, ms)))]);
+    this.#clock.clearTimeout(id);
   }
 
   async #validateAtStart(candidate: StoredToken | undefined): Promise<void> {
@@ -467,7 +480,8 @@ export class TokenManager {
     this.#metrics?.tokenRefreshes.inc({ trigger, outcome: "ok" });
     // Stored in the background: during a database outage the write waits in the buffer, and the
     // transport must not wait with it for the token it needs to reconnect.
-    void this.#track(this.#persist());
+    const saving = this.#persist().finally(() => this.#saves.delete(saving));
+    this.#saves.add(saving);
     this.#log.info("Refreshed the Twitch token", {
       trigger,
       login: this.#cur.login,

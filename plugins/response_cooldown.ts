@@ -52,3 +52,8 @@ export default definePlugin({
     return { allow: true };
   },
 });
+
+/** Users currently held in a channel's cooldown map (for tests: expired entries must be gone). */
+export function cooldownEntries(channel: string): number {
+  return until.get(channel)?.size ?? 0;
+}

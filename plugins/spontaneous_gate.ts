@@ -57,9 +57,10 @@ function save(channel: string, c: Counter, api: PluginApi<Options>): Promise<voi
 }
 
 /**
- * Counts one chat message. The periodic save is not awaited: a store write resolves only once the
- * database committed it (up to a flush interval later), and waiting for it here held every channel
- * to about 20 lines per second (`bench/ingest.ts`). A failed save is only logged; the next one retries.
+ * Counts one chat message. The periodic save is not awaited: this runs on every chat line inside the
+ * channel's ordered section, where any wait holds up the whole channel (awaiting committed writes once
+ * capped each channel at about 20 lines per second, `bench/ingest.ts`). A failed save is only logged;
+ * the next one retries.
  */
 function countMessage(channel: string, c: Counter, api: PluginApi<Options>): void {
   c.count++;

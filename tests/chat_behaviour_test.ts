@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { createHostHarness, generatorRequests } from "./fakes/host_harness.ts";
+import { historySize } from "../plugins/chat_history.ts";
 
 const mentions = (h: { transport: { sent: { text: string }[] } }) => h.transport.sent.map((s) => s.text);
 
@@ -344,6 +345,23 @@ Deno.test("a reload applies the new command config and keeps live state", async 
         "ann got a second reply inside her cooldown after a reload",
       );
     });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("parting a channel makes the plugins forget it", async () => {
+  const h = await createHostHarness({});
+  try {
+    h.chat("beta", "ann", "hello beta");
+    h.chat("beta", "bob", "hi ann");
+    await h.settle();
+    assertEquals(historySize("beta"), 2);
+    const parting = h.host.part("beta");
+    await h.settle();
+    await parting;
+    assertEquals(historySize("beta"), 0);
+    assertEquals(h.host.channel("beta"), undefined);
   } finally {
     await h.close();
   }

@@ -1,5 +1,5 @@
 import { assertEquals } from "./assert.ts";
-import cooldown from "../plugins/response_cooldown.ts";
+import cooldown, { cooldownEntries } from "../plugins/response_cooldown.ts";
 import { testApi, testSettings } from "../core/testing.ts";
 
 const api = testApi({ max_users: 10 });
@@ -34,8 +34,14 @@ Deno.test("response_cooldown keeps a per-user cooldown", async (t) => {
     },
   );
   await t.step("expired entries are dropped as time goes on, and parted channels forgotten", async () => {
+    await ask("x1", 300_000);
+    await ask("x2", 300_001);
+    assertEquals(cooldownEntries("c"), 2);
+    // Long after every cooldown ended, the next ask prunes the expired users and keeps only itself.
+    assertEquals(await ask("late", 10_000_000), { allow: true });
+    assertEquals(cooldownEntries("c"), 1);
     await cooldown.observe!({ type: "part", channel: "c", user: "clankbot", self: true, time: 0 }, api);
-    assertEquals(await ask("u49", 100_101), { allow: true });
+    assertEquals(cooldownEntries("c"), 0);
   });
   await cooldown.teardown!(api);
 });

@@ -797,8 +797,14 @@ Deno.test("TokenManager keeps chat going while the database is down", async (t) 
       await tm.start();
       const token = await tm.getToken();
       assert.ok(r.fake.isValid(token));
+      // Shutdown during the outage: stop() gives the save a moment, then returns.
+      let stopped = false;
+      const stopping = tm.stop().then(() => (stopped = true));
+      await r.c.tickAsync(1999);
+      assert.equal(stopped, false, "stop() did not wait for the save at all");
+      await r.c.tickAsync(1);
+      await stopping;
       release();
-      await tm.stop();
     });
   } finally {
     await r.close();
