@@ -186,6 +186,20 @@ export interface MetricRow {
   value: number;
 }
 
+/** The query both backends use to read a channel's hourly counters, oldest first. */
+export const METRIC_ROWS_QUERY =
+  "SELECT channel, metric, hour_ms, value FROM metrics_rows WHERE channel = ? ORDER BY hour_ms, metric";
+
+/** A `metrics_rows` row as either driver returns it (numbers may come back as strings or bigints). */
+export function metricRowOf(r: Record<string, unknown>): MetricRow {
+  return {
+    channel: String(r.channel),
+    metric: String(r.metric),
+    hourMs: Number(r.hour_ms),
+    value: Number(r.value),
+  };
+}
+
 /** Start of the UTC hour containing `timeMs`. */
 export function hourStart(timeMs: number): number {
   return Math.floor(timeMs / 3_600_000) * 3_600_000;

@@ -10,7 +10,9 @@ import { ClankError, type ErrorCode } from "./errors.ts";
 import {
   COPIED_TABLES,
   copiedTable,
+  METRIC_ROWS_QUERY,
   type MetricRow,
+  metricRowOf,
   MIGRATIONS_TABLE_SQL,
   parseSettings,
   pendingMigrations,
@@ -382,15 +384,10 @@ export class MysqlStorage implements Storage {
   async metricRows(channel: string): Promise<MetricRow[]> {
     const rows = await this.#query(
       "metricRows",
-      "SELECT channel, metric, hour_ms, value FROM metrics_rows WHERE channel = ? ORDER BY hour_ms, metric",
+      METRIC_ROWS_QUERY,
       [channel],
     );
-    return rows.map((r) => ({
-      channel: String(r.channel),
-      metric: String(r.metric),
-      hourMs: Number(r.hour_ms),
-      value: Number(r.value),
-    }));
+    return rows.map((r) => metricRowOf(r));
   }
 
   async prune(before: number): Promise<number> {

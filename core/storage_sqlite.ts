@@ -11,7 +11,9 @@ import type { ChannelSettings } from "./config_schema.ts";
 import { ClankError, type ErrorCode } from "./errors.ts";
 import {
   copiedTable,
+  METRIC_ROWS_QUERY,
   type MetricRow,
+  metricRowOf,
   MIGRATIONS_TABLE_SQL,
   parseSettings,
   pendingMigrations,
@@ -303,15 +305,10 @@ export class SqliteStorage implements Storage {
 
   /** Hourly counter rows of a channel, oldest first. */
   metricRows(channel: string): Promise<MetricRow[]> {
-    return this.#run("metricRows", () =>
-      this.#stmt(
-        "SELECT channel, metric, hour_ms, value FROM metrics_rows WHERE channel = ? ORDER BY hour_ms, metric",
-      ).all(channel).map((r) => ({
-        channel: String(r.channel),
-        metric: String(r.metric),
-        hourMs: Number(r.hour_ms),
-        value: Number(r.value),
-      })));
+    return this.#run(
+      "metricRows",
+      () => this.#stmt(METRIC_ROWS_QUERY).all(channel).map((r) => metricRowOf(r)),
+    );
   }
 
   async prune(before: number): Promise<number> {
