@@ -5,7 +5,13 @@
  * nothing (no error lines, no catch-up burst later).
  * @module
  */
-import type { ContextContribution, FilterVerdict, GenerateRequest, GenerateResult } from "../plugins/sdk.ts";
+import type {
+  ContextContribution,
+  FilterInput,
+  FilterVerdict,
+  GenerateRequest,
+  GenerateResult,
+} from "../plugins/sdk.ts";
 import type { HistoryLine } from "./events.ts";
 import type { ChannelState } from "./channel_state.ts";
 import type { Logger } from "./log.ts";
@@ -166,33 +172,52 @@ async function checkOutput(
   const plugins = host.plugins();
   // The address is added after the filters, so they shape the text alone but leave room for it.
   const settings = { ...state.settings, max_length: Math.max(1, state.settings.max_length - address.length) };
-  let text = result.text;
-  for (const filter of plugins.filtersOut) {
-    // A plugin disabled after repeated failures was reported to the operator; it no longer vetoes.
-    if (filter.disabled) continue;
-    const outcome = await plugins.call<FilterVerdict>(filter, "check", {
-      direction: "out",
-      channel: state.name,
-      user: job.mention?.user,
-      text,
-      settings,
-      bot: host.bot,
-      forbidden: result.forbidden,
-      recent: { bot: state.recentBot.last(10), chat: state.recentChat.last(20) },
-    });
-    // A failing output filter cannot vouch for the line: fail closed.
-    if (!outcome.ok) return { ok: false, reason: `${filter.meta.name}: failed` };
-    const verdict = outcome.value;
-    if (verdict.action === "drop") {
-      host.metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "out" });
-      return { ok: false, reason: `${filter.meta.name}: ${verdict.reason}` };
-    }
-    if (verdict.action === "rewrite") text = verdict.text;
-  }
+  const filtered = await runOutputFilters(plugins, host.metrics, {
+    direction: "out",
+    channel: state.name,
+    user: job.mention?.user,
+    text: result.text,
+    settings,
+    bot: host.bot,
+    forbidden: result.forbidden,
+    recent: { bot: state.recentBot.last(10), chat: state.recentChat.last(20) },
+  }, "reject");
+  if (!filtered.ok) return filtered;
+  const text = filtered.text;
   if (text.trim() === "") return { ok: false, reason: "empty" };
   if ([...restricted].some((user) => namesUser(text, user))) {
     host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
     return { ok: false, reason: "restricted_user: names a banned or timed-out user" };
+  }
+  return { ok: true, text };
+}
+
+/**
+ * Runs a line through the output filters in order; rewrites carry on to the next filter, the first
+ * drop ends it (counted per filter). A filter disabled after repeated failures was reported to the
+ * operator and no longer vetoes. A filter that fails this call either rejects the line (`"reject"`:
+ * it cannot vouch for a generated line) or is passed over (`"skip"`: fixed command replies).
+ */
+export async function runOutputFilters(
+  plugins: PluginSet,
+  metrics: Metrics,
+  input: FilterInput,
+  onFailure: "reject" | "skip",
+): Promise<{ ok: true; text: string } | { ok: false; reason: string }> {
+  let text = input.text;
+  for (const filter of plugins.filtersOut) {
+    if (filter.disabled) continue;
+    const outcome = await plugins.call<FilterVerdict>(filter, "check", { ...input, text });
+    if (!outcome.ok) {
+      if (onFailure === "reject") return { ok: false, reason: `${filter.meta.name}: failed` };
+      continue;
+    }
+    const verdict = outcome.value;
+    if (verdict.action === "drop") {
+      metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "out" });
+      return { ok: false, reason: `${filter.meta.name}: ${verdict.reason}` };
+    }
+    if (verdict.action === "rewrite") text = verdict.text;
   }
   return { ok: true, text };
 }

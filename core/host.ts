@@ -28,13 +28,13 @@ import { compose, type Stage } from "./compose.ts";
 import { ChannelState } from "./channel_state.ts";
 import { CommandRouter } from "./command_router.ts";
 import { describeError } from "./errors.ts";
-import { runGeneration } from "./generation.ts";
+import { runGeneration, runOutputFilters } from "./generation.ts";
 import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts.ts";
 import type { PluginSet } from "./plugin_set.ts";
 import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { HourlyCounters, type MetricRowWriter } from "./hourly_counters.ts";
-import { safeUrl } from "./ollama_client.ts";
+import { safeUrl, sameModel } from "./ollama_client.ts";
 import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
 
 /** The storage the host writes through (`BufferedStorage`). */
@@ -45,6 +45,7 @@ export interface HostStorage {
   recentMessages(channel: string, limit: number): Promise<ChatRecord[]>;
   setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void>;
   allSettings(): Promise<Record<string, Partial<ChannelSettings>>>;
+  getSettings(channel: string): Promise<Partial<ChannelSettings>>;
   kvGet(namespace: string, key: string): Promise<string | undefined>;
   kvSet(namespace: string, key: string, value: string | null): Promise<void>;
   status(): StorageStatus;
@@ -903,27 +904,15 @@ export class Host implements ControlApi {
 
   /** Command replies pass the output filters too (but are not compared with the conversation). */
   async #sendCommandReply(state: ChannelState, text: string): Promise<void> {
-    let line = text;
-    for (const filter of this.#plugins.filtersOut) {
-      const outcome = await this.#plugins.call<FilterVerdict>(filter, "check", {
-        direction: "out",
-        channel: state.name,
-        text: line,
-        settings: state.settings,
-        bot: this.bot,
-        recent: { bot: [], chat: [] },
-      });
-      if (!outcome.ok) continue;
-      if (outcome.value.action === "drop") {
-        this.#metrics.linesBlocked.inc({
-          filter: outcome.value.reason ? filter.meta.name : "unknown",
-          direction: "out",
-        });
-        return;
-      }
-      if (outcome.value.action === "rewrite") line = outcome.value.text;
-    }
-    await this.#send(state, line, "command");
+    const filtered = await runOutputFilters(this.#plugins, this.#metrics, {
+      direction: "out",
+      channel: state.name,
+      text,
+      settings: state.settings,
+      bot: this.bot,
+      recent: { bot: [], chat: [] },
+    }, "skip");
+    if (filtered.ok) await this.#send(state, filtered.text, "command");
   }
 
   // ---------------------------------------------------------------- ControlApi
@@ -997,8 +986,7 @@ export class Host implements ControlApi {
     } catch {
       return `cannot be checked: Ollama is not reachable at ${safeUrl(this.#config.ollama.url)}`;
     }
-    const wanted = model.includes(":") ? model : `${model}:latest`;
-    if (installed.some((m) => m === model || m === wanted)) return null;
+    if (installed.some((m) => sameModel(m, model))) return null;
     return `is not installed in Ollama; installed: ${installed.length ? installed.join(", ") : "(none)"}`;
   }
 
@@ -1015,11 +1003,9 @@ export class Host implements ControlApi {
   }
 
   async join(channel: string): Promise<void> {
-    const stored = await this.#storage.allSettings().catch(
-      () => ({} as Record<string, Partial<ChannelSettings>>),
-    );
     const existed = this.#channels.has(channel);
-    const state = this.#ensureChannel(channel, stored[channel] ?? {});
+    const stored = existed ? {} : await this.#storage.getSettings(channel).catch(() => ({}));
+    const state = this.#ensureChannel(channel, stored);
     state.wanted = true;
     if (!existed) await this.#restoreHistory(channel);
     await this.#transport.join(channel);

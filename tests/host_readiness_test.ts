@@ -15,6 +15,7 @@ function storageStub(ping: () => Promise<void>): HostStorage {
     recentMessages: () => Promise.resolve([]),
     setSettings: () => Promise.resolve(),
     allSettings: () => Promise.resolve({}),
+    getSettings: () => Promise.resolve({}),
     kvGet: () => Promise.resolve(undefined),
     kvSet: () => Promise.resolve(),
     status: () => ({ writable: true, buffered: 0, error: null }),
