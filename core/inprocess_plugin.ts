@@ -36,6 +36,11 @@ export interface InProcessPluginOptions {
   timeoutMs: number;
   /** Deadline of `setup` and `teardown` (default 30 s: setup may load data). */
   setupTimeoutMs?: number;
+  /**
+   * Timers that measure the `setup` and `teardown` deadlines (default the global ones). Setup waits on
+   * real I/O, so a test that fakes time passes real timers here: fake time would outrun the file read.
+   */
+  lifecycleTimers?: DeadlineTimers;
   /** Consecutive failures before the plugin is disabled (default 5). */
   maxFailures?: number;
 }
@@ -52,18 +57,33 @@ export function checkStoreKey(key: unknown): asserts key is string {
 
 const TIMED_OUT = Symbol("timed out");
 
+/** The two timer functions a deadline needs. */
+export interface DeadlineTimers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+const GLOBAL_TIMERS: DeadlineTimers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
 /**
  * Resolves `promise`, or `TIMED_OUT` after `ms`. The timer is cleared either way so tests with
  * sanitizers stay clean; a late rejection of the abandoned promise is swallowed.
  */
-export function raceDeadline<T>(promise: PromiseLike<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+export function raceDeadline<T>(
+  promise: PromiseLike<T>,
+  ms: number,
+  timers: DeadlineTimers = GLOBAL_TIMERS,
+): Promise<T | typeof TIMED_OUT> {
+  let timer: unknown;
   const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
+    timer = timers.setTimeout(() => resolve(TIMED_OUT), ms);
   });
   const p = Promise.resolve(promise);
   p.catch(() => {});
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([p, deadline]).finally(() => timers.clearTimeout(timer));
 }
 
 /** True for the value `raceDeadline` resolves with when time ran out. */
@@ -127,7 +147,7 @@ export async function createInProcessPlugin(
   if (def.setup) {
     let failure: string | undefined;
     try {
-      const r = await raceDeadline(Promise.resolve(def.setup(api)), setupMs);
+      const r = await raceDeadline(Promise.resolve(def.setup(api)), setupMs, opts.lifecycleTimers);
       if (isTimedOut(r)) failure = `did not finish within ${setupMs} ms`;
     } catch (err) {
       failure = describeError(err);
@@ -143,7 +163,10 @@ export async function createInProcessPlugin(
     }
   }
   const health = new PluginHealth(meta.name, log, opts.metrics, opts.maxFailures ?? DEFAULT_MAX_FAILURES);
-  return new InProcessPluginHandle(def, meta, api, log, health, opts.timeoutMs, setupMs);
+  return new InProcessPluginHandle(def, meta, api, log, health, opts.timeoutMs, {
+    ms: setupMs,
+    timers: opts.lifecycleTimers,
+  });
 }
 
 class InProcessPluginHandle implements PluginHandle {
@@ -153,7 +176,7 @@ class InProcessPluginHandle implements PluginHandle {
   readonly #log: Logger;
   readonly #health: PluginHealth;
   readonly #timeoutMs: number;
-  readonly #teardownMs: number;
+  readonly #teardown: { ms: number; timers?: DeadlineTimers };
   #closed = false;
 
   constructor(
@@ -163,7 +186,7 @@ class InProcessPluginHandle implements PluginHandle {
     log: Logger,
     health: PluginHealth,
     timeoutMs: number,
-    teardownMs: number,
+    teardown: { ms: number; timers?: DeadlineTimers },
   ) {
     this.#plugin = plugin;
     this.meta = meta;
@@ -171,7 +194,7 @@ class InProcessPluginHandle implements PluginHandle {
     this.#log = log;
     this.#health = health;
     this.#timeoutMs = timeoutMs;
-    this.#teardownMs = teardownMs;
+    this.#teardown = teardown;
   }
 
   get disabled(): boolean {
@@ -215,8 +238,9 @@ class InProcessPluginHandle implements PluginHandle {
     this.#closed = true;
     if (!this.#plugin.teardown) return;
     try {
-      const r = await raceDeadline(Promise.resolve(this.#plugin.teardown(this.#api)), this.#teardownMs);
-      if (isTimedOut(r)) this.#log.warn(`Plugin teardown did not finish within ${this.#teardownMs} ms`);
+      const { ms, timers } = this.#teardown;
+      const r = await raceDeadline(Promise.resolve(this.#plugin.teardown(this.#api)), ms, timers);
+      if (isTimedOut(r)) this.#log.warn(`Plugin teardown did not finish within ${ms} ms`);
     } catch (err) {
       this.#log.warn("Plugin teardown failed", { error: describeError(err) });
     }

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { BUILTIN_PLUGINS, type BuiltinPlugin } from "./builtin_plugins.ts";
 import type { Config } from "./config_schema.ts";
 import { ClankError, describeError } from "./errors.ts";
-import { createInProcessPlugin, type PluginStoreBackend } from "./inprocess_plugin.ts";
+import { createInProcessPlugin, type DeadlineTimers, type PluginStoreBackend } from "./inprocess_plugin.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginHandle } from "./plugin_handle.ts";
@@ -31,6 +31,8 @@ export interface PluginLoaderDeps {
   baseDir: string;
   /** The built-in registry (tests pass their own). */
   builtins?: readonly BuiltinPlugin[];
+  /** Timers for in-process `setup`/`teardown` deadlines (tests that fake time pass real ones). */
+  lifecycleTimers?: DeadlineTimers;
 }
 
 /** Loaded plugins in pipeline order, and one line per plugin or entry that was skipped. */
@@ -247,6 +249,7 @@ async function loadBuiltin(
     metrics: deps.metrics,
     store: deps.store,
     timeoutMs,
+    lifecycleTimers: deps.lifecycleTimers,
   });
   return checkBuiltinName(b, handle);
 }
@@ -309,5 +312,6 @@ async function loadFile(
     metrics: deps.metrics,
     store: deps.store,
     timeoutMs,
+    lifecycleTimers: deps.lifecycleTimers,
   });
 }

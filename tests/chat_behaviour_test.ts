@@ -366,3 +366,19 @@ Deno.test("parting a channel makes the plugins forget it", async () => {
     await h.close();
   }
 });
+
+// CI failure: one harness that failed to start left fake time installed and failed every later test.
+Deno.test("a harness that fails to start leaves real time behind", async () => {
+  const realSetTimeout = globalThis.setTimeout;
+  let failure = "";
+  try {
+    const h = await createHostHarness({ config: { plugins: [{ path: "/nonexistent/plugin.ts" }] } });
+    await h.close();
+  } catch (err) {
+    failure = String(err);
+  }
+  assertMatch(failure, /Plugins failed to load/);
+  assert(globalThis.setTimeout === realSetTimeout, "fake timers are still installed");
+  const h = await createHostHarness({});
+  await h.close();
+});

@@ -7,6 +7,9 @@ import counter from "./fixtures/plugins/counter.ts";
 import echoFilter from "./fixtures/plugins/echo_filter.ts";
 import { filterInput, metricValue, SETTINGS, testDeps } from "./fixtures/plugins/_deps.ts";
 
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 function filter(check: (text: string) => unknown, extra: Record<string, unknown> = {}): Plugin {
   return { name: "f", kind: "filter", apiVersion: 1, check: (item) => check(item.text), ...extra } as Plugin;
 }
@@ -152,6 +155,35 @@ Deno.test("createInProcessPlugin cuts an asynchronous hang at the deadline", asy
     await t.step("raceDeadline clears its timer when the promise wins", async () => {
       assert.equal(await raceDeadline(Promise.resolve(7), 1000), 7);
       assert.equal(clock.countTimers(), 0);
+    });
+
+    // CI failure: fake time ran 500 s ahead while blocked_words read its word list, so setup "timed out".
+    await t.step("setup that waits on real I/O is measured by the lifecycle timers it is given", async () => {
+      const realTimers = {
+        setTimeout: (fn: () => void, ms: number) => realSetTimeout(fn, ms),
+        clearTimeout: (id: unknown) => realClearTimeout(id as number),
+      };
+      const slowSetup = () =>
+        filter(() => ({ action: "pass" }), { setup: () => new Promise((r) => realSetTimeout(r, 30)) });
+      const load = (lifecycleTimers?: typeof realTimers) =>
+        createInProcessPlugin(slowSetup(), {
+          source: "t",
+          ...testDeps(),
+          timeoutMs: 100,
+          setupTimeoutMs: 1000,
+          lifecycleTimers,
+        });
+      const outrun = async <T>(p: Promise<T>) => {
+        let done = false;
+        p.then(() => (done = true), () => (done = true));
+        while (!done) await clock.tickAsync(5000);
+        return p;
+      };
+      const onFakeTime = await outrun(load()).then(() => "loaded", (e) => String(e));
+      assert.match(onFakeTime, /setup failed: did not finish within 1000 ms/);
+      const h = await outrun(load(realTimers));
+      assert.equal(h.meta.name, "f");
+      await h.close();
     });
   } finally {
     clock.uninstall();

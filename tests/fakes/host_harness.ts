@@ -11,6 +11,7 @@ import { Host } from "../../core/host.ts";
 import { Logger } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import { BUILTIN_PLUGINS, type BuiltinPlugin } from "../../core/builtin_plugins.ts";
+import type { DeadlineTimers } from "../../core/inprocess_plugin.ts";
 import { loadPlugins } from "../../core/plugin_loader.ts";
 import { PluginSet } from "../../core/plugin_set.ts";
 import { pluginStore } from "../../core/plugin_store.ts";
@@ -148,6 +149,9 @@ export interface HostHarness {
 
 let msgCounter = 0;
 
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 /**
  * Creates the harness. Fake timers are installed globally (Date, setTimeout, setInterval…) until
  * `close()`.
@@ -157,6 +161,11 @@ export async function createHostHarness(
 ): Promise<HostHarness> {
   generatorRequests.length = 0;
   generatorReply = defaultReply;
+  // Captured before fake time is installed: plugin setup reads files, which fake time would outrun.
+  const realTimers: DeadlineTimers = {
+    setTimeout: (fn, ms) => realSetTimeout(fn, ms),
+    clearTimeout: (id) => realClearTimeout(id as number),
+  };
   const clock = FakeTimers.install({
     now: Date.UTC(2026, 10, 25, 20, 0, 0),
     toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval"],
@@ -194,6 +203,7 @@ export async function createHostHarness(
         store: pluginStore(storage),
         baseDir: Deno.cwd(),
         builtins: [...BUILTIN_PLUGINS, TEST_GENERATOR],
+        lifecycleTimers: realTimers,
       });
       if (problems.length > 0) throw new Error(`Plugins failed to load: ${problems.join("; ")}`);
       return plugins;
@@ -233,7 +243,14 @@ export async function createHostHarness(
     await drive(parts.storage.close());
   };
 
-  let parts = await drive(open());
+  let parts: Awaited<ReturnType<typeof open>>;
+  try {
+    parts = await drive(open());
+  } catch (err) {
+    // Left installed, fake time would fail every later test in the file with "installed twice".
+    clock.uninstall();
+    throw err;
+  }
   const harness: HostHarness = {
     get host() {
       return parts.host;
