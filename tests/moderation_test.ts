@@ -48,6 +48,7 @@ Deno.test("moderation events reach the context, the database and the output", as
     h.twitch.sendPrivmsg(channel, { login: `asker${++asks}`, text: "clankbot what do you think?" });
     await h.twitch.waitFor(() => h.ollama.generations().length > before, 10_000, "a generation");
     await h.bot.host.settled();
+    await h.delivered();
     return promptOf(h.ollama.generations().at(-1)!.body);
   };
   try {

@@ -23,6 +23,11 @@ export interface Harness {
   token: string;
   /** Sends a chat line and waits until the bot has handled it (and everything it triggered). */
   say(channel: string, login: string, text: string, extra?: Record<string, unknown>): Promise<void>;
+  /**
+   * Waits until the fake server has received every line the bot counts as sent: a line leaves the
+   * bot's queue before it crosses the socket, and a test counting the server's PRIVMSGs must not race it.
+   */
+  delivered(): Promise<void>;
   /** Restarts the bot on the same database and fakes (restart tests). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -68,7 +73,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   };
   const config = ConfigSchema.parse(raw);
   const logs: string[] = [];
+  /** PRIVMSGs the server had when the running bot started (its sent counter starts at zero). */
+  let privmsgBase = 0;
   const start = async () => {
+    privmsgBase = twitch.privmsgs.filter((p) => p.login === config.twitch.username).length;
     const log = new Logger({ level: "debug", format: "json", sink: (l) => logs.push(l) });
     const bot = await startBot({
       config,
@@ -104,6 +112,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
         `the bot to receive "${text}"`,
       );
       await harness.bot.host.settled();
+      await harness.delivered();
+    },
+    async delivered() {
+      const counted = (await harness.bot.metrics.linesSent.get()).values.reduce((n, v) => n + v.value, 0);
+      const arrived = () =>
+        twitch.privmsgs.filter((p) => p.login === config.twitch.username).length - privmsgBase;
+      await twitch.waitFor(() => arrived() >= counted, 10_000, `${counted} bot lines to reach the server`);
     },
     async restart() {
       await harness.bot.stop();
