@@ -17,6 +17,8 @@
  * ```
  * @module
  */
+// Before tmi.js, whose dependencies make Node print a deprecation warning users cannot act on.
+import "./node_warnings.ts";
 import tmi from "tmi.js";
 import type { ChatEvent } from "./events.ts";
 import type { Transport } from "./transport.ts";

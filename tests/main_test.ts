@@ -63,6 +63,15 @@ Deno.test("main.ts with nothing configured says what it lacks and falls back to 
     assertMatch(r.stdout, /mention from riverotter → skipped \(cooldown: user_cooldown\)/);
     assertMatch(r.stdout, /Replay done: \d+ line\(s\)/);
     assertNoStackTrace(r.stdout + r.stderr);
+    // A first run shows the bot working, not warnings about its own sample log or its dependencies.
+    assert(
+      !/WARN\s+replay|line skipped/.test(r.stdout + r.stderr),
+      `the sample log has a bad line:\n${r.stdout}`,
+    );
+    assert(
+      !/DeprecationWarning/.test(r.stderr),
+      `a dependency's deprecation warning reached the user:\n${r.stderr}`,
+    );
     // The demo never writes a database into the user's directory.
     assertEquals([...Deno.readDirSync(cwd)].length, 0);
   } finally {
