@@ -238,7 +238,7 @@ export class Host implements ControlApi {
     this.#transport.onEvent((event) => this.dispatch(event));
     if (this.#ticks) this.#tick = setInterval(() => this.dispatch({ type: "tick", time: this.#now() }), 1000);
     if (this.#metricRows) this.#hourlyTimer = setInterval(() => void this.#flushHourly(), 60_000);
-    void this.#checkOllama();
+    void this.#checkOllama().then(() => this.#reportOllamaAtStart());
     await this.#transport.connect(this.#config.twitch.channels);
   }
 
@@ -876,6 +876,48 @@ export class Host implements ControlApi {
       this.#ollamaReachable = false;
       this.#ollamaError = describeError(err);
     }
+  }
+
+  /**
+   * Says once at start what is wrong with Ollama for the channels that use it (unreachable, a model
+   * not pulled) and what the bot does meanwhile, instead of leaving it to the first mention.
+   */
+  async #reportOllamaAtStart(): Promise<void> {
+    if (this.#ollama === undefined || this.#stopping) return;
+    const users = [...this.#channels.values()].filter((c) => c.settings.generator === "ollama");
+    if (users.length === 0) return;
+    const url = safeUrl(this.#config.ollama.url);
+    if (this.#ollamaReachable !== true) {
+      const fallback = users.every((c) => c.settings.fallback_markov)
+        ? "the Markov generator speaks instead (fallback_markov)"
+        : "channels using it stay silent until it answers (set fallback_markov = true to chat from the " +
+          "Markov model meanwhile)";
+      this.#log.warn(`Ollama is not reachable at ${url}: ${fallback}`, {
+        event: "ollama_down",
+        error: this.#ollamaError ?? undefined,
+      });
+      return;
+    }
+    let installed: string[];
+    try {
+      installed = await this.#ollama.tags();
+    } catch (err) {
+      this.#log.warn(`Could not list Ollama's models at ${url}`, { error: describeError(err) });
+      return;
+    }
+    const wanted = [...new Set(users.map((c) => this.#modelFor(c.settings)))];
+    const missing = wanted.filter((model) => !installed.some((m) => sameModel(m, model)));
+    for (const model of missing) {
+      const affected = users.filter((c) => this.#modelFor(c.settings) === model);
+      const meanwhile = affected.every((c) => c.settings.fallback_markov)
+        ? "the Markov generator speaks instead (fallback_markov)"
+        : `${affected.length === 1 ? "its channel stays" : `its ${affected.length} channels stay`} silent`;
+      this.#log.warn(
+        `Model "${model}" is not installed in Ollama at ${url}: run \`ollama pull ${model}\`; until then ${meanwhile}`,
+        { event: "ollama_model_missing", channels: affected.slice(0, 20).map((c) => c.name).join(", ") },
+      );
+    }
+    if (missing.length === 0) this.#log.info(`Ollama is ready at ${url}`, { models: wanted.join(", ") });
   }
 
   #commandHost() {

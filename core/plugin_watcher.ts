@@ -44,7 +44,9 @@ export function watchPluginsDir(
   try {
     fsWatcher = Deno.watchFs(dir, { recursive: false });
   } catch (err) {
-    log?.info(`Not watching plugins_dir ${dir}: ${describeError(err)}`);
+    if (err instanceof Deno.errors.NotFound) {
+      log?.info(`No drop-in plugins: plugins_dir ${dir} does not exist (create it and restart to add some)`);
+    } else log?.warn(`Not watching plugins_dir ${dir} for changes: ${describeError(err)}`);
     return { close() {} };
   }
   let timer: ReturnType<typeof setTimeout> | undefined;

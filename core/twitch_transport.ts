@@ -140,6 +140,8 @@ export class TwitchTransport implements Transport {
 
   #client: TmiClient | null = null;
   #connected = false;
+  /** Whether any connection succeeded yet: a first failure is not a "lost" connection. */
+  #everConnected = false;
   #stopped = true;
   #wanted = new Set<string>();
   #joined = new Set<string>();
@@ -388,6 +390,7 @@ export class TwitchTransport implements Transport {
 
   #onConnected(): void {
     this.#connected = true;
+    this.#everConnected = true;
     this.#attempt = 0;
     this.#authRetried = false;
     this.#metrics.ircConnected.set(1);
@@ -416,7 +419,10 @@ export class TwitchTransport implements Transport {
     const max = this.#opts.reconnectMaxMs ?? 30_000;
     const delay = Math.round(Math.min(max, base * 2 ** (this.#attempt - 1)) * (0.8 + Math.random() * 0.4));
     this.#metrics.ircReconnects.inc();
-    this.#log.warn("Lost the connection to Twitch; reconnecting", {
+    const message = this.#everConnected
+      ? "Lost the connection to Twitch; reconnecting"
+      : `Cannot connect to Twitch at ${this.#conn.server}:${this.#conn.port}; retrying`;
+    this.#log.warn(message, {
       reason,
       attempt: this.#attempt,
       delayMs: delay,

@@ -103,3 +103,55 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
     await h.stop();
   }
 });
+
+Deno.test("at start the bot says what is wrong with Ollama, and what it does meanwhile", async (t) => {
+  const logged = (h: { logs: string[] }, pattern: RegExp) => h.logs.some((l) => pattern.test(l));
+  await t.step("unreachable: one warning naming the URL and the opt-in fallback", async () => {
+    const h = await startHarness({ ollamaDown: true });
+    try {
+      await h.twitch.waitFor(() => logged(h, /ollama_down/), 10_000, "the Ollama warning");
+      const lines = h.logs.filter((l) => /ollama_down/.test(l));
+      assertEquals(lines.length, 1);
+      assertMatch(lines[0]!, /"level":"warn"/);
+      assertMatch(
+        lines[0]!,
+        new RegExp(`Ollama is not reachable at ${h.ollama.url}: channels using it stay silent`),
+      );
+      assertMatch(lines[0]!, /set fallback_markov = true/);
+    } finally {
+      await h.stop();
+    }
+  });
+  await t.step("with fallback_markov everywhere it says the Markov generator speaks instead", async () => {
+    const h = await startHarness({ ollamaDown: true, config: { defaults: { fallback_markov: true } } });
+    try {
+      await h.twitch.waitFor(() => logged(h, /ollama_down/), 10_000, "the Ollama warning");
+      assert(logged(h, /not reachable at .*: the Markov generator speaks instead/), h.logs.join("\n"));
+    } finally {
+      await h.stop();
+    }
+  });
+  await t.step("a model that is not pulled is named with the command that fixes it", async () => {
+    const h = await startHarness({ ollama: { models: ["mistral:latest"] } });
+    try {
+      await h.twitch.waitFor(() => logged(h, /ollama_model_missing/), 10_000, "the model warning");
+      assert(
+        logged(h, /Model \\"llama3\.1\\" is not installed in Ollama at .*run `ollama pull llama3\.1`/),
+        h.logs.filter((l) => l.includes("ollama")).join("\n"),
+      );
+      assert(!logged(h, /Ollama is ready/));
+    } finally {
+      await h.stop();
+    }
+  });
+  await t.step("all well: one line saying Ollama is ready with which models", async () => {
+    const h = await startHarness();
+    try {
+      await h.twitch.waitFor(() => logged(h, /Ollama is ready at/), 10_000, "the ready line");
+      assert(logged(h, /Ollama is ready at .*"models":"llama3\.1"/), h.logs.join("\n"));
+      assert(!logged(h, /ollama_down|ollama_model_missing/));
+    } finally {
+      await h.stop();
+    }
+  });
+});

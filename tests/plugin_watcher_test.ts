@@ -48,8 +48,15 @@ Deno.test("watchPluginsDir reloads after drop-in files change", async (t) => {
     }
   });
 
-  await t.step("a missing directory gives a watcher that does nothing", () => {
-    const watcher = watchPluginsDir("/nonexistent/clank/plugins.d", () => assert.fail("no reload"));
+  await t.step("a missing directory gives a watcher that does nothing, and says so plainly", () => {
+    const { log, lines } = memoryLogger("debug");
+    const watcher = watchPluginsDir("/nonexistent/clank/plugins.d", () => assert.fail("no reload"), { log });
     watcher.close();
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0]!,
+      /No drop-in plugins: plugins_dir \/nonexistent\/clank\/plugins\.d does not exist \(create it and restart/,
+    );
+    assert.doesNotMatch(lines[0]!, /NotFound|No path was found/);
   });
 });

@@ -307,7 +307,7 @@ Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events",
 
 Deno.test("TwitchTransport reconnects after a dropped connection and rejoins every channel", async () => {
   const twitch = await startFakeTwitch({ tokens: [TOKEN] });
-  const { transport, events, metrics, waitEvent } = makeTransport(twitch.url);
+  const { transport, events, metrics, waitEvent, lines } = makeTransport(twitch.url);
   try {
     await transport.connect(["one", "two"]);
     await transport.join("three");
@@ -322,6 +322,8 @@ Deno.test("TwitchTransport reconnects after a dropped connection and rejoins eve
       assert.equal(twitch.joins.filter((j) => j.channel === c).length, 2, c);
     }
     assert.equal(await gauge(metrics.ircReconnects), 1);
+    assert.equal(lines.filter((l) => l.includes("Lost the connection to Twitch; reconnecting")).length, 1);
+    assert(!lines.some((l) => l.includes("Cannot connect to Twitch")), lines.join("\n"));
     assert.equal(await gauge(metrics.ircConnected), 1);
     assert.equal(await gauge(metrics.channelsJoined), 3);
     await transport.say("two", "back");
@@ -340,9 +342,15 @@ Deno.test("TwitchTransport keeps trying when Twitch is down at start", async () 
   const probe = await startFakeTwitch();
   const port = probe.port;
   await probe.close();
-  const { transport, events, metrics } = makeTransport(`ws://127.0.0.1:${port}`);
+  const { transport, events, metrics, lines } = makeTransport(`ws://127.0.0.1:${port}`);
   const connected = transport.connect(["chat"]);
   await until(() => events.filter((e) => e.type === "disconnected").length >= 2, "two failed attempts");
+  // Never connected yet: nothing was "lost", and the line says where it tried.
+  assert(
+    lines.some((l) => l.includes(`Cannot connect to Twitch at 127.0.0.1:${port}; retrying`)),
+    lines.join("\n"),
+  );
+  assert(!lines.some((l) => l.includes("Lost the connection")), lines.join("\n"));
   const twitch = await startFakeTwitch({ tokens: [TOKEN], port });
   try {
     await connected;

@@ -40,6 +40,8 @@ export interface HarnessOptions {
   ollama?: FakeOllamaOptions;
   /** Run without a token (observe mode). */
   anonymous?: boolean;
+  /** Start the bot while the fake Ollama refuses connections. */
+  ollamaDown?: boolean;
 }
 
 /** Starts fakes and the bot; the bot has joined its channels when this resolves. */
@@ -49,6 +51,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { accessToken } = oauth.issue({ login: "clankbot", expiresIn: 0 });
   const twitch = await startFakeTwitch({ tokens: [accessToken], ...options.twitch });
   const ollama = await startFakeOllama(options.ollama);
+  if (options.ollamaDown) await ollama.setDown(true);
   const overrides = options.config ?? {};
   const section = (name: string) => (overrides[name] as Record<string, unknown> | undefined) ?? {};
   const raw = {
