@@ -7,24 +7,15 @@
  *
  * Each run is a fresh bot, because the send queue rightly keeps Twitch's account window (at most 99
  * lines per 30 s even as a moderator): 5 warm-up mentions and 90 measured ones fit in one window.
- * Every mention comes from a distinct viewer and carries a tag (`qNx`) that the fake Ollama echoes
- * in its reply (`rNx`), so each reply is matched to its mention and its generation.
+ * Every mention comes from a distinct viewer. The fakes (`reply_fakes.ts`) take the time stamps; they
+ * run on a thread of their own, and, for comparison with the first method, on the bot's thread.
  * @module
  */
-import { startFakeOllama } from "../tests/fakes/fake_ollama.ts";
-import { startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
-import {
-  BENCH_BOT,
-  BENCH_TOKEN,
-  benchConfig,
-  launchBot,
-  seedSpontaneousCooldown,
-  startBenchBot,
-} from "./bench_bot.ts";
+import { BENCH_BOT, BENCH_TOKEN, benchConfig, launchBot, seedSpontaneousCooldown } from "./bench_bot.ts";
+import { type ReplyFakesOptions, startReplyFakes } from "./reply_fakes.ts";
 import type { FakesReport, FakesRequest } from "./reply_fakes_worker.ts";
-import { chatText, randomWords, seededRandom, viewerName } from "./chat_lines.ts";
 import { type Figure, percentile } from "./report.ts";
-import { benchMain, type BenchOptions, sleep } from "./suite.ts";
+import { benchMain, type BenchOptions, sleep, waitUntil } from "./suite.ts";
 
 const CHANNEL = "benchchan";
 const WARMUP = 5;
@@ -35,181 +26,132 @@ const WARMUP_RUN = 99;
 const BACKGROUND_PER_SECOND = 1000;
 /** Longest wait for one reply before the run fails. */
 const REPLY_TIMEOUT_MS = 10_000;
-
-interface Stamps {
-  sent?: number;
-  ollamaIn?: number;
-  ollamaOut?: number;
-  replied?: number;
-}
-
 /** Channel settings of every run: replies only, no floor, no spontaneous lines. */
 const DEFAULTS = { floor: 0, response: 10, threshold: 200, spontaneous: 3600, mention_queue: 3 };
 
-/**
- * Overheads (ms) of the measured mentions of one fresh bot, with the fakes on a thread of their own
- * (`reply_fakes_worker.ts`), as Twitch and Ollama are in production.
- */
-async function measureIsolatedRun(run: number, background: boolean): Promise<number[]> {
+/** The fakes as one run drives them, wherever they run. */
+interface FakesControl {
+  ircUrl: string;
+  ollamaUrl: string;
+  joined(): Promise<void>;
+  mention(k: number, login: string): void;
+  background(perSecond: number): void;
+  close(): Promise<void>;
+}
+
+/** The fakes on the bot's own thread: the first method, kept for comparison. */
+async function fakesHere(options: ReplyFakesOptions): Promise<FakesControl> {
+  const fakes = await startReplyFakes(options);
+  return {
+    ...fakes,
+    joined: () => waitUntil(() => fakes.joined(), "the bench bot to join", 30_000),
+    mention: (k, login) => fakes.mention(k, login),
+    background: (perSecond) => fakes.background(perSecond),
+    close: () => fakes.close(),
+  };
+}
+
+/** The fakes on a thread of their own (`reply_fakes_worker.ts`), as Twitch and Ollama are in production. */
+async function fakesInWorker(options: ReplyFakesOptions): Promise<FakesControl> {
   const worker = new Worker(new URL("./reply_fakes_worker.ts", import.meta.url), { type: "module" });
   const waiters = new Map<string, (report: FakesReport) => void>();
-  const results = new Map<number, number>();
   let failure: string | undefined;
   worker.onmessage = (e: MessageEvent<FakesReport>) => {
     const report = e.data;
     if (report.t === "error") failure = report.message;
-    if (report.t === "result") results.set(report.k, report.overheadMs);
-    const key = report.t === "result" ? `result:${report.k}` : report.t;
-    waiters.get(key)?.(report);
-    waiters.delete(key);
+    if (report.t === "result") options.onResult(report.k, report.overheadMs);
+    waiters.get(report.t)?.(report);
+    waiters.delete(report.t);
   };
   const send = (req: FakesRequest) => worker.postMessage(req);
-  /** Resolves with the next report `key`, or rejects after `ms` (or when the Worker failed). */
-  const next = (key: string, ms = REPLY_TIMEOUT_MS) =>
+  /** Resolves with the next report of kind `t`, or rejects after `ms`. */
+  const next = (t: FakesReport["t"], ms: number) =>
     new Promise<FakesReport>((resolve, reject) => {
       const timer = setTimeout(() => {
-        waiters.delete(key);
-        reject(new Error(`Fakes thread: no ${key} within ${ms} ms${failure ? ` (${failure})` : ""}`));
+        waiters.delete(t);
+        reject(new Error(`Fakes thread: no ${t} within ${ms} ms${failure ? ` (${failure})` : ""}`));
       }, ms);
-      waiters.set(key, (r) => {
+      waiters.set(t, (r) => {
         clearTimeout(timer);
         resolve(r);
       });
     });
+  const { onResult: _local, ...start } = options;
+  const ready = next("ready", 30_000);
+  send({ t: "start", ...start });
+  const urls = await ready.catch((err) => {
+    worker.terminate();
+    throw err;
+  }) as Extract<FakesReport, { t: "ready" }>;
+  const joined = next("joined", 30_000);
+  joined.catch(() => {}); // Awaited by the run; a timeout before that must not be an unhandled rejection.
+  return {
+    ircUrl: urls.ircUrl,
+    ollamaUrl: urls.ollamaUrl,
+    joined: async () => void await joined,
+    mention: (k, login) => send({ t: "mention", k, login }),
+    background: (perSecond) => send({ t: "background", perSecond }),
+    async close() {
+      const closed = next("closed", 10_000).catch(() => {});
+      send({ t: "close" });
+      await closed;
+      worker.terminate();
+    },
+  };
+}
+
+/** Overheads (ms) of the measured mentions of one fresh bot. */
+async function measureRun(run: number, background: boolean, isolated: boolean): Promise<number[]> {
+  const results = new Map<number, number>();
+  const waiters = new Map<number, () => void>();
+  const onResult = (k: number, overheadMs: number) => {
+    results.set(k, overheadMs);
+    waiters.get(k)?.();
+  };
+  const seed = 7919 * (run + 1) + (background ? 1 : 0);
+  const options = { channel: CHANNEL, bot: BENCH_BOT, token: BENCH_TOKEN, seed, onResult };
+  const fakes = isolated ? await fakesInWorker(options) : await fakesHere(options);
   const dir = await Deno.makeTempDir({ prefix: "clank-bench-reply-" });
   let bot: Awaited<ReturnType<typeof launchBot>> | undefined;
   try {
-    const ready = next("ready");
-    send({ t: "start", channel: CHANNEL, bot: BENCH_BOT, token: BENCH_TOKEN, seed: 7919 * (run + 1) + 2 });
-    const urls = await ready as Extract<FakesReport, { t: "ready" }>;
     const config = benchConfig({
       channels: [CHANNEL],
-      ircUrl: urls.ircUrl,
-      ollamaUrl: urls.ollamaUrl,
+      ircUrl: fakes.ircUrl,
+      ollamaUrl: fakes.ollamaUrl,
       dir,
       defaults: DEFAULTS,
     });
     await seedSpontaneousCooldown(config.database.url, config.twitch.channels);
-    const joined = next("joined", 30_000);
     bot = await launchBot(config);
-    await joined;
+    await fakes.joined();
+    await waitUntil(() => bot!.transport.joined().includes(CHANNEL), "the bench bot to join", 30_000);
     if (background) {
-      send({ t: "background", perSecond: BACKGROUND_PER_SECOND });
+      fakes.background(BACKGROUND_PER_SECOND);
       await sleep(500);
     }
     const overheads: number[] = [];
     for (let k = 0; k < WARMUP + MENTIONS; k++) {
-      const result = next(`result:${k}`);
-      send({ t: "mention", k, login: `asker_${run}_${k}` });
-      await result;
+      const answered = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`No reply to mention ${k} within ${REPLY_TIMEOUT_MS} ms`)),
+          REPLY_TIMEOUT_MS,
+        );
+        waiters.set(k, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      fakes.mention(k, `asker_${run}_${k}`);
+      await answered;
+      waiters.delete(k);
       if (k >= WARMUP) overheads.push(results.get(k)!);
       await sleep(10 + Math.floor(Math.random() * 10));
     }
     return overheads;
   } finally {
     await bot?.bot.stop();
-    const closed = next("closed", 10_000).catch(() => {});
-    send({ t: "close" });
-    await closed;
-    worker.terminate();
+    await fakes.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
-}
-
-/**
- * Overheads (ms) of the measured mentions of one fresh bot, with the fakes on the bot's own thread:
- * the first method, kept for comparison (their work counts as the bot's).
- */
-async function measureRun(run: number, background: boolean): Promise<number[]> {
-  const stamps = new Map<number, Stamps>();
-  const replyWaiters = new Map<number, () => void>();
-  const stamp = (k: number) => {
-    let s = stamps.get(k);
-    if (!s) stamps.set(k, s = {});
-    return s;
-  };
-  const rand = seededRandom(7919 * (run + 1) + (background ? 1 : 0));
-  const twitch = await startFakeTwitch({
-    tokens: [BENCH_TOKEN],
-    // A moderator: no 1.2 s gap between two lines in the channel, and the 100-line account window.
-    badges: { [CHANNEL]: "moderator/1" },
-    onPrivmsg: (msg) => {
-      const now = performance.now();
-      if (msg.login !== BENCH_BOT) return;
-      const k = Number(/\br(\d+)x\b/.exec(msg.text)?.[1] ?? NaN);
-      if (!Number.isInteger(k)) return;
-      stamp(k).replied = now;
-      replyWaiters.get(k)?.();
-    },
-  });
-  const ollama = await startFakeOllama();
-  ollama.setReply((req) => {
-    const now = performance.now();
-    const messages = (req.body?.messages ?? []) as Array<{ content?: string }>;
-    const k = Number(/\bq(\d+)x\b/.exec(messages.at(-1)?.content ?? "")?.[1] ?? NaN);
-    if (!Number.isInteger(k)) return randomWords(8, rand);
-    stamp(k).ollamaIn = now;
-    void ollama.waitForEnd(req).then(() => (stamp(k).ollamaOut = performance.now()));
-    return `r${k}x ${randomWords(10, rand)}`;
-  });
-  const bench = await startBenchBot({
-    channels: [CHANNEL],
-    twitch,
-    ollama,
-    spontaneousCooldown: true,
-    defaults: DEFAULTS,
-  });
-  let chatter: ReturnType<typeof setInterval> | undefined;
-  try {
-    if (background) {
-      const started = performance.now();
-      let sentLines = 0;
-      chatter = setInterval(() => {
-        const due = Math.floor(((performance.now() - started) / 1000) * BACKGROUND_PER_SECOND) - sentLines;
-        if (due <= 0) return;
-        const lines = Array.from({ length: due }, () => ({
-          login: viewerName(Math.floor(rand() * 500)),
-          text: chatText(rand),
-        }));
-        twitch.blast(CHANNEL, lines, due);
-        sentLines += due;
-      }, 10);
-      await sleep(500);
-    }
-    const overheads: number[] = [];
-    for (let k = 0; k < WARMUP + MENTIONS; k++) {
-      const replied = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`No reply to mention ${k} within ${REPLY_TIMEOUT_MS} ms`)),
-          REPLY_TIMEOUT_MS,
-        );
-        replyWaiters.set(k, () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      stamp(k).sent = performance.now();
-      twitch.sendPrivmsg(CHANNEL, {
-        login: `asker_${run}_${k}`,
-        text: `@${BENCH_BOT} q${k}x ${chatText(rand)}`,
-      });
-      await replied;
-      replyWaiters.delete(k);
-      // The fake marks the generation finished right after its last chunk; give it that moment.
-      for (let i = 0; i < 100 && stamp(k).ollamaOut === undefined; i++) await sleep(1);
-      const s = stamp(k);
-      if (s.ollamaIn === undefined || s.ollamaOut === undefined) {
-        throw new Error(`Mention ${k} has no generation`);
-      }
-      if (k >= WARMUP) overheads.push(s.replied! - s.sent! - (s.ollamaOut - s.ollamaIn));
-      await sleep(10 + Math.floor(rand() * 10));
-    }
-    return overheads;
-  } finally {
-    clearInterval(chatter);
-    await bench.stop();
-    await twitch.close();
-    await ollama.close();
   }
 }
 
@@ -223,18 +165,14 @@ export async function benchReplyOverhead(options: BenchOptions): Promise<Figure[
       const all: number[] = [];
       // One whole run first, not counted: V8 compiles the hot paths over the first few hundred
       // calls, and a bot that has run for an hour is what the figure is about.
-      const warm = isolated
-        ? await measureIsolatedRun(WARMUP_RUN, background)
-        : await measureRun(WARMUP_RUN, background);
+      const warm = await measureRun(WARMUP_RUN, background, isolated);
       options.progress(
         `${isolated ? "fakes on their own thread" : "fakes on the bot's thread"}, ` +
           `${background ? "1,000 lines/s" : "idle"}, warm-up run (not counted): p50 ` +
           `${percentile(warm, 50).toFixed(2)} ms, p99 ${percentile(warm, 99).toFixed(2)} ms`,
       );
       for (let run = 0; run < options.runs; run++) {
-        const overheads = isolated
-          ? await measureIsolatedRun(run, background)
-          : await measureRun(run, background);
+        const overheads = await measureRun(run, background, isolated);
         all.push(...overheads);
         p50.push(percentile(overheads, 50));
         p99.push(percentile(overheads, 99));
