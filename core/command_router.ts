@@ -20,6 +20,8 @@ export interface CommandHost {
   applySettings(channel: string, patch: Record<string, unknown>): Promise<string | null>;
   resetSettings(channel: string): Promise<void>;
   reply(channel: string, text: string): Promise<void>;
+  /** A command a viewer may run asked to change settings; the change was not applied. */
+  refusedChange(channel: string, user: string, plugin: string): void;
 }
 
 /** Most per-user cooldown entries kept; expired ones are pruned first. */
@@ -29,7 +31,10 @@ const MAX_COOLDOWN_ENTRIES = 5000;
 export class CommandRouter {
   #plugins: PluginSet;
   #host: CommandHost;
-  /** key → time the cooldown ends (ms). Keys: `c:<channel>`, `c:<channel>:<cmd>`, `u:<channel>:<cmd>:<user>`. */
+  /**
+   * key → time the cooldown ends (ms). Keys: `c:<channel>` (moderators' commands), `v:<channel>`
+   * (viewers' commands), `c:<channel>:<cmd>`, `u:<channel>:<cmd>:<user>`.
+   */
   #until = new Map<string, number>();
 
   constructor(plugins: PluginSet, host: CommandHost) {
@@ -57,7 +62,7 @@ export class CommandRouter {
     const privileged = this.isPrivileged(event);
     if (plugin.meta.permission !== "everyone" && !privileged) return "ignored";
     const now = event.time;
-    if (!this.#cooldownPassed(event, plugin, now)) return "cooldown";
+    if (!this.#cooldownPassed(event, plugin, now, privileged)) return "cooldown";
     const state = this.#host.settings(event.channel);
     if (state === undefined) return "ignored";
     const known = plugin === this.#plugins.commands.get(word);
@@ -78,6 +83,13 @@ export class CommandRouter {
     if (!outcome.ok) return "failed";
     const result = outcome.value;
     let reply = result.reply;
+    const changes = result.reset === true || (result.set !== undefined && Object.keys(result.set).length > 0);
+    if (changes && !privileged) {
+      // A command open to everyone (a dice roll, say) must never become a viewer's way to change
+      // settings: only moderators, the broadcaster and admins may, whatever the plugin returns.
+      this.#host.refusedChange(event.channel, event.user, plugin.meta.name);
+      return "ran";
+    }
     if (result.reset) await this.#host.resetSettings(event.channel);
     if (result.set !== undefined && Object.keys(result.set).length > 0) {
       const refused = await this.#host.applySettings(event.channel, result.set);
@@ -99,10 +111,12 @@ export class CommandRouter {
     return out;
   }
 
-  #cooldownPassed(event: MessageEvent, plugin: PluginHandle, now: number): boolean {
+  #cooldownPassed(event: MessageEvent, plugin: PluginHandle, now: number, privileged: boolean): boolean {
     const cmd = plugin.meta.command!;
+    // Viewers' commands have a channel bucket of their own, so viewers taking turns cannot keep the
+    // moderators' commands in cooldown.
     const keys: Array<[string, number]> = [[
-      `c:${event.channel}`,
+      `${privileged ? "c" : "v"}:${event.channel}`,
       this.#host.commandConfig().channelCooldown,
     ]];
     if (plugin.meta.cooldown?.channel) keys.push([`c:${event.channel}:${cmd}`, plugin.meta.cooldown.channel]);

@@ -138,6 +138,16 @@ export const ChannelSettingsPatchSchema = z.object(
   },
 ).strict();
 
+/**
+ * A settings change from chat or the HTTP API: the live settings only. The others (word lists,
+ * `min_context`, …) belong to the config file, where a reload applies them.
+ */
+export const LiveSettingsPatchSchema = ChannelSettingsPatchSchema.pick(
+  Object.fromEntries(LIVE_SETTING_KEYS.map((k) => [k, true])) as {
+    [K in (typeof LIVE_SETTING_KEYS)[number]]: true;
+  },
+).strict();
+
 /** Permissions a sandboxed plugin may be granted. Each list narrows Deno's matching permission. */
 export const PluginPermissionsSchema = z.object({
   net: z.array(z.string()).optional().describe("Hosts (`host` or `host:port`) the plugin may connect to."),

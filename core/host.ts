@@ -941,6 +941,13 @@ export class Host implements ControlApi {
         const state = this.#channels.get(channel);
         if (state) await this.#sendCommandReply(state, text);
       },
+      refusedChange: (channel: string, user: string, plugin: string) => {
+        this.#log.warn("A viewer's command asked to change settings; not applied (moderators only)", {
+          channel,
+          user,
+          plugin,
+        });
+      },
     };
   }
 

@@ -10,6 +10,8 @@ import {
   ChannelSettingsPatchSchema,
   ChannelSettingsSchema,
   type Config,
+  LIVE_SETTING_KEYS,
+  LiveSettingsPatchSchema,
 } from "./config_schema.ts";
 import type { SettingProblem } from "./control.ts";
 
@@ -45,21 +47,25 @@ export function validatePatch(
       problems: [{ field: "(body)", value: patch, message: "must be an object of setting names to values" }],
     };
   }
-  const parsed = ChannelSettingsPatchSchema.safeParse(patch);
+  const parsed = LiveSettingsPatchSchema.safeParse(patch);
   if (parsed.success) return { ok: true, patch: parsed.data };
-  return { ok: false, problems: problemsOf(parsed.error.issues, patch) };
+  return { ok: false, problems: problemsOf(parsed.error.issues, patch, true) };
 }
 
-function problemsOf(issues: readonly z.core.$ZodIssue[], input: unknown): SettingProblem[] {
+function problemsOf(issues: readonly z.core.$ZodIssue[], input: unknown, live = false): SettingProblem[] {
   const out: SettingProblem[] = [];
+  const settings = Object.keys(ChannelSettingsSchema.shape);
   for (const issue of issues) {
     if (issue.code === "unrecognized_keys") {
       for (const key of (issue as { keys: string[] }).keys) {
-        out.push({
-          field: key,
-          value: (input as Record<string, unknown>)[key],
-          message: `is not a setting; allowed: ${Object.keys(ChannelSettingsSchema.shape).join(", ")}`,
-        });
+        const message = !live
+          ? `is not a setting; allowed: ${settings.join(", ")}`
+          : settings.includes(key)
+          ? `can only be set in the config file ([defaults] or [channels.<name>]); changeable live: ${
+            LIVE_SETTING_KEYS.join(", ")
+          }`
+          : `is not a setting; changeable live: ${LIVE_SETTING_KEYS.join(", ")}`;
+        out.push({ field: key, value: (input as Record<string, unknown>)[key], message });
       }
       continue;
     }

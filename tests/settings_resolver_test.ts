@@ -51,4 +51,14 @@ Deno.test("validatePatch names the field, the value and the allowed range", asyn
     }
   });
   await t.step("not an object", () => assertEquals(validatePatch([1]).ok, false));
+  await t.step("only live settings change from chat or HTTP; the rest is the config file's", () => {
+    const r = validatePatch({ min_context: 1, blocked_words: [] });
+    assertEquals(r.ok, false);
+    if (!r.ok) {
+      assertEquals(r.problems.map((p) => p.field).sort(), ["blocked_words", "min_context"]);
+      for (const p of r.problems) {
+        assertEquals(p.message.startsWith("can only be set in the config file"), true, p.message);
+      }
+    }
+  });
 });
