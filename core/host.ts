@@ -194,6 +194,9 @@ export class Host implements ControlApi {
     this.#isMention = mentionMatcher(deps.config.twitch.username);
     this.#bots = new Set(deps.config.twitch.bots);
     this.#admins = new Set(deps.config.twitch.admins);
+    this.#metrics.reportContextSizes(() =>
+      [...this.#channels.values()].map((c): [string, number] => [c.name, c.contextLines])
+    );
     this.#router = new CommandRouter(this.#plugins, this.#commandHost());
     this.#runTimed = compose(this.#stages(), (stage, seconds) => {
       this.#metrics.middlewareDuration.observe({ plugin: "core", stage }, seconds);
@@ -601,7 +604,8 @@ export class Host implements ControlApi {
       if (!outcome.value.allow) {
         // Spontaneous checks run on every line; "not enough lines yet" is the normal state, not a skip.
         if (trigger === "mention" || outcome.value.reason !== "threshold") {
-          this.#metrics.cooldownSkips.inc({ channel: state.name, trigger, reason: outcome.value.reason });
+          const reason = this.#metrics.cooldownReasons.of(outcome.value.reason);
+          this.#metrics.cooldownSkips.inc({ channel: state.name, trigger, reason });
         }
         return { allow: false, reason: outcome.value.reason };
       }

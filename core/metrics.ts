@@ -39,6 +39,11 @@ export class Metrics {
     labelNames: ["channel", "trigger", "reason"],
     registers: [this.registry],
   });
+  /**
+   * The `reason` label of `clank_cooldown_skips_total`. Reasons come from cooldown plugins, third-party
+   * ones included; free text (or a user name in it) would make the series count unbounded.
+   */
+  readonly cooldownReasons: BoundedLabel = new BoundedLabel(16);
   readonly mentionsDropped: client.Counter<"channel"> = new client.Counter({
     name: "clank_mentions_dropped_total",
     help: "Mentions dropped from a full per-channel queue (oldest first)",
@@ -83,12 +88,21 @@ export class Metrics {
     labelNames: ["plugin"],
     registers: [this.registry],
   });
+  /** Filled at scrape time from {@link Metrics.reportContextSizes}: a set per chat line would cost more. */
   readonly contextSize: client.Gauge<"channel"> = new client.Gauge({
     name: "clank_context_lines",
     help: "Lines in a channel's context",
     labelNames: ["channel"],
     registers: [this.registry],
+    collect: () => {
+      const source = this.#contextSizes;
+      if (source === undefined) return;
+      // Reset first: a channel the bot left must not keep reporting its last size.
+      this.contextSize.reset();
+      for (const [channel, lines] of source()) this.contextSize.set({ channel }, lines);
+    },
   });
+  #contextSizes: (() => Iterable<[string, number]>) | undefined;
   readonly sendQueueDepth: client.Gauge = new client.Gauge({
     name: "clank_send_queue_depth",
     help: "Lines waiting in the send queue",
@@ -169,6 +183,11 @@ export class Metrics {
   });
 
   /** Adds Node/Deno process metrics (CPU, memory, event loop lag). */
+  /** Where `clank_context_lines` reads each channel's context size when scraped. */
+  reportContextSizes(source: () => Iterable<[string, number]>): void {
+    this.#contextSizes = source;
+  }
+
   collectProcessMetrics(): void {
     client.collectDefaultMetrics({ register: this.registry, prefix: "clank_" });
     // prom-client names these gauges `_total`, which promtool's lint rejects; the per-type gauges
@@ -186,5 +205,26 @@ export class Metrics {
   /** The content type to serve `text()` with. */
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/**
+ * Label values from outside the bot's own code, kept to a fixed number of short identifiers: the
+ * first `limit` distinct values are used as they are, anything else becomes `other`.
+ */
+export class BoundedLabel {
+  readonly #limit: number;
+  readonly #seen = new Set<string>();
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  /** `value` when it is a short identifier among the first `limit` seen, else `other`. */
+  of(value: string): string {
+    if (this.#seen.has(value)) return value;
+    if (!/^[a-z][a-z0-9_]{0,31}$/.test(value) || this.#seen.size >= this.#limit) return "other";
+    this.#seen.add(value);
+    return value;
   }
 }

@@ -15,10 +15,12 @@ export type FailureReason = "threw" | "timeout" | "malformed";
  * Errors that report an outage of a service the plugin depends on (Ollama down, an API timing out),
  * not a fault of the plugin: counted and logged quietly, never towards disabling it, so the plugin
  * is there again when the service comes back. Third-party plugins signal one by throwing an error
- * whose message starts with `UPSTREAM_UNAVAILABLE:`.
+ * whose message starts with `UPSTREAM_UNAVAILABLE:`. Anchored: the code must open the error (after
+ * the host's `method() threw` and the error's name), so a fault whose text merely mentions it still
+ * counts towards disabling.
  */
 export const UPSTREAM_FAILURE =
-  /\b(?:OLLAMA_(?:UNREACHABLE|TIMEOUT|ERROR|MODEL_MISSING)|UPSTREAM_UNAVAILABLE)\b/;
+  /^(?:\w+\(\) threw )?(?:[A-Za-z]*Error: )?(?:OLLAMA_(?:UNREACHABLE|TIMEOUT|ERROR|MODEL_MISSING)|UPSTREAM_UNAVAILABLE):/;
 
 /** Consecutive failures after which a plugin is disabled by default. */
 export const DEFAULT_MAX_FAILURES = 5;

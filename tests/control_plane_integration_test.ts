@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { startHarness } from "./fakes/bot_harness.ts";
+import { promtoolCheck } from "./promtool.ts";
 
 const TOKEN = "control-token-for-tests-0123456789";
 
@@ -84,6 +85,27 @@ Deno.test("control plane over the running bot", async (t) => {
         "a user label",
       );
     });
+
+    await t.step(
+      "the running bot's /metrics passes promtool and reports each channel's context",
+      async () => {
+        await h.say("alpha", "viewer", "what a run this is");
+        await h.say("alpha", "viewer2", "that skip was clean");
+        const metrics = await (await api("metrics")).text();
+        bodies.push(metrics);
+        const { code, report } = await promtoolCheck(metrics);
+        assertEquals(code, 0, `promtool check metrics failed:\n${report}`);
+        assertEquals(report.trim(), "", `promtool reported lint problems:\n${report}`);
+        const context = Number(/^clank_context_lines\{channel="alpha"\} (\d+)$/m.exec(metrics)?.[1] ?? NaN);
+        assert(context >= 2, `clank_context_lines for alpha: ${context}`);
+        // Families a dashboard needs, each with a sample from this bot (not a hand-filled registry).
+        for (
+          const family of ["clank_chat_lines_received_total", "clank_lines_sent_total", "clank_irc_connected"]
+        ) {
+          assertMatch(metrics, new RegExp(`^${family}(\\{[^}]*\\})? \\d`, "m"));
+        }
+      },
+    );
 
     await t.step("no secret in any response or log line", () => {
       for (const text of [...bodies, ...h.logs]) {

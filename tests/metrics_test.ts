@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { startHttpServer } from "../core/http_server.ts";
 import { memoryLogger } from "../core/log.ts";
-import { Metrics } from "../core/metrics.ts";
+import { BoundedLabel, Metrics } from "../core/metrics.ts";
 import client from "prom-client";
 import { FakeControl } from "./fakes/fake_control.ts";
+import { promtoolCheck } from "./promtool.ts";
 
 /** Gives every metric realistic labelled samples, as a bot an hour into two channels would have. */
 function populate(m: Metrics): void {
@@ -64,30 +65,6 @@ function fillRest(m: Metrics): void {
     else if (metric instanceof client.Histogram) metric.observe(labels, 0.25);
     else if (metric instanceof client.Summary) metric.observe(labels, 0.25);
   }
-}
-
-/** Runs `promtool check metrics` on `text`; fails (never skips) when promtool is not installed. */
-async function promtoolCheck(text: string): Promise<{ code: number; report: string }> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      assert.fail("promtool is not installed: apt-get install -y prometheus (CI must install it)");
-    }
-    throw err;
-  }
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const output = await child.output();
-  const dec = new TextDecoder();
-  return { code: output.code, report: dec.decode(output.stdout) + dec.decode(output.stderr) };
 }
 
 /** Metric family names defined in a registry. */
@@ -192,5 +169,21 @@ Deno.test("Grafana dashboard queries only metrics clank exports", async (t) => {
       .filter((n) => !n.startsWith("clank_process_") && !n.startsWith("clank_nodejs_"))
       .filter((n) => !text.includes(n));
     assert.deepEqual(missing, []);
+  });
+});
+
+Deno.test("BoundedLabel keeps label values from plugins to a few short identifiers", async (t) => {
+  await t.step("short identifiers pass, free text and user names do not", () => {
+    const label = new BoundedLabel(3);
+    assert.equal(label.of("user_cooldown"), "user_cooldown");
+    assert.equal(label.of("cooldown for @SomeViewer, try later"), "other");
+    assert.equal(label.of("x".repeat(40)), "other");
+  });
+  await t.step("past the limit every new value is other; known ones stay", () => {
+    const label = new BoundedLabel(2);
+    assert.equal(label.of("a"), "a");
+    assert.equal(label.of("b"), "b");
+    assert.equal(label.of("c"), "other");
+    assert.equal(label.of("a"), "a");
   });
 });

@@ -52,9 +52,10 @@ Deno.test("PluginHealth never disables a plugin for an outage of its upstream se
       health.failed("threw", "generate() threw OLLAMA_UNREACHABLE: Cannot reach Ollama");
     }
     health.failed("threw", "UPSTREAM_UNAVAILABLE: weather API timed out");
+    health.failed("threw", "check() threw Error: UPSTREAM_UNAVAILABLE: weather API timed out");
     if (health.disabled) throw new Error("disabled by an upstream outage");
     const text = await metrics.text();
-    if (!text.includes('clank_plugin_failures_total{plugin="ollama",reason="upstream"} 11')) {
+    if (!text.includes('clank_plugin_failures_total{plugin="ollama",reason="upstream"} 12')) {
       throw new Error(text);
     }
   });
@@ -62,5 +63,12 @@ Deno.test("PluginHealth never disables a plugin for an outage of its upstream se
     const health = new PluginHealth("buggy", memoryLogger().log, new Metrics(), 3);
     for (let i = 0; i < 3; i++) health.failed("threw", "TypeError: x is undefined");
     if (!health.disabled) throw new Error("not disabled");
+  });
+  await t.step("a fault that only mentions the code somewhere in its text still disables it", () => {
+    const health = new PluginHealth("sly", memoryLogger().log, new Metrics(), 3);
+    for (let i = 0; i < 3; i++) {
+      health.failed("threw", "check() threw TypeError: bad input (not UPSTREAM_UNAVAILABLE: honest)");
+    }
+    if (!health.disabled) throw new Error("a fault mentioning UPSTREAM_UNAVAILABLE escaped disabling");
   });
 });

@@ -22,6 +22,10 @@ Deno.test("hostile drop-ins are contained and the bot keeps answering mentions",
         "hostile_throw",
         "hostile_garbage",
         "hostile_read_file",
+        "hostile_env",
+        "hostile_fetch",
+        "hostile_run",
+        "hostile_ffi",
       ]
     ) {
       assert(names.includes(hostile), `${hostile} was not loaded (${names.join(", ")})`);
@@ -41,9 +45,11 @@ Deno.test("hostile drop-ins are contained and the bot keeps answering mentions",
       "no clear log line for the missing import",
     );
     // Lines that make the plugins misbehave: hang forever, spin, return garbage, throw, touch the system.
-    for (const text of ["loop", "hang", "shape", "function", "null", "read", "env", "fetch", "run", "ffi"]) {
-      h.twitch.sendPrivmsg("alpha", { login: "chaos", text });
-    }
+    // First a URL the host itself can reach (the fake Ollama): only the Worker's permissions stop the
+    // fetch. Plugins fail on every line, so this one must come before repeated failures disable them.
+    const reachable = new URL("/api/version", h.ollama.url).href;
+    const lines = [reachable, "loop", "hang", "shape", "function", "null", "read", "env", "run", "ffi"];
+    for (const text of lines) h.twitch.sendPrivmsg("alpha", { login: "chaos", text });
     // While a hung Worker is being restarted, an output filter cannot vouch for a line and the bot
     // stays silent (fail closed); once the plugins are contained, mentions are answered again.
     let asked = 0;
@@ -60,6 +66,17 @@ Deno.test("hostile drop-ins are contained and the bot keeps answering mentions",
       "a reply despite hostile plugins",
     );
     assertMatch(h.twitch.privmsgs[0]!.text, /^@asker\d+ still here and chatting/);
+    // Each system access was refused by Deno's permissions inside the Worker, not by an accident.
+    const denied = (plugin: string, what: RegExp) =>
+      h.logs.some((l) => l.includes(`"plugin":"${plugin}"`) && l.includes("NotCapable") && what.test(l));
+    assert(
+      denied("hostile_fetch", /net access to \\"127\.0\.0\.1/),
+      "the fetch was not refused by permissions",
+    );
+    assert(denied("hostile_env", /env access/), "the env read was not refused by permissions");
+    assert(denied("hostile_run", /run access/), "the command was not refused by permissions");
+    assert(denied("hostile_ffi", /ffi access/), "the library load was not refused by permissions");
+    assert(denied("hostile_read_file", /read access/), "the file read was not refused by permissions");
     const metrics = await h.bot.metrics.text();
     assert(/clank_plugin_failures_total\{plugin="hostile_/.test(metrics), "plugin failures were not counted");
   } finally {
