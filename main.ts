@@ -59,6 +59,7 @@ async function main(argv: string[]): Promise<number> {
   for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
     log.addSecret(secret);
   }
+  mainLog = log;
   if (loaded.file) log.debug(`Config read from ${loaded.file}`, { event: "startup" });
   if (dotenv.set.length > 0) log.debug(`Read ${dotenv.set.join(", ")} from .env`, { event: "startup" });
 
@@ -131,12 +132,16 @@ async function runBot(
   return 0;
 }
 
+/** The running bot's logger, once there is one: its secrets are masked in a fatal error too. */
+let mainLog: Logger | undefined;
+
 if (import.meta.main) {
   try {
     Deno.exit(await main(Deno.args));
   } catch (err) {
     // Known failures get their message; nothing reaches the user as a stack trace.
-    console.error(isClankError(err) ? err.message : `clank stopped: ${describeError(err)}`);
+    const message = isClankError(err) ? err.message : `clank stopped: ${describeError(err)}`;
+    console.error(mainLog ? mainLog.redact(message) : message);
     Deno.exit(isClankError(err) && err.code.startsWith("CONFIG") ? 2 : 1);
   }
 }

@@ -60,14 +60,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const log = options.log;
   const metrics = options.metrics ?? new Metrics();
   metrics.collectProcessMetrics();
-  for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
-    log.addSecret(secret);
-  }
-  // Passwords inside URLs (MySQL, an Ollama behind a proxy with basic auth) are secrets too.
-  for (const url of [config.database.url, config.ollama.url]) {
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
-    if (password) log.addSecret(decodeURIComponent(password));
-  }
+  registerSecrets(config, log);
   // Relative paths (plugins_dir, [[plugins]] path, grants) are relative to the working directory.
   const baseDir = Deno.cwd();
 
@@ -144,6 +137,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     metricRows: metricRowWriter(storage),
     reload: async () => {
       config = await options.reloadConfig();
+      // A reloaded file may carry new secrets; they must never reach a log line either (even those
+      // that only a restart applies, such as a rotated control token).
+      registerSecrets(config, log);
       log.setLevel(config.log.level);
       return { config, ...(await load(config)) };
     },
@@ -242,4 +238,16 @@ function explainMode(config: Config, transport: Transport, log: Logger): void {
 function metricRowWriter(storage: BufferedStorage): MetricRowWriter | undefined {
   const backend = storage.backend as unknown as Partial<{ addMetricRows: MetricRowWriter }>;
   return backend.addMetricRows ? (rows) => backend.addMetricRows!(rows) : undefined;
+}
+
+/** Tells the logger every secret in `config`, so log lines and error responses mask them. */
+function registerSecrets(config: Config, log: Logger): void {
+  for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
+    log.addSecret(secret);
+  }
+  // Passwords inside URLs (MySQL, an Ollama behind a proxy with basic auth) are secrets too.
+  for (const url of [config.database.url, config.ollama.url]) {
+    const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
+    if (password) log.addSecret(decodeURIComponent(password));
+  }
 }

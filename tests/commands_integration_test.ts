@@ -134,3 +134,60 @@ Deno.test("command cooldown and prefix are configurable", async () => {
     await h.stop();
   }
 });
+
+Deno.test("every subcommand for every role, and a drop-in subcommand open to viewers", async (t) => {
+  const h = await startHarness({
+    config: {
+      twitch: { admins: ["trusted"], command_cooldown: 0 },
+      plugins: [{ path: "examples/plugins/dice.ts" }],
+    },
+    twitch: { badges: { alpha: "moderator/1" } },
+  });
+  const roles: Array<[string, string, Record<string, number>]> = [
+    ["moderator", "moddy", MOD],
+    ["broadcaster", "streamer", BROADCASTER],
+    ["configured admin", "trusted", {}],
+  ];
+  const shows: Array<[string, RegExp]> = [
+    ["!clank status", /model llama3\.1.*threshold 30/],
+    ["!clank threshold", /threshold is 30/],
+    ["!clank spontaneous", /spontaneous is 300s/],
+    ["!clank response", /response is 60s/],
+    ["!clank context", /context is 200/],
+    ["!clank model", /model is llama3\.1/],
+    ["!clank help", /status .*threshold .*reset/],
+    ["!clank reset", /settings reset: threshold 30/],
+  ];
+  try {
+    for (const [role, login, badges] of roles) {
+      await t.step(`${role}: every subcommand answers`, async () => {
+        for (const [text, expected] of shows) {
+          const reply = await command(h, text, login, badges);
+          assert(reply !== null, `${role} got no reply to ${text}`);
+          assertMatch(reply, expected);
+          assert(reply.startsWith(`@${login} `), reply);
+        }
+      });
+    }
+    await t.step("viewer: every subcommand, with and without a value, is ignored silently", async () => {
+      for (const [text] of shows) assertEquals(await command(h, text, "viewer", {}), null, text);
+      for (
+        const text of ["!clank spontaneous 600", "!clank response 90", "!clank context 100", "!clank model x"]
+      ) {
+        assertEquals(await command(h, text, "viewer", {}), null, text);
+      }
+      const s = h.bot.host.channel("alpha")!.settings;
+      assertEquals([s.spontaneous, s.response, s.context, s.model], [300, 60, 200, ""]);
+    });
+    await t.step("a sandboxed drop-in subcommand (the dice example) answers a viewer", async () => {
+      const reply = await command(h, "!clank roll 2d6", "viewer", {});
+      assert(reply !== null, "no reply to !clank roll from a viewer");
+      assertMatch(reply, /^@viewer rolled 2d6: \d \+ \d = \d+$/);
+      // Its declared per-user cooldown (10 s) is enforced by the host.
+      assertEquals(await command(h, "!clank roll 1d6", "viewer", {}), null);
+      assertMatch((await command(h, "!clank roll 1d6", "viewer2", {}))!, /^@viewer2 rolled 1d6/);
+    });
+  } finally {
+    await h.stop();
+  }
+});
