@@ -41,7 +41,14 @@ export interface RecentLine extends HistoryLine {
 /** Readiness of the bot for `/readyz`. */
 export interface Readiness {
   ready: boolean;
-  irc: { connected: boolean; joined: number; wanted: number; readOnly: boolean };
+  irc: {
+    connected: boolean;
+    joined: number;
+    wanted: number;
+    readOnly: boolean;
+    /** Channels left at Twitch's limit of 100 where the bot is not a moderator (absent when none). */
+    parked?: string[];
+  };
   database: { writable: boolean; buffered: number; error: string | null };
   ollama: { reachable: boolean | null; error: string | null };
   reasons: string[];

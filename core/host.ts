@@ -464,7 +464,10 @@ export class Host implements ControlApi {
         break;
       case "notice":
         this.#metrics.notices.inc({ msg_id: event.msgId });
-        if (state && /banned|suspended|timedout|followersonly|subsonly|emoteonly/.test(event.msgId)) {
+        if (
+          state &&
+          /banned|suspended|timedout|followersonly|subsonly|emoteonly|channel_limit/.test(event.msgId)
+        ) {
           state.lastError = `Twitch: ${event.msgId}`;
         }
         break;
@@ -1126,7 +1129,9 @@ export class Host implements ControlApi {
       const problem = await this.#pingStorage(1000);
       if (problem !== null) Object.assign(storage, { writable: false, error: problem });
     }
-    const wanted = [...this.#channels.values()].filter((c) => c.wanted).length;
+    // Channels left at Twitch's limit were said once; they do not keep the bot from being ready.
+    const parked = new Set(this.#transport.parked?.() ?? []);
+    const wanted = [...this.#channels.values()].filter((c) => c.wanted && !parked.has(c.name)).length;
     const joined = [...this.#channels.values()].filter((c) => c.joined).length;
     const reasons: string[] = [];
     if (!this.#transport.connected) reasons.push("IRC is not connected");
@@ -1136,7 +1141,13 @@ export class Host implements ControlApi {
     }
     return {
       ready: reasons.length === 0,
-      irc: { connected: this.#transport.connected, joined, wanted, readOnly: this.#transport.readOnly },
+      irc: {
+        connected: this.#transport.connected,
+        joined,
+        wanted,
+        readOnly: this.#transport.readOnly,
+        ...(parked.size > 0 ? { parked: [...parked] } : {}),
+      },
       database: storage,
       ollama: { reachable: this.#ollamaReachable, error: this.#ollamaError },
       reasons,

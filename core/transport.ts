@@ -13,6 +13,11 @@ export interface Transport {
   readonly connected: boolean;
   /** Channels currently joined. */
   joined(): string[];
+  /**
+   * Channels left again because the account may not be in more of them (Twitch: 100 where it is not
+   * a moderator); they are not wanted any more until joined again.
+   */
+  parked?(): string[];
   /** Connects and joins the initial channels; resolves once connected. */
   connect(channels: string[]): Promise<void>;
   disconnect(): Promise<void>;

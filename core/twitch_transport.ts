@@ -156,6 +156,10 @@ export class TwitchTransport implements Transport {
   #lineTime: number | undefined;
   #selfCount = 0;
   #warnedLimit = false;
+  /** Channels whose USERSTATE said the bot is neither moderator nor broadcaster there. */
+  #notModIn = new Set<string>();
+  /** Channels left because of Twitch's limit on channels where the bot is not a moderator. */
+  #parked = new Set<string>();
   #firstConnect: { resolve: () => void; reject: (err: unknown) => void } | undefined;
 
   constructor(options: TwitchTransportOptions) {
@@ -198,6 +202,10 @@ export class TwitchTransport implements Transport {
 
   joined(): string[] {
     return [...this.#joined];
+  }
+
+  parked(): string[] {
+    return [...this.#parked];
   }
 
   onEvent(sink: (event: ChatEvent) => void): void {
@@ -291,6 +299,7 @@ export class TwitchTransport implements Transport {
   async part(channel: string): Promise<void> {
     const c = channelName(channel);
     this.#wanted.delete(c);
+    this.#parked.delete(c);
     this.#joinQueue = this.#joinQueue.filter((x) => x !== c);
     this.#resolveJoinWaiters(c);
     const client = this.#client;
@@ -484,15 +493,40 @@ export class TwitchTransport implements Transport {
   #want(channel: string): string {
     const c = channelName(channel);
     this.#wanted.add(c);
+    this.#parked.delete(c);
     if (this.#wanted.size > TWITCH_CHANNEL_LIMIT && !this.#warnedLimit) {
       this.#warnedLimit = true;
       this.#log.warn(
-        `Asked to join ${this.#wanted.size} channels: Twitch lets an account that is not a moderator be in at ` +
-          `most ${TWITCH_CHANNEL_LIMIT} channels at once, so joins beyond that may be refused`,
+        `Asked to join ${this.#wanted.size} channels: Twitch lets an account be in at most ` +
+          `${TWITCH_CHANNEL_LIMIT} channels where it is not a moderator, so the bot leaves any channel beyond ` +
+          "that where it turns out not to be one",
         { channels: this.#wanted.size },
       );
     }
     return c;
+  }
+
+  /**
+   * Twitch lets an account be in at most {@link TWITCH_CHANNEL_LIMIT} channels where it is not a
+   * moderator. Whether it is one is only known from the USERSTATE after the JOIN, so a channel that
+   * turns out to be one too many is left again, said once, and not rejoined after a reconnect.
+   */
+  #enforceChannelLimit(c: string): void {
+    if (!this.#joined.has(c) || !this.#notModIn.has(c)) return;
+    let notMod = 0;
+    for (const j of this.#joined) if (this.#notModIn.has(j)) notMod++;
+    if (notMod <= TWITCH_CHANNEL_LIMIT) return;
+    this.#parked.add(c);
+    this.#wanted.delete(c);
+    this.#joined.delete(c);
+    this.#metrics.channelsJoined.set(this.#joined.size);
+    const text = `Left #${c}: the bot is not a moderator there and is already in ${TWITCH_CHANNEL_LIMIT} ` +
+      "channels where it is not (Twitch's limit). Make it a moderator in that channel, or configure fewer channels";
+    this.#log.warn(text, { channel: c, code: "TWITCH_CHANNEL_LIMIT" });
+    this.#emit({ type: "notice", channel: c, msgId: "channel_limit", text, time: this.#time() });
+    this.#client?.part(`#${c}`).catch((err) =>
+      this.#log.debug("PART not confirmed", { channel: c, err: String(err) })
+    );
   }
 
   #queueJoin(channel: string): void {
@@ -610,6 +644,7 @@ export class TwitchTransport implements Transport {
         this.#metrics.channelsJoined.set(this.#joined.size);
         this.#log.debug("Joined", { channel: c });
         this.#resolveJoinWaiters(c);
+        this.#enforceChannelLimit(c);
       }
       this.#emit({ type: "join", channel: c, user: String(user).toLowerCase(), self, time: this.#time() });
     });
@@ -681,7 +716,12 @@ export class TwitchTransport implements Transport {
   #afterServerLine(message: TmiRawMessage): void {
     if (message.command === "USERSTATE") {
       const channel = message.params[0];
-      if (channel) this.#emit(userStateFromTags(channel, message.tags, this.#time()));
+      if (!channel) return;
+      const state = userStateFromTags(channel, message.tags, this.#time());
+      if (state.moderator || state.broadcaster) this.#notModIn.delete(state.channel);
+      else this.#notModIn.add(state.channel);
+      this.#emit(state);
+      this.#enforceChannelLimit(state.channel);
     } else if (message.command === "GLOBALUSERSTATE") {
       this.#userId = tagString(message.tags["user-id"]);
     }

@@ -54,3 +54,35 @@ Deno.test("Host.readiness reports a database that stopped answering", async (t) 
     assertMatch(r.reasons.join(";"), /no answer within 1000 ms/);
   });
 });
+
+Deno.test("Host.readiness: channels left at Twitch's channel limit are reported, not waited for", async () => {
+  const metrics = new Metrics();
+  /** Joins every channel but `c`, which it reports as left at the limit. */
+  class LimitedTransport extends MemoryTransport {
+    override join(channel: string): Promise<void> {
+      return channel === "c" ? Promise.resolve() : super.join(channel);
+    }
+    parked(): string[] {
+      return ["c"];
+    }
+  }
+  const transport = new LimitedTransport(() => Date.now());
+  const host = new Host({
+    config: ConfigSchema.parse({ twitch: { channels: ["a", "b", "c"] } }),
+    log: memoryLogger().log,
+    metrics,
+    storage: storageStub(() => Promise.resolve()),
+    transport,
+    sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
+    plugins: new PluginSet([], metrics),
+    ticks: false,
+  });
+  await host.start();
+  try {
+    const r = await host.readiness();
+    assertEquals(r.ready, true, r.reasons.join("; "));
+    assertEquals([r.irc.joined, r.irc.wanted, r.irc.parked], [2, 2, ["c"]]);
+  } finally {
+    await host.stop(0);
+  }
+});

@@ -1,5 +1,5 @@
 /**
- * Stress: 300 channels ask for replies at once. The send queue runs on a fake clock, the lines go
+ * Stress: hundreds of channels ask for replies at once. The send queue runs on a fake clock, the lines go
  * through the real TwitchTransport (tmi.js) to the fake Twitch server, which stamps each PRIVMSG
  * with the same fake clock; the windows are then checked over those recorded times.
  */
@@ -131,18 +131,23 @@ function minChannelGap(times: StressResult["times"]): number {
 
 const CHANNELS = Array.from({ length: 300 }, (_, i) => `chan${String(i).padStart(3, "0")}`);
 
-Deno.test("SendQueue stress: 300 channels never exceed Twitch's windows", async (t) => {
-  await t.step("not a moderator anywhere: at most 20 lines in any 30 s", async () => {
-    const r = await runStress(CHANNELS, new Set(), 1);
-    assert.equal(r.outcomes.filter((o) => o === "sent").length, 300);
-    assert.equal(r.times.length, 300);
-    const peaks = windowPeaks(r.times);
-    assert.ok(peaks.mixed <= 20, `peak ${peaks.mixed} lines in 30 s`);
-    assert.equal(peaks.mixed, 19, "the queue uses the window it is allowed (19 with the margin)");
-    const last = Math.max(...r.times.map((x) => x.time));
-    assert.ok(last <= 16 * 30_500, `last line at ${last} ms`);
-    console.log(`non-mod: peak ${peaks.mixed}/30 s, 300 lines done at ${last / 1000} s fake time`);
-  });
+// Twitch lets the account be in at most 100 channels where it is not a moderator (the transport
+// leaves the rest), so the non-moderator scenarios use 100 such channels.
+Deno.test("SendQueue stress: hundreds of channels never exceed Twitch's windows", async (t) => {
+  await t.step(
+    "not a moderator anywhere, 100 channels, 3 lines each: at most 20 lines in any 30 s",
+    async () => {
+      const r = await runStress(CHANNELS.slice(0, 100), new Set(), 3);
+      assert.equal(r.outcomes.filter((o) => o === "sent").length, 300);
+      assert.equal(r.times.length, 300);
+      const peaks = windowPeaks(r.times);
+      assert.ok(peaks.mixed <= 20, `peak ${peaks.mixed} lines in 30 s`);
+      assert.equal(peaks.mixed, 19, "the queue uses the window it is allowed (19 with the margin)");
+      const last = Math.max(...r.times.map((x) => x.time));
+      assert.ok(last <= 16 * 30_500, `last line at ${last} ms`);
+      console.log(`non-mod: peak ${peaks.mixed}/30 s, 300 lines done at ${last / 1000} s fake time`);
+    },
+  );
 
   await t.step("moderator everywhere: at most 100 lines in any 30 s", async () => {
     const r = await runStress(CHANNELS, new Set(CHANNELS), 2);
@@ -155,10 +160,11 @@ Deno.test("SendQueue stress: 300 channels never exceed Twitch's windows", async 
     console.log(`mod: peak ${peaks.modOnly}/30 s, 600 lines done at ${last / 1000} s fake time`);
   });
 
-  await t.step("half and half: any window with a non-mod line stays at 20", async () => {
-    const mods = new Set(CHANNELS.filter((_, i) => i % 2 === 0));
-    const r = await runStress(CHANNELS, mods, 2);
-    assert.equal(r.outcomes.filter((o) => o === "sent").length, 600);
+  await t.step("half and half (100 of 200): any window with a non-mod line stays at 20", async () => {
+    const channels = CHANNELS.slice(0, 200);
+    const mods = new Set(channels.filter((_, i) => i % 2 === 0));
+    const r = await runStress(channels, mods, 2);
+    assert.equal(r.outcomes.filter((o) => o === "sent").length, 400);
     const peaks = windowPeaks(r.times);
     assert.ok(peaks.mixed <= 20, `peak ${peaks.mixed} lines in a mixed window`);
     assert.ok(peaks.modOnly <= 100, `peak ${peaks.modOnly} lines in a mod-only window`);

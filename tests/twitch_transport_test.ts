@@ -489,10 +489,46 @@ Deno.test("TwitchTransport paces JOINs and warns above Twitch's channel limit", 
   await t.step("more than 100 channels: one clear warning", async () => {
     const { transport, lines } = makeTransport("ws://127.0.0.1:9", {});
     for (let i = 0; i < 105; i++) await transport.join(`chan${i}`);
-    const warns = lines.filter((l) => l.includes("at most 100 channels"));
+    const warns = lines.filter((l) => l.includes("at most 100 channels where it is not a moderator"));
     assert.equal(warns.length, 1);
     assert.match(JSON.parse(warns[0]!).msg, /^Asked to join 101 channels/);
   });
+
+  await t.step(
+    "at most 100 joined channels where the bot is not a moderator; the rest are left",
+    async () => {
+      const names = Array.from({ length: 104 }, (_, i) => `chan${String(i).padStart(3, "0")}`);
+      // The bot moderates two of them: those do not count towards the limit.
+      const twitch = await startFakeTwitch({
+        tokens: [TOKEN],
+        badges: { chan010: "moderator/1", chan020: "broadcaster/1" },
+      });
+      const { transport, events, lines } = makeTransport(twitch.url, { joinIntervalMs: 1 });
+      try {
+        await transport.connect(names);
+        await until(() => transport.joined().length + transport.parked().length === 104, "joins and parks");
+        assert.equal(transport.joined().length, 102, "100 channels without moderator status plus 2 with");
+        assert.equal(transport.parked().length, 2);
+        for (const c of transport.parked()) {
+          assert.ok(!transport.joined().includes(c));
+          assert.ok(
+            events.some((e) => e.type === "notice" && e.channel === c && e.msgId === "channel_limit"),
+          );
+          assert.ok(lines.some((l) => l.includes(`Left #${c}: the bot is not a moderator there`)), c);
+        }
+        await until(() => twitch.parts.length === 2, "two PARTs");
+        // A reconnect rejoins only what the account may be in.
+        const joinsBefore = twitch.joins.length;
+        await twitch.dropConnections();
+        await until(() => twitch.joins.length >= joinsBefore + 102, "rejoins");
+        await until(() => transport.joined().length === 102, "102 channels joined again");
+        assert.equal(twitch.joins.length, joinsBefore + 102, "a parked channel was joined again");
+      } finally {
+        await transport.disconnect();
+        await twitch.close();
+      }
+    },
+  );
 
   await t.step("a fast JOIN interval is warned about", () => {
     const { lines } = makeTransport("ws://127.0.0.1:9", { joinIntervalMs: 300 });
