@@ -11,7 +11,7 @@ import { Host } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { clientOptionsFromConfig, OllamaClient } from "./ollama_client.ts";
-import { loadPlugins } from "./plugin_loader.ts";
+import { loadPlugins, resolvePluginPath } from "./plugin_loader.ts";
 import { PluginSet } from "./plugin_set.ts";
 import { pluginStore } from "./plugin_store.ts";
 import { openStorage } from "./storage_open.ts";
@@ -166,6 +166,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const watcher = options.transport === undefined
     ? watchPluginsDir(resolve(baseDir, config.plugins_dir), () => host.reload().then(() => {}, () => {}), {
       log,
+      files: entryFiles(config, baseDir),
     })
     : undefined;
 
@@ -250,4 +251,18 @@ function registerSecrets(config: Config, log: Logger): void {
     const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
     if (password) log.addSecret(decodeURIComponent(password));
   }
+}
+
+/** The local files of `[[plugins]] path` entries (a bad path is the loader's to report). */
+function entryFiles(config: Config, baseDir: string): string[] {
+  const files: string[] = [];
+  for (const entry of config.plugins) {
+    if (entry.path === undefined) continue;
+    try {
+      files.push(resolvePluginPath(entry.path, baseDir));
+    } catch {
+      // A remote URL: never loaded, nothing to watch.
+    }
+  }
+  return files;
 }

@@ -1,10 +1,10 @@
 /**
- * Watches `plugins_dir` and asks the host to reload plugins when a drop-in file is added, changed or
- * removed. Editors write a file in several steps, so changes are debounced into one reload; a reload
+ * Watches `plugins_dir` and the files of `[[plugins]] path` entries, and asks the host to reload
+ * plugins when a drop-in file is added, changed or removed. Editors write a file in several steps, so changes are debounced into one reload; a reload
  * never overlaps the previous one. SIGHUP and `POST /api/reload` call the same reload in the host.
  * @module
  */
-import { basename } from "node:path";
+import { basename, dirname } from "node:path";
 import { describeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { isDropInFile } from "./plugin_loader.ts";
@@ -20,6 +20,11 @@ export interface PluginWatcherOptions {
   /** Quiet time after the last change before reloading (default 300 ms). */
   debounceMs?: number;
   log?: Logger;
+  /**
+   * Plugin files outside `plugins_dir` (`[[plugins]] path` entries, absolute). Their folders are
+   * watched rather than the files: editors replace a file on save, which ends a watch on the file.
+   */
+  files?: readonly string[];
 }
 
 /**
@@ -40,13 +45,32 @@ export function watchPluginsDir(
 ): PluginWatcher {
   const debounceMs = options.debounceMs ?? 300;
   const log = options.log?.child({ event: "plugin_watch" });
+  const files = new Set(options.files ?? []);
+  const folders: string[] = [];
+  const isFolder = (path: string) => {
+    try {
+      return Deno.statSync(path).isDirectory;
+    } catch {
+      return false;
+    }
+  };
+  if (isFolder(dir)) folders.push(dir);
+  else log?.info(`No drop-in plugins: plugins_dir ${dir} does not exist (create it and restart to add some)`);
+  for (const file of files) {
+    const folder = dirname(file);
+    if (!folders.includes(folder) && isFolder(folder)) folders.push(folder);
+  }
+  /** A change that matters: a drop-in file in plugins_dir, or one of the entry files. */
+  const relevant = (path: string) =>
+    files.has(path) || (dirname(path) === dir && isDropInFile(basename(path)));
+  if (folders.length === 0) return { close() {} };
   let fsWatcher: Deno.FsWatcher;
   try {
-    fsWatcher = Deno.watchFs(dir, { recursive: false });
+    fsWatcher = Deno.watchFs(folders, { recursive: false });
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      log?.info(`No drop-in plugins: plugins_dir ${dir} does not exist (create it and restart to add some)`);
-    } else log?.warn(`Not watching plugins_dir ${dir} for changes: ${describeError(err)}`);
+    log?.warn(`Not watching plugin files for changes: ${describeError(err)}`, {
+      folders: folders.join(", "),
+    });
     return { close() {} };
   }
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -83,7 +107,7 @@ export function watchPluginsDir(
   (async () => {
     try {
       for await (const event of fsWatcher) {
-        const paths = event.paths.filter((p) => isDropInFile(basename(p)));
+        const paths = event.paths.filter(relevant);
         if (paths.length === 0 || event.kind === "access" || event.kind === "other") continue;
         for (const p of paths) changed.add(p);
         clearTimeout(timer);

@@ -48,6 +48,30 @@ Deno.test("watchPluginsDir reloads after drop-in files change", async (t) => {
     }
   });
 
+  await t.step("a [[plugins]] path file outside plugins_dir reloads too; its neighbours do not", async () => {
+    const dir = await Deno.makeTempDir({ prefix: "clank_watch_" });
+    const elsewhere = await Deno.makeTempDir({ prefix: "clank_entry_" });
+    const entry = join(elsewhere, "mine.ts");
+    await Deno.writeTextFile(entry, "export default {};");
+    const calls: string[][] = [];
+    let notify!: () => void;
+    const reloaded = new Promise<void>((r) => (notify = r));
+    const watcher = watchPluginsDir(dir, (paths) => {
+      calls.push(paths);
+      notify();
+    }, { debounceMs: 50, files: [entry] });
+    try {
+      await Deno.writeTextFile(join(elsewhere, "unrelated.ts"), "export default {};");
+      await Deno.writeTextFile(entry, "export default { changed: true };");
+      await reloaded;
+      assert.deepEqual([...new Set(calls.flat())], [entry]);
+    } finally {
+      watcher.close();
+      await Deno.remove(dir, { recursive: true });
+      await Deno.remove(elsewhere, { recursive: true });
+    }
+  });
+
   await t.step("a missing directory gives a watcher that does nothing, and says so plainly", () => {
     const { log, lines } = memoryLogger("debug");
     const watcher = watchPluginsDir("/nonexistent/clank/plugins.d", () => assert.fail("no reload"), { log });
