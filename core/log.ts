@@ -112,7 +112,10 @@ export class Logger {
     }
     let line: string;
     if (this.#root.format === "json") {
-      line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields });
+      // Every line has a channel (null when it is about none) and an event, so log queries can
+      // filter on them without checking whether the key exists.
+      const { channel = null, event = "general", ...rest } = fields;
+      line = JSON.stringify({ level, time: new Date().toISOString(), channel, event, msg, ...rest });
     } else {
       const { channel, plugin, event, ...rest } = fields;
       const tags = [channel ? `#${channel}` : "", plugin ? `[${plugin}]` : "", event ? `${event}` : ""]

@@ -66,6 +66,14 @@ Deno.test("Logger json format writes one object per line with level, time, chann
     assert.equal(second.msg, "Multi\nline\nmessage");
   });
 
+  await t.step("a line about no channel and no event still has both keys", () => {
+    log.info("Bot started");
+    const entry = JSON.parse(lines.at(-1)!);
+    assert.equal(entry.channel, null);
+    assert.equal(entry.event, "general");
+    assert.deepEqual(Object.keys(entry).slice(0, 5), ["level", "time", "channel", "event", "msg"]);
+  });
+
   await t.step("errors in fields become their name and message", () => {
     log.error("Storage failed", { event: "storage", err: new TypeError("disk full") });
     const entry = JSON.parse(lines.at(-1)!);
