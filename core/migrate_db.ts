@@ -17,7 +17,11 @@ import { SqliteStorage } from "./storage_sqlite.ts";
 /** Rows read and written per batch. */
 const BATCH = 2000;
 
-const USAGE = "Usage: migrate-db --to mysql://user:password@host:3306/database (stop the bot first)";
+const USAGE = "Usage: migrate-db --to mysql://user:password@host:3306/database (stop the bot first); " +
+  "or set MIGRATE_TO_URL instead of --to, so the password stays out of the shell history";
+
+/** The environment variable that may hold the target URL instead of `--to`. */
+export const MIGRATE_TO_ENV = "MIGRATE_TO_URL";
 
 /** Rows copied per table. */
 export type CopyCounts = Record<string, { source: number; target: number }>;
@@ -74,8 +78,9 @@ export async function runMigrateDbCommand(
       return 2;
     }
   }
+  to ??= Deno.env.get(MIGRATE_TO_ENV) || undefined;
   if (!to) {
-    log.error("--to needs the MySQL URL to copy into");
+    log.error(`--to (or ${MIGRATE_TO_ENV}) needs the MySQL URL to copy into`);
     log.error(USAGE);
     return 2;
   }

@@ -72,6 +72,21 @@ Deno.test("runMigrateDbCommand copies SQLite to MariaDB", async (t) => {
       assert.equal(await check.countRows("kv"), 3);
     });
 
+    await t.step(
+      "the target URL may come from MIGRATE_TO_URL, keeping the password out of argv",
+      async () => {
+        const { log, lines } = memoryLogger();
+        Deno.env.set("MIGRATE_TO_URL", target.url);
+        try {
+          assert.equal(await runMigrateDbCommand([], config, log, () => {}), 0);
+        } finally {
+          Deno.env.delete("MIGRATE_TO_URL");
+        }
+        assert.equal(await check.countRows("messages"), LINES);
+        assert.ok(lines.some((l) => l.includes("Copying SQLite to MySQL")), lines.join("\n"));
+      },
+    );
+
     await t.step("copySqliteToMysql resumes in small batches without duplicates", async () => {
       const src = new SqliteStorage(dbPath);
       await src.init();
