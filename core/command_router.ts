@@ -9,6 +9,7 @@ import type { PluginHandle } from "./plugin_handle.ts";
 import type { ChannelStatus, CommandInvocation, CommandResult } from "../plugins/sdk.ts";
 import type { ChannelSettings } from "./config_schema.ts";
 import type { PluginSet } from "./plugin_set.ts";
+import { authorName } from "../plugins/prompt_builder.ts";
 
 /** What the router needs from the host. */
 export interface CommandHost {
@@ -69,7 +70,8 @@ export class CommandRouter {
     const invocation: CommandInvocation = {
       channel: event.channel,
       user: event.user,
-      displayName: event.displayName,
+      // What commands address the user by: a localized display name would not ping them.
+      displayName: authorName(event),
       args: known ? words.slice(1) : words,
       text: event.text,
       prefix: this.#host.commandConfig().prefix,
@@ -93,7 +95,7 @@ export class CommandRouter {
     if (result.reset) await this.#host.resetSettings(event.channel);
     if (result.set !== undefined && Object.keys(result.set).length > 0) {
       const refused = await this.#host.applySettings(event.channel, result.set);
-      if (refused !== null) reply = `@${event.displayName} ${refused}`;
+      if (refused !== null) reply = `@${authorName(event)} ${refused}`;
     }
     if (reply !== undefined && reply.trim() !== "") await this.#host.reply(event.channel, reply);
     return "ran";

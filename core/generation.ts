@@ -1,8 +1,8 @@
 /**
  * One generation job, start to finish: gather context, ask the channel's generator (first result
  * wins, Markov as an opt-in fallback), pass the line through the output filters, try once more if
- * it was rejected, then hand it to the send queue. Failures are counted and logged; chat sees
- * nothing (no error lines, no catch-up burst later).
+ * it was rejected or empty, then hand it to the send queue. Failures are counted and logged; chat
+ * sees nothing (no error lines, no catch-up burst later).
  * @module
  */
 import type {
@@ -12,6 +12,8 @@ import type {
   GenerateRequest,
   GenerateResult,
 } from "../plugins/sdk.ts";
+import { cutAtWord, TWITCH_MAX_UNITS } from "../plugins/output_shaping.ts";
+import { authorName } from "../plugins/prompt_builder.ts";
 import type { HistoryLine } from "./events.ts";
 import type { ChannelState } from "./channel_state.ts";
 import type { Logger } from "./log.ts";
@@ -42,6 +44,9 @@ export interface GenerationHost {
   generatorFailed(state: ChannelState, generator: string, error: string): void;
   generatorSucceeded(generator: string): void;
 }
+
+/** What the generators gave: a line, only empty answers, or a failure (no retry after one). */
+type Generated = NonNullable<GenerateResult> | "empty" | "failed";
 
 /** Outcome for logs and tests. */
 export type GenerationOutcome = "sent" | "stale" | "restricted" | "no_text" | "rejected";
@@ -78,7 +83,7 @@ export async function runGeneration(
   const restricted = new Set(state.restrictedUsers(now));
   const visible = restricted.size === 0 ? history : history.filter((l) => !restricted.has(l.user));
 
-  const address = job.mention ? `@${job.mention.displayName} ` : "";
+  const address = job.mention ? `@${authorName(job.mention)} ` : "";
   let rejected: string | undefined;
   for (let attempt = 1; attempt <= 2; attempt++) {
     const request: GenerateRequest = {
@@ -95,11 +100,14 @@ export async function runGeneration(
       time: now,
     };
     const result = await generate(request, state, host);
-    if (result === null) {
+    // A failed generator is not asked again: after an outage that would be a burst of retries.
+    if (result === "failed") {
       host.metrics.generationsEmpty.inc({ channel: state.name, reason: "no_text" });
       return "no_text";
     }
-    const checked = await checkOutput(result, address, job, state, host, restricted);
+    const checked = result === "empty"
+      ? { ok: false as const, reason: "empty" }
+      : await checkOutput(result, address, job, state, host, restricted);
     if (checked.ok) {
       const line = address + checked.text;
       // Bans and timeouts can arrive while the line is generated or waits in the send queue.
@@ -119,18 +127,21 @@ export async function runGeneration(
       attempt,
     });
   }
-  host.metrics.generationsEmpty.inc({ channel: state.name, reason: "rejected" });
-  return "rejected";
+  const outcome = rejected === "empty" ? "no_text" : "rejected";
+  host.metrics.generationsEmpty.inc({ channel: state.name, reason: outcome });
+  return outcome;
 }
 
+/** Asks the generators in order; the first text wins. "empty" only when every one answered with none. */
 async function generate(
   req: GenerateRequest,
   state: ChannelState,
   host: GenerationHost,
-): Promise<GenerateResult> {
+): Promise<Generated> {
   const plugins = host.plugins();
   const order = [state.settings.generator];
   if (state.settings.fallback_markov && !order.includes("markov")) order.push("markov");
+  let failed = false;
   for (const name of order) {
     const plugin = plugins.generators.get(name);
     if (plugin === undefined) {
@@ -138,6 +149,7 @@ async function generate(
         [...plugins.generators.keys()].join(", ")
       }`;
       host.log.warn(state.lastError, { channel: state.name, event: "generator_missing" });
+      failed = true;
       continue;
     }
     const started = performance.now();
@@ -148,6 +160,7 @@ async function generate(
     if (!outcome.ok) {
       host.metrics.generationDuration.observe({ generator: name, outcome: "error" }, seconds);
       host.generatorFailed(state, name, outcome.error);
+      failed = true;
       continue;
     }
     host.generatorSucceeded(name);
@@ -158,7 +171,7 @@ async function generate(
       return { text, forbidden: outcome.value?.forbidden };
     }
   }
-  return null;
+  return failed ? "failed" : "empty";
 }
 
 async function checkOutput(
@@ -172,7 +185,7 @@ async function checkOutput(
   const plugins = host.plugins();
   // The address is added after the filters, so they shape the text alone but leave room for it.
   const settings = { ...state.settings, max_length: Math.max(1, state.settings.max_length - address.length) };
-  const filtered = await runOutputFilters(plugins, host.metrics, {
+  const input: FilterInput = {
     direction: "out",
     channel: state.name,
     user: job.mention?.user,
@@ -181,7 +194,16 @@ async function checkOutput(
     bot: host.bot,
     forbidden: result.forbidden,
     recent: { bot: state.recentBot.last(10), chat: state.recentChat.last(20) },
-  }, "reject");
+  };
+  let filtered = await runOutputFilters(plugins, host.metrics, input, "reject");
+  // Shaping fits the text into Twitch's UTF-16 limit but never sees the address. Emoji are two units
+  // each, so a long emoji-heavy reply can still overflow with it: cut at a word here and let the
+  // filters check the text that goes out, instead of the transport cutting mid-word.
+  const room = TWITCH_MAX_UNITS - address.length;
+  if (filtered.ok && filtered.text.length > room) {
+    const text = cutAtWord(filtered.text, settings.max_length, room);
+    filtered = await runOutputFilters(plugins, host.metrics, { ...input, text }, "reject");
+  }
   if (!filtered.ok) return filtered;
   const text = filtered.text;
   if (text.trim() === "") return { ok: false, reason: "empty" };

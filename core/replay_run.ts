@@ -1,10 +1,12 @@
 /**
  * `--replay FILE`: runs the whole pipeline over a chat log with no network and prints what the bot
  * would have said and why. Uses an in-memory database so a replay never touches the real one, and
- * the Markov generator when Ollama cannot be reached, so it works on any machine.
+ * the Markov generator when Ollama cannot be reached, so it works on any machine. The Markov
+ * generator is seeded from the log, so replaying the same log prints the same lines every time.
  * @module
  */
-import type { Config } from "./config_schema.ts";
+import { createHash } from "node:crypto";
+import { type Config, PluginEntrySchema } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
 import type { Decision } from "./host.ts";
 import type { Logger } from "./log.ts";
@@ -52,6 +54,7 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   config.twitch.oauth_token = "";
   config.database = { ...config.database, type: "sqlite", url: ":memory:" };
   config.http.listen = "";
+  seedMarkov(config, JSON.stringify(events));
 
   const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
   const reachable = await ollama.ping().catch(() => false);
@@ -104,4 +107,16 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   await bot.stop();
   out(`Replay done: ${counts.said} line(s) the bot would have said, ${counts.skipped} skipped.`);
   return 0;
+}
+
+/**
+ * Gives the Markov generator a seed taken from the log's events (comments do not count) unless the
+ * config sets one: an unseeded demo now and then wrote nothing sendable for a mention, and a replay
+ * should be repeatable anyway.
+ */
+function seedMarkov(config: Config, events: string): void {
+  const seed = parseInt(createHash("sha256").update(events).digest("hex").slice(0, 8), 16);
+  const entry = config.plugins.find((p) => p.name === "markov" && p.path === undefined);
+  if (entry) entry.options = { seed, ...entry.options };
+  else config.plugins.push(PluginEntrySchema.parse({ name: "markov", options: { seed } }));
 }

@@ -5,13 +5,19 @@
  * In order: `<think>` blocks go; the first non-empty line stays; control and zero-width characters
  * go; a leading speaker name (`bot:`, `[name]`, `<name>`) and surrounding quotes go; leading `/ . \ !`
  * go (tmi.js would send such a line as a command); `@everyone`-style pings go and only the first
- * two `@name`s keep their `@`; the line is cut at a word boundary to `max_length` (≤ 500).
+ * two `@name`s keep their `@`; the line is cut at a word boundary to `max_length` characters and to
+ * {@link TWITCH_MAX_UNITS} UTF-16 units, so the transport's own cut never has to split a word.
  * @module
  */
 import { definePlugin, type FilterInput, type FilterVerdict } from "./sdk.ts";
 
-/** Twitch's limit for one chat line. */
+/** Twitch's limit for one chat line, in characters. */
 export const TWITCH_MAX_LENGTH = 500;
+/**
+ * UTF-16 units (JavaScript `.length`) of one line: tmi.js splits a line of 500 or more into two sends,
+ * so the transport hard-cuts at 499. An emoji is one character but two units.
+ */
+export const TWITCH_MAX_UNITS = 499;
 /** `@name`s that keep their `@`. */
 export const MAX_MENTIONS = 2;
 /** Words that ping a whole chat. */
@@ -96,13 +102,22 @@ export function limitMentions(text: string): string {
   });
 }
 
-/** Cuts `text` to `max` characters at a word boundary (hard cut when one word is longer). */
-export function cutAtWord(text: string, max: number): string {
+/**
+ * Cuts `text` to at most `max` characters (code points) and `maxUnits` UTF-16 units, at a word
+ * boundary; a hard cut (never inside a surrogate pair) only when the last word is longer than half.
+ */
+export function cutAtWord(text: string, max: number, maxUnits = Infinity): string {
   const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  const head = chars.slice(0, max + 1).join("");
-  const space = head.search(/\s\S*$/);
-  const cut = space > max / 2 ? head.slice(0, space) : chars.slice(0, max).join("");
+  let fit = 0;
+  let units = 0;
+  while (fit < chars.length && fit < max && units + chars[fit]!.length <= maxUnits) {
+    units += chars[fit++]!.length;
+  }
+  if (fit === chars.length) return text;
+  // A space right after the limit ends the last word that fits, so look one character further.
+  let space = fit;
+  while (space >= 0 && !/\s/u.test(chars[space]!)) space--;
+  const cut = chars.slice(0, space > fit / 2 ? space : fit).join("");
   return cut.replace(/[\s,;:–—-]+$/u, "");
 }
 
@@ -120,7 +135,7 @@ export function shapeLine(item: Pick<FilterInput, "text" | "bot" | "user" | "set
   }
   text = limitMentions(text).replace(/\s+/g, " ").trim();
   const max = Math.min(item.settings?.max_length ?? TWITCH_MAX_LENGTH, TWITCH_MAX_LENGTH);
-  text = cutAtWord(text, max);
+  text = cutAtWord(text, max, TWITCH_MAX_UNITS);
   // The cut or the mention pass may have exposed a command character again.
   return text.replace(/^[\s/.\\!]+/, "").trim();
 }

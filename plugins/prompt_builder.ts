@@ -74,7 +74,11 @@ export function quoteLine(line: { user: string; displayName?: string; text: stri
   return `${authorName(line)}: ${JSON.stringify(line.text)}`;
 }
 
-function authorName(line: { user: string; displayName?: string }): string {
+/**
+ * How to name a viewer: the display name when it is the login in other case, else the login. A
+ * localized display name (any script) would not ping them when addressed, nor match their login.
+ */
+export function authorName(line: { user: string; displayName?: string }): string {
   // Display names may be localized (any script); only use one that is the login in other case.
   const display = line.displayName ?? "";
   return display.toLowerCase() === line.user.toLowerCase() && display !== "" ? display : line.user;

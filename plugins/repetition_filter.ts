@@ -2,7 +2,8 @@
  * The `repetition` filter: drops an outgoing line that is (nearly) one of the bot's recent lines in
  * the channel, or a near-copy of a recent chat line (parroting). "Nearly" is a similarity of at least
  * `threshold` (default 0.8) by word Jaccard or by edit distance, after normalizing case, punctuation,
- * mentions and spacing.
+ * mentions and spacing. A line that is mostly one verbatim run of a chat line ({@link COPY_MIN_WORDS}
+ * words or more, {@link COPY_MIN_SHARE} of its words) is parroting too, however different the rest.
  * @module
  */
 import { z } from "zod";
@@ -24,6 +25,10 @@ export type RepetitionOptions = z.infer<typeof RepetitionOptions>;
 
 /** Characters compared at most; lines are short, this bounds the edit-distance cost. */
 const MAX_COMPARED = 300;
+/** A copied run this long or longer can make a line a parrot; shorter runs are common phrases. */
+export const COPY_MIN_WORDS = 5;
+/** Share of the line's words that one copied run must cover to make it a parrot. */
+export const COPY_MIN_SHARE = 0.7;
 
 /** Lower case, no mentions, no punctuation, single spaces. A line of only symbols (emotes) keeps them. */
 export function normalizeLine(text: string): string {
@@ -44,6 +49,35 @@ export function wordJaccard(a: string, b: string): number {
   let shared = 0;
   for (const w of wa) if (wb.has(w)) shared++;
   return shared / (wa.size + wb.size - shared);
+}
+
+/** Words of the longest run that two normalized lines share verbatim (longest common substring of words). */
+export function longestSharedRun(a: string, b: string): number {
+  const wa = a.split(" ").filter(Boolean);
+  const wb = b.split(" ").filter(Boolean);
+  let best = 0;
+  let prev = new Array<number>(wb.length + 1).fill(0);
+  let cur = new Array<number>(wb.length + 1).fill(0);
+  for (let i = 1; i <= wa.length; i++) {
+    for (let j = 1; j <= wb.length; j++) {
+      cur[j] = wa[i - 1] === wb[j - 1] ? prev[j - 1]! + 1 : 0;
+      if (cur[j]! > best) best = cur[j]!;
+    }
+    [prev, cur] = [cur, prev];
+  }
+  return best;
+}
+
+/**
+ * True when most of `line` is one verbatim run of `source`: a copy with a word or two around it
+ * (such as the @address) that similarity alone rates below the threshold.
+ */
+export function copiesRun(line: string, source: string): boolean {
+  const nl = normalizeLine(line);
+  const words = nl.split(" ").filter(Boolean).length;
+  if (words < COPY_MIN_WORDS) return false;
+  const run = longestSharedRun(nl, normalizeLine(source));
+  return run >= COPY_MIN_WORDS && run >= COPY_MIN_SHARE * words;
 }
 
 /** Levenshtein distance, two rows. */
@@ -91,7 +125,7 @@ export function checkRepetition(item: FilterInput, api: PluginApi<RepetitionOpti
   }
   if (opts.parroting) {
     for (const line of recent.chat) {
-      if (similarity(item.text, line, opts.threshold) >= opts.threshold) {
+      if (similarity(item.text, line, opts.threshold) >= opts.threshold || copiesRun(item.text, line)) {
         return { action: "drop", reason: "parrot" };
       }
     }

@@ -229,6 +229,7 @@ export interface ChannelStatus {
 export interface CommandInvocation {
   channel: string;
   user: string;
+  /** The name to address the user by (`@…`): the display name, or the login when that is localized. */
   displayName: string;
   /** Words after the subcommand. */
   args: string[];

@@ -91,20 +91,40 @@ Deno.test("mentions: per-user cooldown, independence from spontaneous lines, flo
     const h = await createHostHarness({
       config: { defaults: { threshold: 5, spontaneous: 60, min_context: 1 } },
     });
+    const triggers = () => generatorRequests.map((r) => r.trigger);
     try {
-      for (let i = 0; i < 5; i++) h.chat("alpha", `u${i}`, `line ${i}`);
-      await h.settle();
-      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous"]);
+      for (let i = 0; i < 4; i++) h.chat("alpha", `u${i}`, `line ${i}`);
       const spontaneousAt = Date.now();
-      // Right after a spontaneous line a mention is still answered.
+      h.chat("alpha", "u4", "line 4");
+      await h.settle();
+      assertEquals(triggers(), ["spontaneous"]);
+      // Well inside the 60 s cooldown a mention is still answered: spontaneous lines do not block replies.
+      await h.advance(spontaneousAt + 40_000 - Date.now());
       h.chat("alpha", "asker", "clankbot you there?");
       await h.settle();
-      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous", "mention"]);
-      // The reply did not reset the spontaneous clock: at spontaneous + 60 s the next one comes.
-      for (let i = 0; i < 5; i++) h.chat("alpha", `x${i}`, `again ${i}`);
-      await h.advance(spontaneousAt + 60_000 - Date.now());
+      assertEquals(triggers(), ["spontaneous", "mention"]);
+      // The mention's line counts as the first of the 5: four more reach the threshold, and only the
+      // cooldown since the spontaneous line (not since the reply, 20 s later) holds the next one back.
+      for (let i = 0; i < 4; i++) h.chat("alpha", `x${i}`, `again ${i}`);
+      await h.advance(spontaneousAt + 59_000 - Date.now());
+      await h.clock.tickAsync(0);
+      assertEquals(triggers(), ["spontaneous", "mention"], "a spontaneous line came before its cooldown");
+      await h.advance(1000);
       await h.settle();
-      assertEquals(generatorRequests.map((r) => r.trigger), ["spontaneous", "mention", "spontaneous"]);
+      assertEquals(triggers(), ["spontaneous", "mention", "spontaneous"]);
+      assertEquals(h.transport.sent.at(-1)!.time, spontaneousAt + 60_000);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("a localized display name is not the address: the login is", async () => {
+    const h = await createHostHarness({ config: { defaults: { response: 10 } } });
+    try {
+      h.chat("alpha", "riverotter", "clankbot hello", { displayName: "リバーオッター" });
+      h.chat("alpha", "mossgiant", "clankbot hi", { displayName: "MossGiant" });
+      await h.settle();
+      assertEquals(mentions(h).map((l) => l.split(" ")[0]), ["@riverotter", "@MossGiant"]);
     } finally {
       await h.close();
     }
@@ -249,6 +269,63 @@ Deno.test("output shaping applies to every line the bot sends", async (t) => {
       assertEquals(h.transport.sent.length, before, "a repeated line was sent");
       assertEquals(generatorRequests.length - requests, 2, "expected exactly one regeneration");
       assertEquals(generatorRequests.at(-1)!.attempt, 2);
+    });
+    await t.step("an empty answer is regenerated once, then silence (counted)", async () => {
+      h.reply((req) => (req.attempt === 1 ? "   " : "a second try that has words"));
+      h.chat("alpha", "u3", "clankbot three");
+      await h.settle();
+      assertEquals(generatorRequests.at(-1)!.attempt, 2);
+      assertEquals(generatorRequests.at(-1)!.rejected, "empty");
+      assertEquals(mentions(h).at(-1), "@u3 a second try that has words");
+      const requests = generatorRequests.length;
+      const sent = h.transport.sent.length;
+      h.reply(() => null);
+      h.chat("alpha", "u4", "clankbot four");
+      await h.settle();
+      assertEquals(generatorRequests.length - requests, 2, "expected exactly one regeneration");
+      assertEquals(h.transport.sent.length, sent);
+      assertMatch(
+        await h.metrics.text(),
+        /clank_generations_discarded_total\{channel="alpha",reason="no_text"\} 1/,
+      );
+    });
+    await t.step("a failing generator is not asked again (no burst after an outage)", async () => {
+      h.reply(() => {
+        throw new Error("generator down");
+      });
+      const requests = generatorRequests.length;
+      h.chat("alpha", "u5", "clankbot five");
+      await h.settle();
+      assertEquals(generatorRequests.length - requests, 1);
+      h.reply(() => "back to normal now");
+    });
+  } finally {
+    await h.close();
+  }
+});
+
+Deno.test("a reply fits Twitch's 499 UTF-16 units with its address, cut at a word", async (t) => {
+  const h = await createHostHarness({ config: { defaults: { response: 10 } } });
+  const words = (line: string) => line.split(" ").slice(1);
+  try {
+    await t.step("ASCII: a full-length answer loses whole words only", async () => {
+      // "@ann " + 495 characters is 500: a word ends exactly at the character limit.
+      const answer = "abcde" + " abcd".repeat(98) + " and then some more words";
+      h.reply(() => answer);
+      h.chat("alpha", "ann", "clankbot talk a lot");
+      await h.settle();
+      const line = mentions(h).at(-1)!;
+      assert(line.length <= 499, `${line.length} > 499`);
+      assert(answer.startsWith(words(line).join(" ") + " "), `cut mid-word: ${line}`);
+    });
+    await t.step("emoji-heavy: two UTF-16 units each, still cut between words", async () => {
+      const answer = Array.from({ length: 120 }, (_, i) => `😀😀${i}`).join(" ");
+      h.reply(() => answer);
+      h.chat("alpha", "bob", "clankbot emoji please");
+      await h.settle();
+      const line = mentions(h).at(-1)!;
+      assert(line.length <= 499, `${line.length} > 499`);
+      assert(answer.startsWith(words(line).join(" ") + " "), `cut mid-word: ${line}`);
     });
   } finally {
     await h.close();

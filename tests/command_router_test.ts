@@ -138,6 +138,13 @@ Deno.test("CommandRouter: only moderators, the broadcaster and admins change set
   });
 });
 
+Deno.test("CommandRouter: replies address a user with a localized display name by login", async () => {
+  const r = await setup();
+  await r.router.handle({ ...line("riverotter", "!clank roll"), displayName: "リバーオッター" });
+  await r.router.handle({ ...line("mossgiant", "!clank roll"), displayName: "MossGiant" });
+  assertEquals(r.replies, ["@riverotter rolled 4", "@MossGiant rolled 4"]);
+});
+
 Deno.test("CommandRouter: viewers' commands cannot hold the moderators' in cooldown", async (t) => {
   await t.step("viewers share one bucket, moderators another", async () => {
     const r = await setup(30);

@@ -4,6 +4,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { startHarness } from "./fakes/bot_harness.ts";
+import { createHostHarness } from "./fakes/host_harness.ts";
 
 function promptOf(body: Record<string, unknown> | undefined): string {
   return ((body?.messages ?? []) as Array<{ content: string }>).map((m) => m.content).join("\n");
@@ -146,5 +147,30 @@ Deno.test("moderation events reach the context, the database and the output", as
   } finally {
     await h.stop();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("timeout with the default config: the user's lines leave the database too", async () => {
+  const h = await createHostHarness({});
+  try {
+    assertEquals(h.config.twitch.keep_timed_out_lines, false);
+    h.chat("alpha", "spammer", "buy followers here");
+    h.chat("alpha", "viewer", "what a lovely stream");
+    await h.settle();
+    h.emit({
+      type: "timeout",
+      channel: "alpha",
+      user: "spammer",
+      userId: "id-spammer",
+      duration: 600,
+      time: Date.now(),
+    });
+    await h.settle();
+    await h.storage.flush();
+    const stored = await h.storage.recentMessages("alpha", 500);
+    assert(!stored.some((r) => r.user === "spammer"), "a timed-out user's lines are still in the database");
+    assert(stored.some((r) => r.user === "viewer"), "other users' lines went too");
+  } finally {
+    await h.close();
   }
 });

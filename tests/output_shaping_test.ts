@@ -141,14 +141,34 @@ Deno.test("cutAtWord cuts to max_length at a word boundary", async (t) => {
   await t.step("hard cut for one long word", () => {
     assert.equal(cutAtWord("a".repeat(30), 10), "a".repeat(10));
   });
-  await t.step("uses the channel's max_length, never over 500", () => {
+  await t.step("uses the channel's max_length, never over 499 UTF-16 units", () => {
     const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
     const short = shaped(long, { settings: { ...settings, max_length: 40 } });
     assert.ok(short.length <= 40 && long.startsWith(short) && !short.endsWith(" "), short);
-    assert.ok(shaped(long).length <= 500);
-    assert.ok(shaped(long, { settings: { ...settings, max_length: 9999 } }).length <= 500);
+    assert.ok(shaped(long).length <= 499);
+    assert.ok(shaped(long, { settings: { ...settings, max_length: 9999 } }).length <= 499);
+  });
+  await t.step("a word ending at character 500 goes whole, not cut by the transport", () => {
+    // 500 characters, the last word ending exactly there: tmi.js takes 499, so the line is 495.
+    const long = "abcde" + " abcd".repeat(99) + " more";
+    const line = shaped(long);
+    assert.equal(line.length, 495);
+    assert.ok(long.startsWith(line + " "), line);
+  });
+  await t.step("emoji-heavy lines fit in 499 UTF-16 units, cut between words", () => {
+    const long = Array.from({ length: 150 }, (_, i) => `🔥🔥${i % 10}`).join(" ");
+    const line = shaped(long);
+    assert.ok(line.length <= 499, `${line.length} UTF-16 units`);
+    assert.ok(line.length >= 490, `cut too short: ${line.length}`);
+    assert.ok(long.startsWith(line + " "), line);
+    const few = shaped(long, { settings: { ...settings, max_length: 40 } });
+    assert.ok(Array.from(few).length <= 40 && long.startsWith(few + " "), few);
   });
   await t.step("counts emoji as one character", () => {
     assert.equal(cutAtWord("😀😀😀 😀😀", 4), "😀😀😀");
+  });
+  await t.step("a UTF-16 limit cuts at a word too, never inside a surrogate pair", () => {
+    assert.equal(cutAtWord("😀😀😀 😀😀", 10, 9), "😀😀😀");
+    assert.equal(cutAtWord("😀".repeat(10), 10, 9), "😀".repeat(4));
   });
 });

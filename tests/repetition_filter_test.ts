@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import plugin, {
   editDistance,
+  longestSharedRun,
   normalizeLine,
   RepetitionOptions,
   similarity,
@@ -59,6 +60,11 @@ Deno.test("similarity measures", async (t) => {
     assert.equal(editDistance("", "abc"), 3);
     assert.equal(editDistance("same", "same"), 0);
   });
+  await t.step("longestSharedRun counts the longest verbatim run of words", () => {
+    assert.equal(longestSharedRun("x the wall clip saves y", "the wall clip z saves"), 3);
+    assert.equal(longestSharedRun("a b", "c d"), 0);
+    assert.equal(longestSharedRun("", "a"), 0);
+  });
   await t.step("similarity takes the better of both", () => {
     assert.equal(similarity("Hello there!", "hello there"), 1);
     assert.ok(similarity("that boss fight was intense", "that boss fight was intens") > 0.9);
@@ -79,6 +85,33 @@ Deno.test("repetition filter", async (t) => {
       action: "drop",
       reason: "parrot",
     });
+  });
+  await t.step("drops a line that is mostly one verbatim run of a chat line", () => {
+    // From the sample replay: similarity 0.78, under the threshold, yet a 7-word copy.
+    const chat = ["any% glitched, the wall clip saves like 40 seconds"];
+    assert.ok(similarity("@riverotter the wall clip saves like 40 seconds", chat[0]!) < 0.8);
+    assert.deepEqual(check("@riverotter the wall clip saves like 40 seconds", { bot: [], chat }), {
+      action: "drop",
+      reason: "parrot",
+    });
+    assert.deepEqual(check("honestly the wall clip saves like 40 seconds lol", { bot: [], chat }), {
+      action: "drop",
+      reason: "parrot",
+    });
+  });
+  await t.step("passes a quoted run that is only part of the line, or short", () => {
+    const chat = ["any% glitched, the wall clip saves like 40 seconds"];
+    // 5 of 11 words copied: a reply that builds on chat, not a copy of it.
+    assert.deepEqual(
+      check("yeah the wall clip saves like a ton of time there", { bot: [], chat }),
+      { action: "pass" },
+    );
+    // 4 words: too short to call a copy.
+    assert.deepEqual(check("the wall clip saves", { bot: [], chat }), { action: "pass" });
+    assert.deepEqual(
+      check("@riverotter the wall clip saves like 40 seconds", { bot: [], chat }, { parroting: false }),
+      { action: "pass" },
+    );
   });
   await t.step("passes a new line", () => {
     assert.deepEqual(check("the music in this level is great", recent), { action: "pass" });

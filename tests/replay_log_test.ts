@@ -1,5 +1,8 @@
-import { assertEquals } from "./assert.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { ConfigSchema } from "../core/config_schema.ts";
+import { Logger } from "../core/log.ts";
 import { parseReplayLog } from "../core/replay_log.ts";
+import { runReplay } from "../core/replay_run.ts";
 
 Deno.test("parseReplayLog reads plain, timestamped and JSON lines", async (t) => {
   await t.step("all three formats, comments skipped, times increasing", () => {
@@ -34,4 +37,26 @@ Deno.test("parseReplayLog reads plain, timestamped and JSON lines", async (t) =>
     assertEquals(events.length, 1);
     assertEquals(problems.map((p) => p.line), [2, 3, 4, 5]);
   });
+});
+
+Deno.test("the sample replay says the same lines on every run", async () => {
+  const sample = new URL("../examples/sample_chat.log", import.meta.url).pathname;
+  // As the demo runs: no Ollama, so the Markov generator writes the lines.
+  const config = ConfigSchema.parse({ ollama: { url: "http://127.0.0.1:9" } });
+  const replay = async () => {
+    const lines: string[] = [];
+    const code = await runReplay({
+      file: sample,
+      config,
+      log: new Logger({ level: "error", sink: () => {} }),
+      speed: 0,
+      channel: "replay",
+      out: (line) => lines.push(line),
+    });
+    assertEquals(code, 0);
+    return lines;
+  };
+  const first = await replay();
+  assert(first.some((l) => /mention from riverotter → would say: @riverotter /.test(l)), first.join("\n"));
+  for (let i = 0; i < 3; i++) assertEquals(await replay(), first);
 });
