@@ -21,7 +21,18 @@ export async function runHealthcheck(config: Config): Promise<number> {
     if (res.ok) return 0;
     console.error(`healthcheck: ${url} answered ${res.status}`);
   } catch (err) {
-    console.error(`healthcheck: ${url} did not answer: ${(err as Error).message}`);
+    console.error(`healthcheck: ${url} did not answer: ${failureReason(err)}`);
   }
   return 1;
+}
+
+/**
+ * One line saying why the request failed. Deno's fetch error says only "fetch failed"; the reason
+ * (e.g. "Connection refused") is in its cause, after the URL the message already names.
+ */
+function failureReason(err: unknown): string {
+  if (err instanceof DOMException && err.name === "TimeoutError") return "no answer within 3 seconds";
+  const e = err as Error;
+  const text = e.cause instanceof Error && e.cause.message !== "" ? e.cause.message : e.message;
+  return text.replace(/^error sending request for url \([^)]*\): /, "").split("\n")[0]!;
 }

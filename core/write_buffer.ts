@@ -2,8 +2,10 @@
  * The only storage object the host uses. Writes go into an ordered op log and are flushed in
  * batches (consecutive chat lines become one multi-row insert), so the database never limits chat
  * ingest. While the database is down the log keeps the writes (bounded: the oldest chat lines are
- * dropped first and counted; settings, kv writes and deletes never are) and retries them in order
- * with exponential backoff. A write is acknowledged (its promise resolves) only once committed.
+ * dropped first and counted; settings, kv writes and deletes never are, but a queued settings or kv
+ * write is replaced by a later write of the same key, so those stay bounded by the number of keys)
+ * and retries them in order with exponential backoff. A write is acknowledged (its promise resolves)
+ * only once committed — a replaced write once the write that replaced it is committed.
  * @module
  */
 import type { ChannelSettings } from "./config_schema.ts";
@@ -29,7 +31,7 @@ export interface BufferOptions {
   maxBuffered?: number;
   /** Buffered writes that trigger a flush before the interval is up (default 500). */
   batchSize?: number;
-  /** Most chat lines written in one insert/transaction (default 10000); a backlog drains in groups this big. */
+  /** Most chat lines written in one insert/transaction (default 1000); a backlog drains in groups this big. */
   maxGroup?: number;
   /** Milliseconds a write may wait before a flush (default 250). */
   flushIntervalMs?: number;
@@ -58,11 +60,17 @@ interface Op {
   run?: (s: Storage) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** Settled (committed, dropped, refused) or replaced by a later write of the same key. */
   dropped: boolean;
+  /** Callers of earlier writes of the same key this op replaced; settled with it. */
+  replaced?: { resolve: (value: unknown) => void; reject: (err: unknown) => void }[];
 }
 
 /** Milliseconds the flush loop may keep the event loop before it yields (keeps reply p99 low). */
 const YIELD_AFTER_MS = 3;
+
+/** Settled entries the op log may hold beyond twice its live ones before it is compacted. */
+const COMPACT_SLACK = 1024;
 
 const REALTIME: BufferTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
@@ -114,6 +122,8 @@ export class BufferedStorage implements Storage {
   // Read-your-writes for small values: a kvGet/getSettings right after a write sees it before the flush.
   #pendingKv = new Map<string, { seq: number; value: string | null }>();
   #pendingSettings = new Map<string, { seq: number; value: Partial<ChannelSettings> | null }>();
+  /** The queued (not in-flight) settings or kv op of each key, which a later write of the key replaces. */
+  #queuedByKey = new Map<string, Op>();
 
   constructor(backend: Storage, options: BufferOptions) {
     this.kind = backend.kind;
@@ -137,6 +147,11 @@ export class BufferedStorage implements Storage {
   /** Writes waiting for the database. */
   get buffered(): number {
     return this.#live;
+  }
+
+  /** Entries of the op log in memory, settled ones not yet compacted away included (tests, diagnostics). */
+  get logLength(): number {
+    return this.#ops.length;
   }
 
   /** Chat lines dropped since start (buffer full during an outage, or refused by the database). */
@@ -313,7 +328,9 @@ export class BufferedStorage implements Storage {
       reject = rej;
     });
     const seq = this.#nextSeq++;
-    this.#ops.push({ seq, kind, run, rec, key, resolve, reject, dropped: false });
+    const op: Op = { seq, kind, run, rec, key, resolve, reject, dropped: false };
+    this.#ops.push(op);
+    if (key !== undefined) this.#replaceQueued(op);
     if (key !== undefined && kind === "kv") {
       this.#pendingKv.set(key, { seq, value: pendingValue as string | null });
     }
@@ -322,6 +339,9 @@ export class BufferedStorage implements Storage {
     }
     this.#live++;
     if (this.#live > this.#max) this.#dropOldestLine();
+    // Settled ops behind a write that cannot be dropped (a delete, a kv write at the head) stay in
+    // the array until compacted; without this a long outage would grow it by every dropped line.
+    if (this.#ops.length - this.#head > 2 * this.#live + COMPACT_SLACK) this.#compact();
     this.#metrics?.storageBuffered.set(this.#live);
     this.#schedule();
     return kind === "save" ? promise : handled(promise);
@@ -348,6 +368,52 @@ export class BufferedStorage implements Storage {
       void this.#drain();
     }, 0);
     this.#flushNowTimer = this.#flushTimer;
+  }
+
+  /**
+   * A settings or kv write replaces the queued write of the same key: only the latest value matters,
+   * and it is written at the later position, after everything queued before it. The replaced
+   * write's caller is settled with the new op. An op already in flight is not replaced.
+   */
+  #replaceQueued(op: Op): void {
+    const slot = `${op.kind}\u0000${op.key}`;
+    const old = this.#queuedByKey.get(slot);
+    this.#queuedByKey.set(slot, op);
+    if (old === undefined || old.dropped) return;
+    old.dropped = true;
+    this.#live--;
+    op.replaced = [...(old.replaced ?? []), { resolve: old.resolve, reject: old.reject }];
+    // A flush() that waited for the old write now waits for the write that carries its value.
+    for (const w of this.#waiters) if (w.through >= old.seq) w.through = Math.max(w.through, op.seq);
+  }
+
+  /** The op leaves the queue (taken into flight or settled): later writes of its key no longer replace it. */
+  #unqueue(op: Op): void {
+    if (op.key === undefined) return;
+    const slot = `${op.kind}\u0000${op.key}`;
+    if (this.#queuedByKey.get(slot) === op) this.#queuedByKey.delete(slot);
+  }
+
+  /** A write that failed in flight is queued again; a later write of its key may replace it. */
+  #requeue(op: Op): void {
+    if (op.key === undefined || op.dropped) return;
+    const slot = `${op.kind}\u0000${op.key}`;
+    if (!this.#queuedByKey.has(slot)) this.#queuedByKey.set(slot, op);
+  }
+
+  /** Drops settled ops from the array, keeping the head and the in-flight group where they are. */
+  #compact(): void {
+    const ops = this.#ops;
+    const start = this.#head + this.#inflight;
+    const kept = ops.slice(this.#head, start);
+    let cursor = -1;
+    for (let i = start; i < ops.length; i++) {
+      if (cursor < 0 && i >= this.#dropCursor) cursor = kept.length;
+      if (!ops[i]!.dropped) kept.push(ops[i]!);
+    }
+    this.#dropCursor = cursor < 0 ? kept.length : cursor;
+    this.#ops = kept;
+    this.#head = 0;
   }
 
   #dropOldestLine(): void {
@@ -407,6 +473,7 @@ export class BufferedStorage implements Storage {
     if (!first) return [];
     if (first.kind !== "save") {
       this.#inflight = 1;
+      this.#unqueue(first);
       return [first];
     }
     const limit = first.seq <= this.#isolateThrough ? 1 : this.#maxGroup;
@@ -448,6 +515,7 @@ export class BufferedStorage implements Storage {
             : await first.run!(this.#backend);
         } catch (err) {
           this.#inflight = 0;
+          for (const op of group) this.#requeue(op);
           if (isClankError(err, "STORAGE_FAILED")) {
             this.#refused(group, err);
             continue;
@@ -482,7 +550,9 @@ export class BufferedStorage implements Storage {
   #commit(group: Op[], result: unknown): void {
     for (const op of group) {
       this.#settleKeys(op);
+      this.#unqueue(op);
       op.resolve(op.kind === "save" ? true : result);
+      for (const r of op.replaced ?? []) r.resolve(result);
     }
     this.#removeFront(group);
     if (!this.#available) this.#recovered();
@@ -522,12 +592,14 @@ export class BufferedStorage implements Storage {
       error: this.#redact(err),
     });
     this.#settleKeys(first);
+    this.#unqueue(first);
     if (first.kind === "save") {
       this.#dropped++;
       this.#metrics?.storageDropped.inc({ reason: "rejected" });
       first.resolve(false);
     } else {
       first.reject(err);
+      for (const r of first.replaced ?? []) r.reject(err);
     }
     this.#removeFront(group);
     this.#wakeWaiters();
@@ -593,8 +665,10 @@ export class BufferedStorage implements Storage {
       if (op.dropped) continue;
       if (op.kind === "save") op.resolve(false);
       else op.reject(err);
+      for (const r of op.replaced ?? []) r.reject(err);
     }
     this.#ops = [];
+    this.#queuedByKey.clear();
     this.#head = 0;
     this.#live = 0;
     this.#dropCursor = 0;

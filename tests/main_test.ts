@@ -192,3 +192,108 @@ Deno.test("main.ts backup subcommand: backup and restore from the command line",
     await Deno.remove(cwd, { recursive: true });
   }
 });
+
+/** A port nothing listens on right now (the OS picks it; the bot binds it next). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+Deno.test("main.ts healthcheck (the Docker HEALTHCHECK) answers for the running bot, and says why once it stopped", async (t) => {
+  const cwd = await Deno.makeTempDir();
+  const twitch = await startFakeTwitch();
+  const ollama = await startFakeOllama();
+  const port = freePort();
+  // As in the container: the control plane listens on every interface, so it needs a token.
+  const env = {
+    TWITCH_CHANNELS: "alpha",
+    TWITCH_IRC_URL: twitch.url,
+    OLLAMA_URL: ollama.url,
+    HTTP_LISTEN: `0.0.0.0:${port}`,
+    CONTROL_TOKEN: "healthcheck-test-token-0123456789",
+    LOG_FORMAT: "json",
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...FLAGS, MAIN],
+    cwd,
+    clearEnv: true,
+    env: cleanEnv(env),
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let logs = "";
+  const stderr = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) logs += chunk;
+  })();
+  try {
+    await twitch.waitFor(() => logs.includes("Control plane listening"), 20_000, "the control plane");
+
+    await t.step(
+      "exit 0 with the bot's own environment: HTTP_LISTEN=0.0.0.0:PORT is probed on loopback",
+      async () => {
+        const r = await run(["healthcheck"], cwd, env);
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(r.stderr, "");
+      },
+    );
+
+    await t.step("exit 0 with HTTP_LISTEN=127.0.0.1:PORT", async () => {
+      const r = await run(["healthcheck"], cwd, { ...env, HTTP_LISTEN: `127.0.0.1:${port}` });
+      assertEquals(r.code, 0, r.stderr);
+    });
+
+    await t.step("after the bot stopped: exit 1 and one line naming the URL it asked", async () => {
+      child.kill("SIGTERM");
+      assertEquals((await child.status).code, 0, logs);
+      const r = await run(["healthcheck"], cwd, env);
+      assertEquals(r.code, 1, r.stderr);
+      const lines = r.stderr.trimEnd().split("\n");
+      assertEquals(lines.length, 1, r.stderr);
+      // The reason, not just "fetch failed": nothing listens on the port any more.
+      assertMatch(
+        lines[0]!,
+        new RegExp(
+          `^healthcheck: http://127\\.0\\.0\\.1:${port}/healthz did not answer: .*connection refused`,
+          "i",
+        ),
+      );
+      assertNoStackTrace(r.stdout + r.stderr);
+    });
+
+    await t.step("exit 1 when something else answers /healthz with an error", async () => {
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+        () => new Response("down", { status: 503 }),
+      );
+      try {
+        const r = await run(["healthcheck"], cwd, { ...env, HTTP_LISTEN: `127.0.0.1:${server.addr.port}` });
+        assertEquals(r.code, 1);
+        assertEquals(
+          r.stderr.trim(),
+          `healthcheck: http://127.0.0.1:${server.addr.port}/healthz answered 503`,
+        );
+      } finally {
+        await server.shutdown();
+      }
+    });
+
+    await t.step("with the control plane disabled: exit 1 and why", async () => {
+      // In the config file: an empty HTTP_LISTEN in the environment counts as unset.
+      await Deno.writeTextFile(`${cwd}/no_http.toml`, '[http]\nlisten = ""\n');
+      const { HTTP_LISTEN: _, ...rest } = env;
+      const r = await run(["healthcheck", "--config", `${cwd}/no_http.toml`], cwd, rest);
+      assertEquals(r.code, 1);
+      assertEquals(r.stderr.trim(), "healthcheck: HTTP_LISTEN is empty, so there is no /healthz to ask");
+    });
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await stderr;
+    await twitch.close();
+    await ollama.close();
+    await Deno.remove(cwd, { recursive: true });
+  }
+});

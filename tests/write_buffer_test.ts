@@ -9,9 +9,11 @@ import { FlakyStorage } from "./fakes/storage_flaky.ts";
 import { connectionIds, createTestDatabase, line } from "./fakes/storage_fixtures.ts";
 
 /** A buffer over a FlakyStorage, driven by a fake clock. */
-async function setup(options: Partial<BufferOptions> = {}, { initDown = false } = {}) {
+async function setup<B extends FlakyStorage = FlakyStorage>(
+  options: Partial<BufferOptions> = {},
+  { initDown = false, backend = new FlakyStorage() as B } = {},
+) {
   const clock = FakeTimers.createClock(0);
-  const backend = new FlakyStorage();
   backend.down = initDown;
   const { log, lines } = memoryLogger("debug");
   const metrics = new Metrics();
@@ -251,6 +253,137 @@ Deno.test("BufferedStorage during a database outage", async (t) => {
     assert.ok(isClankError(settings.error, "STORAGE_UNAVAILABLE"));
     assert.ok(lines.some((l) => l.includes("were not stored") && l.includes('"lost":2')));
     assert.equal(await buf.saveMessage(line(2)), false);
+  });
+});
+
+/** A FlakyStorage whose kv writes wait for `release()`, to hold one in flight. */
+class GatedKvStorage extends FlakyStorage {
+  #gate: Promise<void> | null = null;
+  release: () => void = () => {};
+  /** Holds the next kv writes until `release()`. */
+  hold(): void {
+    this.#gate = new Promise((resolve) => this.release = resolve);
+  }
+  override async kvSet(namespace: string, key: string, value: string | null): Promise<void> {
+    await this.#gate;
+    await super.kvSet(namespace, key, value);
+  }
+}
+
+Deno.test("BufferedStorage keeps one queued settings or kv write per key", async (t) => {
+  await t.step(
+    "during an outage the queue stays bounded by the distinct keys; the latest value is stored",
+    async () => {
+      const { clock, backend, buf } = await setup({ maxBuffered: 1_000_000 });
+      await backend.inner.kvSet("ns", "gone", "old");
+      backend.down = true;
+      const acks: { done: boolean; error?: unknown }[] = [track(buf.kvSet("ns", "k0", "first"))];
+      // The first write fails in flight; it must still be replaceable afterwards.
+      await clock.tickAsync(250);
+      assert.equal(backend.failures, 1);
+      const rounds = 2000;
+      for (let r = 0; r < rounds; r++) {
+        acks.push(track(buf.saveMessage(line(r))));
+        // As a plugin's state, a gate counter and a channel's settings are saved over and over.
+        for (let k = 0; k < 10; k++) acks.push(track(buf.kvSet("ns", `k${k}`, `v${r}`)));
+        acks.push(track(buf.kvSet("ns", "gone", r === rounds - 1 ? null : `v${r}`)));
+        acks.push(track(buf.setSettings(`c${r % 3}`, { floor: r })));
+        if (r % 100 === 0) await clock.tickAsync(1000); // retries keep failing meanwhile
+      }
+      assert.equal(buf.buffered, rounds + 10 + 1 + 3, "lines plus one write per key");
+      assert.ok(buf.logLength <= 2 * buf.buffered + 1024, `op log holds ${buf.logLength} entries`);
+      assert.ok(acks.every((a) => !a.done), "nothing is acknowledged while the database is down");
+      assert.equal(await buf.kvGet("ns", "k3"), `v${rounds - 1}`);
+      assert.equal(await buf.kvGet("ns", "gone"), undefined);
+
+      backend.down = false;
+      await clock.tickAsync(30_000);
+      assert.equal(buf.buffered, 0);
+      assert.ok(acks.every((a) => a.done && a.error === undefined), "every replaced write is acknowledged");
+      const kvCommits = backend.committed.filter((c) => c.startsWith("kv:"));
+      assert.equal(kvCommits.length, 11, kvCommits.join());
+      for (let k = 0; k < 10; k++) assert.equal(await backend.inner.kvGet("ns", `k${k}`), `v${rounds - 1}`);
+      assert.equal(await backend.inner.kvGet("ns", "gone"), undefined);
+      assert.deepEqual(await backend.inner.allSettings(), {
+        c0: { floor: rounds - 2 },
+        c1: { floor: rounds - 1 },
+        c2: { floor: rounds - 3 },
+      });
+      // The surviving write keeps its place: after every line queued before it.
+      assert.ok(backend.committed.indexOf("kv:k0") > backend.committed.indexOf(`save:msg-${rounds - 1}`));
+      assert.equal((await backend.inner.recentMessages("chan", 5000)).length, rounds);
+      await buf.close();
+    },
+  );
+
+  await t.step("a write in flight is not replaced; the next queued one is", async () => {
+    const { clock, backend, buf } = await setup({}, { backend: new GatedKvStorage() });
+    backend.hold();
+    const a = track(buf.kvSet("ns", "k", "a"));
+    await clock.tickAsync(250); // "a" is now in flight, held by the gate
+    const b = track(buf.kvSet("ns", "k", "b"));
+    const c = track(buf.kvSet("ns", "k", "c"));
+    assert.equal(buf.buffered, 2, "the write in flight and the latest queued one");
+    backend.release();
+    await clock.tickAsync(250);
+    assert.deepEqual(backend.committed, ["kv:k", "kv:k"]);
+    assert.equal(await backend.inner.kvGet("ns", "k"), "c");
+    assert.ok(a.done && b.done && c.done && !a.error && !b.error && !c.error);
+    await buf.close();
+  });
+
+  await t.step("flush() waits for the write that replaced one queued before it", async () => {
+    const { clock, backend, buf } = await setup();
+    backend.down = true;
+    void buf.kvSet("ns", "k", "a");
+    await clock.tickAsync(250); // fails; "a" waits for the retry, queued again
+    const flushed = track(buf.flush());
+    void buf.kvSet("ns", "k", "b");
+    await clock.tickAsync(2000); // retries fail meanwhile
+    assert.equal(flushed.done, false, "flush resolved while the value it waited for was not stored");
+    backend.down = false;
+    await clock.tickAsync(5000);
+    assert.equal(flushed.done, true);
+    assert.equal(await backend.inner.kvGet("ns", "k"), "b");
+    await buf.close();
+  });
+
+  await t.step(
+    "when the replacing write is refused or abandoned, the replaced callers learn it too",
+    async () => {
+      const { clock, backend, buf } = await setup();
+      backend.refuse.add("settings:bad");
+      const first = track(buf.setSettings("bad", { floor: 1 }));
+      const second = track(buf.setSettings("bad", { floor: 2 }));
+      await clock.tickAsync(250);
+      assert.ok(isClankError(first.error, "STORAGE_FAILED"));
+      assert.ok(isClankError(second.error, "STORAGE_FAILED"));
+
+      backend.down = true;
+      const x = track(buf.kvSet("ns", "x", "1"));
+      const y = track(buf.kvSet("ns", "x", "2"));
+      await clock.tickAsync(250);
+      const closing = buf.close(1000);
+      await clock.tickAsync(1000);
+      await closing;
+      assert.ok(isClankError(x.error, "STORAGE_UNAVAILABLE"));
+      assert.ok(isClankError(y.error, "STORAGE_UNAVAILABLE"));
+    },
+  );
+
+  await t.step("dropped lines behind a write that is never dropped do not pile up in memory", async () => {
+    const { clock, backend, buf } = await setup({ maxBuffered: 100 });
+    backend.down = true;
+    void buf.deleteMessage("chan", "msg-0"); // heads the log for the whole outage
+    for (let i = 0; i < 20_000; i++) void buf.saveMessage(line(i));
+    await clock.tickAsync(250);
+    assert.equal(buf.buffered, 100);
+    assert.ok(buf.logLength <= 2 * 100 + 1024, `op log holds ${buf.logLength} entries`);
+    backend.down = false;
+    await clock.tickAsync(1000);
+    const stored = (await backend.inner.recentMessages("chan", 1000)).map((r) => r.id);
+    assert.deepEqual(stored, Array.from({ length: 99 }, (_, i) => `msg-${20_000 - 99 + i}`));
+    await buf.close();
   });
 });
 
