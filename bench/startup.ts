@@ -4,7 +4,7 @@
  * as in a container, with a fresh working directory and database per run, against the fake Twitch,
  * fake Twitch OAuth (the token is validated at start) and fake Ollama.
  *
- * One channel: with more, the JOIN pacing Twitch demands (`join_interval_ms`, at least 300 ms)
+ * One channel: with more, the JOIN pacing Twitch demands (`join_interval_ms`, at least 500 ms)
  * rather than the bot decides when the last JOIN can go out. A first, uncounted start warms Deno's
  * module cache, as a deployed bot's cache is warm.
  * @module

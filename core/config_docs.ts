@@ -13,6 +13,7 @@ import {
   LIVE_SETTING_KEYS,
   SECRET_PATHS,
 } from "./config_schema.ts";
+import { MIN_PASSPHRASE_LENGTH, SECRET_KEY_ENV } from "./secret_key.ts";
 
 /** One documented setting. */
 export interface ConfigKeyDoc {
@@ -195,6 +196,37 @@ function tomlValue(value: unknown): string {
   return String(value);
 }
 
+/** An environment variable clank reads directly, outside `ENV_BINDINGS`: it sets no key of the file. */
+export interface OtherEnvVar {
+  env: string;
+  /** One or two sentences: what it does and what it accepts. */
+  description: string;
+  secret?: boolean;
+}
+
+/**
+ * Every variable read outside the schema. `tests/config_docs_test.ts` scans the sources for
+ * `Deno.env.get` so a new one cannot stay undocumented.
+ */
+export const OTHER_ENV_VARS: readonly OtherEnvVar[] = [
+  {
+    env: SECRET_KEY_ENV,
+    description: "Key that encrypts the Twitch token stored by `auth`: 32 bytes as base64 or 64 hex digits " +
+      `(\`openssl rand -base64 32\`), or a passphrase of at least ${MIN_PASSPHRASE_LENGTH} characters. When set, ` +
+      "it is used instead of the key file [`auth.key_file`](#authkey_file); changing it later makes the stored " +
+      "token unreadable until `auth` runs again.",
+    secret: true,
+  },
+  {
+    // core/migrate_db.ts MIGRATE_TO_ENV; not imported, which would load the MySQL driver into this tool.
+    env: "MIGRATE_TO_URL",
+    description:
+      "Target of `migrate-db` when `--to` is not given: `mysql://user:password@host:3306/database`. " +
+      "Read only by `migrate-db`; it keeps the password out of the shell history.",
+    secret: true,
+  },
+];
+
 const ENV_BY_PATH = new Map(ENV_BINDINGS.map((b) => [b.path.join("."), b]));
 const LIVE = new Set<string>(LIVE_SETTING_KEYS);
 
@@ -271,9 +303,10 @@ const SECTION_INTRO: Record<string, string> = {
   defaults: "Settings of every channel. A `[channels.<login>]` table overrides any of them for one " +
     "channel. Keys marked *live* can also be changed while the bot runs, by moderators in chat or " +
     "through the HTTP API; those changes are stored in the database and win over the file.",
-  "plugins[]": "One `[[plugins]]` table per plugin to configure. Built-in plugins need only a `name`; " +
-    "drop-ins need a `path` and always run sandboxed in a Worker with no permissions beyond those " +
-    "listed under `permissions`.",
+  "plugins[]": "One `[[plugins]]` table per plugin to configure. Built-ins and drop-ins in `plugins_dir` " +
+    "are named by `name`; a plugin file elsewhere needs a `path`. Plugin files run sandboxed in a Worker " +
+    "with no permissions beyond those listed under `permissions`; only a `path` entry with " +
+    "`sandbox = false` runs in-process, with all of the bot's permissions (a warning is logged when it loads).",
 };
 
 function sectionTitle(section: string): string {
@@ -347,7 +380,13 @@ export function configDocsMarkdown(): string {
     "## Environment variables",
     "",
     "Each variable overrides one key of the file. An empty variable counts as unset. With systemd they " +
-      "go in `/etc/twitch-ollama-chatbot/env`; with Docker in the env files of `deploy/docker/`.",
+      "go in `/etc/twitch-ollama-chatbot/env`; with Docker in the env files of `deploy/docker/` (for " +
+      "`docker-compose.yml`, `.env` in the repository root). A `.env` file in the working directory is " +
+      "read at start as well; variables already set in the environment win over it.",
+    "",
+    "Variables are read once, at start. A reload (`SIGHUP`, `POST /api/reload`) re-reads the config file, " +
+      "but environment variables keep the values the process started with: changing one needs a restart. " +
+      "[INSTALLATION.md](INSTALLATION.md#what-a-reload-applies) lists what a reload applies.",
     "",
     "| Variable | Key | Value |",
     "| --- | --- | --- |",
@@ -358,6 +397,19 @@ export function configDocsMarkdown(): string {
       `| ${quote(binding.env)} | [${quote(binding.path.join("."))}](#${anchor(binding.path.join("."))}) | ` +
         `${envKindText(binding).replaceAll("|", "\\|")}${secret} |`,
     );
+  }
+  lines.push(
+    "",
+    "## Other environment variables",
+    "",
+    "These variables set no key of the file; clank reads them directly.",
+    "",
+    "| Variable | Meaning |",
+    "| --- | --- |",
+  );
+  for (const variable of OTHER_ENV_VARS) {
+    const secret = variable.secret ? " *Secret:* never logged or echoed." : "";
+    lines.push(`| ${quote(variable.env)} | ${variable.description.replaceAll("|", "\\|")}${secret} |`);
   }
   lines.push("");
   return lines.join("\n");

@@ -81,8 +81,10 @@ export const ChannelSettingsSchema = z.object({
   }).default(DEFAULT_PERSONA).describe(
     "System prompt of the bot; `{bot}` and `{channel}` are replaced by the bot's and the channel's names.",
   ),
-  /** Maximum characters of one bot line (Twitch allows 500). */
-  max_length: intRange(20, 500).default(500).describe("Most characters in one bot line (Twitch allows 500)."),
+  /** Maximum characters of one bot line (Twitch allows 500; every line also stops at 499 UTF-16 units). */
+  max_length: intRange(20, 500).default(500).describe(
+    "Most characters in one bot line (Twitch allows 500). Every line also stays within 499 UTF-16 units, what tmi.js sends as one line (an emoji counts as two), so 500 acts as 499.",
+  ),
   /** Generator plugin that writes this channel's lines. */
   generator: z.string().regex(/^[a-z][a-z0-9_-]*$/, { error: "must be a generator plugin name" }).default(
     "ollama",
@@ -168,8 +170,11 @@ export const PluginEntrySchema = z.object({
   /** Path or URL of a plugin file; absent for built-ins. */
   path: z.string().optional().describe("Path or URL of a drop-in plugin file; absent for built-ins."),
   enabled: z.boolean().default(true).describe("Load this plugin; `false` turns a built-in off."),
-  /** Run in a Worker. Drop-ins always are; built-ins may opt in. */
-  sandbox: z.boolean().optional().describe("Run in a Worker. Drop-ins always are; built-ins may opt in."),
+  /** Run in a Worker: default for `path` entries (false runs in-process, warned); built-ins may opt in. */
+  sandbox: z.boolean().optional().describe(
+    "Run in a Worker. Files in plugins_dir always are and `path` entries are by default (`false` runs one " +
+      "in-process with all of the bot's permissions, warned at load); built-ins may opt in.",
+  ),
   options: z.record(z.string(), z.unknown()).default({}).describe(
     "Options of the plugin, checked by the plugin's own schema.",
   ),
@@ -208,7 +213,7 @@ export const ConfigSchema = z.object({
       "Base URL of Twitch's OAuth endpoints; tests point it at a fake.",
     ),
     /** Milliseconds between two JOINs (Twitch allows 20 per 10 s). */
-    join_interval_ms: intRange(300, 10000).default(500).describe(
+    join_interval_ms: intRange(500, 10000).default(500).describe(
       "Milliseconds between two channel JOINs (Twitch allows 20 per 10 seconds).",
     ),
     /** Logins whose lines never enter the context. */
@@ -224,8 +229,8 @@ export const ConfigSchema = z.object({
     /** Seconds between two commands in a channel. */
     command_cooldown: numberRange(0, 600).default(3).describe("Seconds between two commands in one channel."),
     /** Keep a timed-out user's lines in the database (they always leave the context). */
-    keep_timed_out_lines: z.boolean().default(true).describe(
-      "Keep a timed-out user's lines in the database; they always leave the context.",
+    keep_timed_out_lines: z.boolean().default(false).describe(
+      "Keep a timed-out user's lines in the database; they always leave the context. By default a timeout deletes them, as a ban does.",
     ),
   }).strict().prefault({}),
   ollama: z.object({

@@ -160,13 +160,20 @@ put_once "$DESTDIR$CONF_DIR/env" 0640 <<'EOF'
 # Secrets and per-host settings for clank, read by systemd (EnvironmentFile=). Mode 0640.
 # KEY=value, one per line, no quotes needed. See CONFIGURATION.md for every variable.
 TWITCH_BOT_USERNAME=
-# An OAuth token with chat:read and chat:edit, "oauth:" prefix optional.
+# An OAuth token with chat:read and chat:edit, "oauth:" prefix optional. A token pasted here has no
+# refresh token, so the bot cannot renew it: when it expires, paste a new one. For a token the bot
+# refreshes itself, leave this empty and run `clank auth` (see INSTALLATION.md).
 TWITCH_OAUTH_TOKEN=
 # Comma-separated channel logins.
 TWITCH_CHANNELS=
-# Needed for token refresh; leave empty for a static token.
+# Your Twitch application: `clank auth` needs the client id, and the bot uses it to refresh the token
+# auth stored. The secret only for a confidential client.
 TWITCH_CLIENT_ID=
 TWITCH_CLIENT_SECRET=
+# Key that encrypts the token stored by `clank auth`: openssl rand -base64 32. Unset, the key file
+# /var/lib/twitch-ollama-chatbot/data/secret.key is used (created on first use). Changing the key
+# later makes the stored token unreadable until auth runs again.
+#CLANK_SECRET_KEY=
 # Bearer token for the control plane's write endpoints; generate one with: openssl rand -hex 32
 CONTROL_TOKEN=
 #LOG_LEVEL=info
@@ -179,7 +186,7 @@ mkdir -p "$DESTDIR$DATA_DIR"
 chmod 0750 "$DESTDIR$DATA_DIR"
 
 # 7. Docs next to the binary, referenced by the unit and the config file.
-for doc in INSTALLATION.md CONFIGURATION.md TROUBLESHOOTING.md API.md; do
+for doc in INSTALLATION.md CONFIGURATION.md TROUBLESHOOTING.md API.md PLUGINS.md; do
   if [ -f "$REPO_DIR/docs/$doc" ]; then put_file "$REPO_DIR/docs/$doc" "$DESTDIR$DOC_DIR/$doc" 0644; fi
 done
 

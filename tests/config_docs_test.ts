@@ -4,9 +4,11 @@ import {
   collectConfigKeys,
   configDocsMarkdown,
   formatMarkdown,
+  OTHER_ENV_VARS,
   renderConfigDocs,
 } from "../core/config_docs.ts";
 import { ENV_BINDINGS, intRange, numberRange, SECRET_PATHS } from "../core/config_schema.ts";
+import { SECRET_KEY_ENV } from "../core/secret_key.ts";
 
 const DOC_PATH = new URL("../docs/CONFIGURATION.md", import.meta.url);
 
@@ -64,6 +66,71 @@ Deno.test("collectConfigKeys documents every key of ConfigSchema", async (t) => 
     const markdown = configDocsMarkdown();
     for (const path of paths) assert.ok(markdown.includes(`### \`${path}\``), path);
     for (const binding of ENV_BINDINGS) assert.ok(markdown.includes(`| \`${binding.env}\` |`), binding.env);
+  });
+});
+
+/** Every `.ts` file under `dir`, as paths relative to the repository root. */
+async function sourceFiles(root: URL, dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(new URL(dir, root))) {
+    const rel = `${dir}/${entry.name}`;
+    if (entry.isDirectory) out.push(...await sourceFiles(root, rel));
+    else if (entry.name.endsWith(".ts")) out.push(rel);
+  }
+  return out;
+}
+
+Deno.test("every environment variable the code reads is documented", async (t) => {
+  const root = new URL("../", import.meta.url);
+  const bound = new Set(ENV_BINDINGS.map((b) => b.env));
+  const markdown = configDocsMarkdown();
+
+  await t.step("the other variables have a row and a description, and bind no key", () => {
+    assert.ok(OTHER_ENV_VARS.some((v) => v.env === SECRET_KEY_ENV), SECRET_KEY_ENV);
+    for (const variable of OTHER_ENV_VARS) {
+      assert.ok(!bound.has(variable.env), `${variable.env} is in ENV_BINDINGS too`);
+      assert.ok(variable.description.trim().length > 0, variable.env);
+      assert.ok(markdown.includes(`| \`${variable.env}\` |`), variable.env);
+    }
+    assert.ok(
+      markdown.indexOf("## Other environment variables") > markdown.indexOf("## Environment variables"),
+    );
+  });
+
+  await t.step("no source file reads a variable that is not documented", async () => {
+    const documented = new Set([...bound, ...OTHER_ENV_VARS.map((v) => v.env)]);
+    // Files that read variables by a name they are handed: the config loader (ENV_BINDINGS), the .env
+    // loader (only whether a variable is set) and the two readers of the secret key.
+    const byName: Record<string, RegExp> = {
+      "core/config_load.ts": /ENV_BINDINGS/,
+      "core/dotenv.ts": /Deno\.env\.set/,
+      "core/token_manager.ts": /\(SECRET_KEY_ENV\)/,
+      "core/auth_cli.ts": /\(SECRET_KEY_ENV\)/,
+    };
+    const files = ["main.ts"];
+    for (const dir of ["core", "plugins", "commands", "filters"]) files.push(...await sourceFiles(root, dir));
+    for (const file of files) {
+      const text = await Deno.readTextFile(new URL(file, root));
+      for (const [call, arg] of text.matchAll(/Deno\.env\.(?:get|toObject)\(([^)]*)\)/g)) {
+        // A string literal, or a constant of the same file such as `const MIGRATE_TO_ENV = "MIGRATE_TO_URL"`.
+        const constant = /^\s*([A-Z][A-Z0-9_]*)\s*$/.exec(arg!)?.[1];
+        const literal = /^\s*["'`]([A-Za-z0-9_]+)["'`]\s*$/.exec(arg!)?.[1] ??
+          (constant && new RegExp(`const ${constant}\\s*=\\s*"([A-Za-z0-9_]+)"`).exec(text)?.[1]);
+        if (literal) {
+          assert.ok(
+            documented.has(literal),
+            `${file} reads ${literal}: add it to OTHER_ENV_VARS or ENV_BINDINGS`,
+          );
+          continue;
+        }
+        const reason = byName[file];
+        assert.ok(
+          reason?.test(text),
+          `${file}: ${call} reads a variable by a computed name; document what it reads in OTHER_ENV_VARS ` +
+            "and list the file here",
+        );
+      }
+    }
   });
 });
 

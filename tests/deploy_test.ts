@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { ENV_BINDINGS } from "../core/config_schema.ts";
+import { OTHER_ENV_VARS } from "../core/config_docs.ts";
+import { SECRET_KEY_ENV } from "../core/secret_key.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const INSTALL_SH = `${ROOT}deploy/install.sh`;
@@ -91,6 +93,15 @@ async function readIfExists(path: string): Promise<string> {
   }
 }
 
+/** The anchors GitHub gives the headings of a Markdown file. */
+function headingAnchors(markdown: string): Set<string> {
+  const out = new Set<string>();
+  for (const [, title] of markdown.matchAll(/^#{1,6} (.+)$/gm)) {
+    out.add(title!.toLowerCase().replace(/[^a-z0-9_\- ]/g, "").replaceAll(" ", "-"));
+  }
+  return out;
+}
+
 /** `KEY=value` lines of a unit section, repeated keys kept in order. */
 function unitSettings(text: string, section: string): [string, string][] {
   const out: [string, string][] = [];
@@ -151,6 +162,37 @@ Deno.test("install.sh stages an install twice with the same result and no side e
         assert.equal(await modeOf(`${destdir}/var/lib/twitch-ollama-chatbot`), "750");
         const config = await Deno.readTextFile(`${destdir}/etc/twitch-ollama-chatbot/config.toml`);
         assert.match(config, /^plugins_dir = "\/etc\/twitch-ollama-chatbot\/plugins\.d"$/m);
+        // The secret key is offered commented out, so the key file stays in use until one is chosen.
+        const env = await Deno.readTextFile(`${destdir}/etc/twitch-ollama-chatbot/env`);
+        assert.match(env, new RegExp(`^#${SECRET_KEY_ENV}=$`, "m"));
+      },
+    );
+
+    await t.step(
+      "the installed docs link only to docs that are installed, at headings that exist",
+      async () => {
+        const docDir = `${destdir}/usr/local/share/doc/twitch-ollama-chatbot`;
+        const installed = new Map<string, string>();
+        for await (const entry of Deno.readDir(docDir)) {
+          installed.set(entry.name, await Deno.readTextFile(`${docDir}/${entry.name}`));
+        }
+        for (
+          const doc of ["INSTALLATION.md", "CONFIGURATION.md", "TROUBLESHOOTING.md", "API.md", "PLUGINS.md"]
+        ) {
+          assert.ok(installed.has(doc), `${doc} is not installed`);
+        }
+        for (const [name, text] of installed) {
+          for (const [, target, hash] of text.matchAll(/\]\(([A-Za-z0-9_./-]+\.md)(?:#([^)\s]+))?\)/g)) {
+            const linked = installed.get(target!);
+            assert.ok(linked !== undefined, `${name} links to ${target}, which install.sh does not install`);
+            if (hash) {
+              assert.ok(
+                headingAnchors(linked).has(hash),
+                `${name} links to ${target}#${hash}: no such heading`,
+              );
+            }
+          }
+        }
       },
     );
 
@@ -365,8 +407,10 @@ Deno.test("Dockerfile builds in stages and runs the binary as non-root with a he
 interface ComposeService {
   image?: string;
   build?: unknown;
+  entrypoint?: string[];
+  restart?: string;
   environment?: Record<string, string>;
-  env_file?: (string | { path: string })[];
+  env_file?: (string | { path: string; required?: boolean })[];
   volumes?: string[];
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -398,6 +442,28 @@ function checkCommon(compose: Compose, file: string): void {
   assert.ok(modelVolume.split(":")[0]! in compose.volumes, `${file}: volume ${modelVolume} not declared`);
   const dataVolume = bot.volumes?.find((v) => v.endsWith(":/data"));
   assert.ok(dataVolume && dataVolume.split(":")[0]! in compose.volumes, `${file}: bot has no data volume`);
+  // A missing env file must stop compose, not start a bot without CONTROL_TOKEN that exits at once.
+  for (const [name, service] of Object.entries(compose.services)) {
+    for (const entry of service.env_file ?? []) {
+      assert.ok(
+        typeof entry === "string" || entry.required !== false,
+        `${file}: ${name}'s env file is optional`,
+      );
+    }
+  }
+  // The model is pulled once before the bot starts, and it is the model the bot asks for.
+  const pull = compose.services["ollama-pull"];
+  assert.ok(pull, `${file}: needs a one-shot ollama-pull service`);
+  assert.deepEqual(pull.entrypoint?.slice(0, 2), ["ollama", "pull"], file);
+  assert.equal(
+    pull.entrypoint?.[2],
+    bot.environment?.OLLAMA_MODEL,
+    `${file}: bot and ollama-pull disagree on the model`,
+  );
+  assert.equal(pull.environment?.OLLAMA_HOST, "http://ollama:11434", file);
+  assert.equal(pull.depends_on?.ollama?.condition, "service_healthy", file);
+  assert.equal(pull.restart, "no", `${file}: a one-shot service must not be restarted`);
+  assert.equal(bot.depends_on?.["ollama-pull"]?.condition, "service_completed_successfully", file);
   // Secrets never sit in the compose file itself.
   const secretEnv = new Set(ENV_BINDINGS.filter((b) => b.secret).map((b) => b.env));
   for (const [name, service] of Object.entries(compose.services)) {
@@ -425,24 +491,37 @@ async function readEnvFile(path: string): Promise<Map<string, string>> {
 Deno.test("docker-compose.yml runs the bot with Ollama and a model volume", async () => {
   const compose = await readCompose("docker-compose.yml");
   checkCommon(compose, "docker-compose.yml");
-  assert.equal(compose.services.bot!.build, ".");
-  assert.equal(compose.services.bot!.environment?.DATABASE_URL, "/data/chatbot.db");
+  const bot = compose.services.bot!;
+  assert.equal(bot.build, ".");
+  assert.equal(bot.environment?.DATABASE_URL, "/data/chatbot.db");
+  assert.deepEqual(bot.env_file, [".env"]);
+  // Neither a config error (exit 1/2) nor the offline demo (exit 0, no channels) may restart forever.
+  const restart = /^on-failure:(\d+)$/.exec(bot.restart ?? "");
+  assert.ok(restart, `bot restart policy ${bot.restart} is not on-failure with a retry limit`);
+  assert.ok(Number(restart[1]) >= 1 && Number(restart[1]) <= 10, bot.restart);
 });
 
-Deno.test("docker-compose.production.yml runs bot, MySQL and Ollama with secrets from env files", async (t) => {
+Deno.test("docker-compose.production.yml runs bot, MariaDB and Ollama with secrets from env files", async (t) => {
   const compose = await readCompose("deploy/docker/docker-compose.production.yml");
   const file = "docker-compose.production.yml";
-  const { bot, mysql } = compose.services;
+  const { bot, mariadb } = compose.services;
 
   await t.step("services, volumes and health checks", () => {
     checkCommon(compose, file);
-    assert.ok(mysql, "needs a mysql service");
-    assert.match(mysql.image ?? "", /^mysql:\d/);
-    assert.ok(mysql.healthcheck?.test, "mysql has no healthcheck");
+    assert.ok(mariadb, "needs a mariadb service");
+    assert.equal(compose.services.mysql, undefined, "MySQL is not what the tests run against");
+    // The series the test suite runs against (Debian 12's mariadb-server).
+    assert.match(mariadb.image ?? "", /^mariadb:10\.11(\.\d+)?$/);
+    assert.deepEqual(mariadb.healthcheck?.test, [
+      "CMD",
+      "healthcheck.sh",
+      "--connect",
+      "--innodb_initialized",
+    ]);
     assert.ok(
-      mysql.volumes?.some((v) => v.endsWith(":/var/lib/mysql") && v.split(":")[0]! in compose.volumes),
+      mariadb.volumes?.some((v) => v.endsWith(":/var/lib/mysql") && v.split(":")[0]! in compose.volumes),
     );
-    assert.equal(bot!.depends_on?.mysql?.condition, "service_healthy");
+    assert.equal(bot!.depends_on?.mariadb?.condition, "service_healthy");
     assert.equal(bot!.environment?.DATABASE_TYPE, "mysql");
   });
 
@@ -452,25 +531,28 @@ Deno.test("docker-compose.production.yml runs bot, MySQL and Ollama with secrets
   });
 
   await t.step("env files exist as examples whose names and credentials agree", async () => {
-    const envFiles = [...(bot!.env_file ?? []), ...(mysql!.env_file ?? [])].map((e) =>
+    const envFiles = [...(bot!.env_file ?? []), ...(mariadb!.env_file ?? [])].map((e) =>
       typeof e === "string" ? e : e.path
     );
-    assert.deepEqual(envFiles.sort(), ["bot.env", "mysql.env"]);
+    assert.deepEqual(envFiles.sort(), ["bot.env", "mariadb.env"]);
+    const botEnvText = await Deno.readTextFile(`${ROOT}deploy/docker/bot.env.example`);
     const botEnv = await readEnvFile(`${ROOT}deploy/docker/bot.env.example`);
-    const mysqlEnv = await readEnvFile(`${ROOT}deploy/docker/mysql.env.example`);
-    const known = new Set(ENV_BINDINGS.map((b) => b.env));
+    const dbEnv = await readEnvFile(`${ROOT}deploy/docker/mariadb.env.example`);
+    const known = new Set([...ENV_BINDINGS.map((b) => b.env), ...OTHER_ENV_VARS.map((v) => v.env)]);
     for (const key of botEnv.keys()) {
       assert.ok(known.has(key), `bot.env.example: ${key} is not a clank variable`);
     }
     for (const secret of ["TWITCH_OAUTH_TOKEN", "CONTROL_TOKEN", "DATABASE_URL"]) {
       assert.ok(botEnv.has(secret), secret);
     }
+    assert.match(botEnvText, new RegExp(`^#${SECRET_KEY_ENV}=$`, "m"));
     const url = new URL(botEnv.get("DATABASE_URL")!);
     assert.equal(url.protocol, "mysql:");
-    assert.equal(url.hostname, "mysql");
-    assert.equal(decodeURIComponent(url.username), mysqlEnv.get("MYSQL_USER"));
-    assert.equal(decodeURIComponent(url.password), mysqlEnv.get("MYSQL_PASSWORD"));
-    assert.equal(url.pathname.slice(1), mysqlEnv.get("MYSQL_DATABASE"));
-    assert.ok(mysqlEnv.get("MYSQL_ROOT_PASSWORD"));
+    assert.equal(url.hostname, "mariadb");
+    assert.equal(decodeURIComponent(url.username), dbEnv.get("MARIADB_USER"));
+    assert.equal(decodeURIComponent(url.password), dbEnv.get("MARIADB_PASSWORD"));
+    assert.equal(url.pathname.slice(1), dbEnv.get("MARIADB_DATABASE"));
+    assert.ok(dbEnv.get("MARIADB_ROOT_PASSWORD"));
+    for (const key of dbEnv.keys()) assert.match(key, /^MARIADB_/, `mariadb.env.example: ${key}`);
   });
 });

@@ -62,7 +62,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       channels: ["alpha", "beta"],
       irc_url: twitch.url,
       auth_url: oauth.url,
-      join_interval_ms: 300,
+      join_interval_ms: 500,
       ...section("twitch"),
     },
     ollama: { url: ollama.url, timeout: 5, first_token_timeout: 5, ...section("ollama") },
