@@ -447,3 +447,109 @@ Deno.test("SendQueue close drops what waits", async () => {
   assert.equal(q.queue.depth, 0);
   assert.equal(q.clock.countTimers(), 0, "no timer left behind");
 });
+
+Deno.test("SendQueue obeys Twitch's own lines: ROOMSTATE, USERSTATE and NOTICEs through tmi.js, on a fake clock", async (t) => {
+  const { startFakeTwitch } = await import("./fakes/fake_twitch.ts");
+  const { TwitchTransport } = await import("../core/twitch_transport.ts");
+  // The queue runs on the fake clock; the fake server stamps every PRIVMSG with the same clock.
+  const clock = FakeTimers.createClock(T0);
+  const twitch = await startFakeTwitch({ tokens: ["irctoken"], now: () => clock.now });
+  const { log, lines } = memoryLogger("debug");
+  const metrics = new Metrics();
+  const transport = new TwitchTransport({
+    ircUrl: twitch.url,
+    username: "clankbot",
+    token: "irctoken",
+    log,
+    metrics,
+    joinIntervalMs: 1,
+  });
+  const queue = new SendQueue({
+    transport,
+    log,
+    metrics,
+    botLogin: "clankbot",
+    clock: {
+      now: () => clock.now,
+      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+      clearTimeout: (id) => clock.clearTimeout(id),
+    },
+  });
+  const seen: ChatEvent[] = [];
+  transport.onEvent((e) => {
+    seen.push(e);
+    queue.onEvent({ ...e, time: clock.now } as ChatEvent);
+  });
+  /** Waits (real time) until the transport has handed over an event matching `pred`. */
+  const arrived = (pred: (e: ChatEvent) => boolean, what: string) =>
+    twitch.waitFor(() => seen.some(pred), 5000, what);
+  /** Advances fake time in 50 ms steps, letting real I/O run, until `n` more PRIVMSGs reached the server. */
+  const sendsReach = async (n: number, maxMs = 120_000) => {
+    const target = twitch.privmsgs.length + n;
+    for (let waited = 0; twitch.privmsgs.length < target; waited += 50) {
+      if (waited > maxMs) {
+        throw new Error(`only ${twitch.privmsgs.length} of ${target} lines after ${maxMs} ms`);
+      }
+      await clock.tickAsync(50);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  };
+  const times = (texts: string[]) => texts.map((text) => twitch.privmsgs.find((p) => p.text === text)!.time);
+  try {
+    await transport.connect(["slowchan"]);
+    await arrived((e) => e.type === "userstate" && e.channel === "slowchan", "USERSTATE after JOIN");
+
+    await t.step("slow mode from ROOMSTATE spaces the bot's lines by its seconds", async () => {
+      twitch.sendRoomState("slowchan", { slow: 10 });
+      await arrived((e) => e.type === "roomstate" && e.slow === 10, "ROOMSTATE slow=10");
+      void queue.enqueue({ channel: "slowchan", text: "first line", kind: "mention" });
+      void queue.enqueue({ channel: "slowchan", text: "second line", kind: "mention" });
+      await sendsReach(2);
+      const [a, b] = times(["first line", "second line"]);
+      assert.ok(b! - a! >= 10_000, `lines ${b! - a!} ms apart in 10 s slow mode`);
+    });
+
+    await t.step("a moderator badge in USERSTATE lifts slow mode and the 1.2 s gap", async () => {
+      twitch.sendUserState("slowchan", "moderator/1");
+      await arrived((e) => e.type === "userstate" && e.moderator, "USERSTATE moderator");
+      await clock.tickAsync(30_000);
+      void queue.enqueue({ channel: "slowchan", text: "mod one", kind: "mention" });
+      void queue.enqueue({ channel: "slowchan", text: "mod two", kind: "mention" });
+      await sendsReach(2);
+      const [a, b] = times(["mod one", "mod two"]);
+      assert.ok(b! - a! < 1200, `a moderator's lines waited ${b! - a!} ms`);
+    });
+
+    await t.step("NOTICE msg_ratelimit pauses every send for the configured pause", async () => {
+      await clock.tickAsync(30_000);
+      const noticeAt = clock.now;
+      twitch.sendNotice(
+        "slowchan",
+        "msg_ratelimit",
+        "Your message was not sent because you are sending messages too quickly.",
+      );
+      await arrived((e) => e.type === "notice" && e.msgId === "msg_ratelimit", "NOTICE msg_ratelimit");
+      // A spontaneous line may wait 60 s; a mention (30 s) would expire during the pause, as it should.
+      void queue.enqueue({ channel: "slowchan", text: "after the pause", kind: "spontaneous" });
+      await sendsReach(1);
+      const [sent] = times(["after the pause"]);
+      assert.ok(sent! - noticeAt >= 30_000, `sent ${sent! - noticeAt} ms after msg_ratelimit`);
+      assert.ok(lines.some((l) => l.includes("Twitch says the bot sends too fast; pausing all sends")));
+    });
+
+    await t.step("NOTICE msg_timedout holds the channel for the seconds Twitch names", async () => {
+      await clock.tickAsync(300_000);
+      const noticeAt = clock.now;
+      twitch.sendNotice("slowchan", "msg_timedout", "You are timed out for 45 more seconds.");
+      await arrived((e) => e.type === "notice" && e.msgId === "msg_timedout", "NOTICE msg_timedout");
+      void queue.enqueue({ channel: "slowchan", text: "after the timeout", kind: "spontaneous" });
+      await sendsReach(1);
+      const [sent] = times(["after the timeout"]);
+      assert.ok(sent! - noticeAt >= 45_000, `sent ${sent! - noticeAt} ms after a 45 s timeout`);
+    });
+  } finally {
+    queue.close();
+    await transport.disconnect();
+    await twitch.close();
+  }
+});
