@@ -220,6 +220,14 @@ export async function seedSpontaneousCooldown(
   await storage.close();
 }
 
+/**
+ * USERSTATE badges that make the bot a moderator in every one of `channels`: Twitch lets an account be
+ * in at most 100 channels where it is not one, and the bot leaves the rest.
+ */
+export function moderatorBadges(channels: readonly string[]): Record<string, string> {
+  return Object.fromEntries(channels.map((c) => [c, "moderator/1"]));
+}
+
 /** `n` channel logins `chan_0000`…, sorted as the fake lists them. */
 export function channelNames(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `chan_${i.toString().padStart(4, "0")}`);

@@ -16,7 +16,7 @@ import { SqliteStorage } from "../core/storage_sqlite.ts";
 import type { ChatRecord } from "../core/storage.ts";
 import { startFakeOllama } from "../tests/fakes/fake_ollama.ts";
 import { type FakeTwitch, startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
-import { BENCH_TOKEN, channelNames, seedSpontaneousCooldown } from "./bench_bot.ts";
+import { BENCH_TOKEN, channelNames, moderatorBadges, seedSpontaneousCooldown } from "./bench_bot.ts";
 import { chatText, seededRandom, viewerName } from "./chat_lines.ts";
 import type { MemoryChildArgs, MemoryChildResult } from "./memory_child.ts";
 import type { Figure } from "./report.ts";
@@ -127,7 +127,8 @@ export async function benchMemory(options: BenchOptions): Promise<Figure[]> {
     options.progress(`filling the database with ${CHANNELS} × ${CONTEXT} lines`);
     await fillDatabase(databaseUrl, channels, CONTEXT);
     for (let run = 0; run < options.runs; run++) {
-      twitches.push(await startFakeTwitch({ tokens: [BENCH_TOKEN] }));
+      // Moderator everywhere: Twitch allows 100 channels where the bot is not one.
+      twitches.push(await startFakeTwitch({ tokens: [BENCH_TOKEN], badges: moderatorBadges(channels) }));
     }
     options.progress(
       `starting ${options.runs} bots side by side, each idles ${SETTLE_MS / 1000} s after loading`,
