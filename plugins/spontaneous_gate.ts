@@ -14,6 +14,12 @@ const options = z.object({
    * most this many counted messages.
    */
   save_every: z.number().int().min(1).max(1000).default(100),
+  /**
+   * Also save a channel's counter when it changed and this many seconds passed since its last save,
+   * so a crash in a quiet channel (fewer than `save_every` lines between spontaneous lines, as with
+   * the default threshold of 30) loses at most this much counting.
+   */
+  save_after_seconds: z.number().int().min(1).max(3600).default(10),
 }).strict();
 
 type Options = z.infer<typeof options>;
@@ -24,6 +30,8 @@ interface Counter {
   /** Time of the last spontaneous line (ms), 0 if none yet. */
   last: number;
   unsaved: number;
+  /** Chat time (ms) of the last save, 0 before the first. */
+  savedAt: number;
 }
 
 const counters = new Map<string, Counter>();
@@ -38,7 +46,7 @@ function counterOf(channel: string, api: PluginApi<Options>): Counter | Promise<
   let p = loading.get(channel);
   if (p === undefined) {
     p = api.store.get<{ count: number; last: number }>(channel).then((saved) => {
-      const loaded = { count: saved?.count ?? 0, last: saved?.last ?? 0, unsaved: 0 };
+      const loaded = { count: saved?.count ?? 0, last: saved?.last ?? 0, unsaved: 0, savedAt: 0 };
       counters.set(channel, loaded);
       loading.delete(channel);
       return loaded;
@@ -51,8 +59,9 @@ function counterOf(channel: string, api: PluginApi<Options>): Counter | Promise<
   return p;
 }
 
-function save(channel: string, c: Counter, api: PluginApi<Options>): Promise<void> {
+function save(channel: string, c: Counter, api: PluginApi<Options>, now: number): Promise<void> {
   c.unsaved = 0;
+  c.savedAt = now;
   return api.store.set(channel, { count: c.count, last: c.last });
 }
 
@@ -62,11 +71,13 @@ function save(channel: string, c: Counter, api: PluginApi<Options>): Promise<voi
  * capped each channel at about 20 lines per second, `bench/ingest.ts`). A failed save is only logged;
  * the next one retries.
  */
-function countMessage(channel: string, c: Counter, api: PluginApi<Options>): void {
+function countMessage(channel: string, c: Counter, api: PluginApi<Options>, now: number): void {
   c.count++;
   c.unsaved++;
-  if (c.unsaved >= api.options.save_every) {
-    save(channel, c, api).catch((err) =>
+  const { save_every, save_after_seconds = 10 } = api.options;
+  if (c.savedAt === 0) c.savedAt = now;
+  if (c.unsaved >= save_every || now - c.savedAt >= save_after_seconds * 1000) {
+    save(channel, c, api, now).catch((err) =>
       api.log.warn("Could not save the spontaneous counter", { channel, error: String(err) })
     );
   }
@@ -79,7 +90,7 @@ function decide(req: GateRequest, c: Counter, api: PluginApi<Options>): GateVerd
   if (req.contextSize < req.settings.min_context) return { allow: false, reason: "context" };
   c.count = 0;
   c.last = req.time;
-  return save(req.channel, c, api).then(() => ({ allow: true }));
+  return save(req.channel, c, api, req.time).then(() => ({ allow: true }));
 }
 
 export default definePlugin({
@@ -99,8 +110,8 @@ export default definePlugin({
     // Synchronous once the counter is loaded: the host runs observers in the channel's in-order
     // section, so every await here (and the deadline timer an async handler costs) delays chat.
     const c = counterOf(event.channel, api);
-    if (c instanceof Promise) return c.then((loaded) => countMessage(event.channel, loaded, api));
-    countMessage(event.channel, c, api);
+    if (c instanceof Promise) return c.then((loaded) => countMessage(event.channel, loaded, api, event.time));
+    countMessage(event.channel, c, api, event.time);
   },
   gate(req, api) {
     // Asked on every chat line: answer synchronously unless the counter is still loading.
@@ -109,6 +120,8 @@ export default definePlugin({
   },
   async teardown(api) {
     instances = Math.max(0, instances - 1);
-    await Promise.all([...counters].filter(([, c]) => c.unsaved > 0).map(([ch, c]) => save(ch, c, api)));
+    await Promise.all(
+      [...counters].filter(([, c]) => c.unsaved > 0).map(([ch, c]) => save(ch, c, api, c.savedAt)),
+    );
   },
 });

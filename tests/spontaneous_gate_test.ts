@@ -5,7 +5,7 @@ import { messageEvent, testApi, testSettings } from "../core/testing.ts";
 const settings = testSettings({ threshold: 5, spontaneous: 60, min_context: 3 });
 
 Deno.test("spontaneous_gate needs both enough messages and enough time", async (t) => {
-  const api = testApi({ save_every: 2 });
+  const api = testApi({ save_every: 2, save_after_seconds: 3600 });
   await gate.setup!(api);
   const ask = (time: number, contextSize = 10) =>
     gate.gate({ trigger: "spontaneous", channel: "c", settings, contextSize, time }, api);
@@ -53,4 +53,19 @@ Deno.test("spontaneous_gate needs both enough messages and enough time", async (
     assertEquals(await ask(2_000_000), { allow: true });
   });
   await gate.teardown!(api);
+});
+
+Deno.test("spontaneous_gate saves a changed counter after save_after_seconds, not only every save_every lines", async () => {
+  const api = testApi({ save_every: 100, save_after_seconds: 10 });
+  await gate.setup!(api);
+  try {
+    const line = (time: number) => gate.observe!(messageEvent({ channel: "quiet", text: "hi", time }), api);
+    await line(1_000_000);
+    await line(1_004_000);
+    assertEquals(api.stored.get("quiet"), undefined, "saved before 10 s passed");
+    await line(1_010_000);
+    assertEquals(api.stored.get("quiet"), { count: 3, last: 0 });
+  } finally {
+    await gate.teardown!(api);
+  }
 });
