@@ -431,11 +431,10 @@ export class TwitchTransport implements Transport {
     const message = this.#everConnected
       ? "Lost the connection to Twitch; reconnecting"
       : `Cannot connect to Twitch at ${this.#conn.server}:${this.#conn.port}; retrying`;
-    this.#log.warn(message, {
-      reason,
-      attempt: this.#attempt,
-      delayMs: delay,
-    });
+    // A long outage retries every 30 s: warn for the first attempts and then every tenth, not twice a
+    // minute for hours; the rest go to debug (and clank_irc_reconnects_total counts them all).
+    const level = this.#attempt <= 3 || this.#attempt % 10 === 0 ? "warn" : "debug";
+    this.#log[level](message, { reason, attempt: this.#attempt, delayMs: delay });
     clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;

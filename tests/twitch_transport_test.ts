@@ -344,7 +344,7 @@ Deno.test("TwitchTransport keeps trying when Twitch is down at start", async () 
   await probe.close();
   const { transport, events, metrics, lines } = makeTransport(`ws://127.0.0.1:${port}`);
   const connected = transport.connect(["chat"]);
-  await until(() => events.filter((e) => e.type === "disconnected").length >= 2, "two failed attempts");
+  await until(() => events.filter((e) => e.type === "disconnected").length >= 5, "five failed attempts");
   // Never connected yet: nothing was "lost", and the line says where it tried.
   assert(
     lines.some((l) => l.includes(`Cannot connect to Twitch at 127.0.0.1:${port}; retrying`)),
@@ -354,6 +354,11 @@ Deno.test("TwitchTransport keeps trying when Twitch is down at start", async () 
   const twitch = await startFakeTwitch({ tokens: [TOKEN], port });
   try {
     await connected;
+    // Every failed attempt is logged, but only the first three (and every tenth) as warnings.
+    const attempts = lines.filter((l) => l.includes("Cannot connect to Twitch")).map((l) => JSON.parse(l));
+    assert.ok(attempts.length >= 5, `${attempts.length} attempts logged`);
+    assert.deepEqual(attempts.slice(0, 5).map((l) => l.level), ["warn", "warn", "warn", "debug", "debug"]);
+    assert.ok(attempts.every((l) => l.level === (l.attempt <= 3 || l.attempt % 10 === 0 ? "warn" : "debug")));
     await until(() => transport.joined().includes("chat"), "join");
     assert.ok(await gauge(metrics.ircReconnects) >= 2);
   } finally {
