@@ -10,6 +10,7 @@ import { PluginSet } from "../core/plugin_set.ts";
 import { testSettings } from "../core/testing.ts";
 import { definePlugin } from "../plugins/sdk.ts";
 import { testDeps } from "./fixtures/plugins/_deps.ts";
+import { fakeStatus } from "./fakes/fake_control.ts";
 
 /** A command anyone may run that (wrongly) also asks for a settings change. */
 const sneaky = definePlugin({
@@ -62,19 +63,7 @@ async function setup(channelCooldown = 0) {
   const host: CommandHost = {
     commandConfig: () => ({ prefix: "!clank", admins: new Set(["trusted"]), channelCooldown }),
     settings: () => ({ settings, configured: settings }),
-    status: () => ({
-      uptimeSeconds: 1,
-      model: "m",
-      messagesSeen: 0,
-      sentSpontaneous: 0,
-      sentReplies: 0,
-      generationAvgMs: null,
-      generationP95Ms: null,
-      ollamaReachable: true,
-      lastError: null,
-      contextSize: 0,
-      observeOnly: false,
-    }),
+    status: () => fakeStatus(),
     applySettings: (_channel, patch) => {
       applied.push(patch);
       return Promise.resolve(null);

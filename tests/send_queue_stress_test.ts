@@ -4,14 +4,9 @@
  * with the same fake clock; the windows are then checked over those recorded times.
  */
 import assert from "node:assert/strict";
-import FakeTimers from "@sinonjs/fake-timers";
-import { startFakeTwitch } from "./fakes/fake_twitch.ts";
-import { TwitchTransport } from "../core/twitch_transport.ts";
-import { type SendOutcome, SendQueue } from "../core/send_queue.ts";
-import { memoryLogger } from "../core/log.ts";
-import { Metrics } from "../core/metrics.ts";
+import type { SendOutcome } from "../core/send_queue.ts";
+import { startIrcSendRig } from "./fakes/irc_send_rig.ts";
 
-const TOKEN = "stresstoken";
 const WINDOW = 30_000;
 
 interface StressResult {
@@ -24,41 +19,17 @@ async function runStress(
   modChannels: Set<string>,
   linesPerChannel: number,
 ): Promise<StressResult> {
-  const clock = FakeTimers.createClock(0);
   const badges = Object.fromEntries([...modChannels].map((c) => [c, "moderator/1"]));
-  const twitch = await startFakeTwitch({ tokens: [TOKEN], badges, now: () => clock.now });
-  const { log } = memoryLogger("info");
-  const metrics = new Metrics();
-  const transport = new TwitchTransport({
-    ircUrl: twitch.url,
-    username: "clankbot",
-    token: TOKEN,
-    log,
-    metrics,
-    joinIntervalMs: 1,
-  });
-  const queue = new SendQueue({
-    transport,
-    log,
-    metrics,
-    botLogin: "clankbot",
-    // Room for 600 waiting lines (the default bound of 500 would drop the last ones as "full").
+  // Room for 600 waiting lines (the default bound of 500 would drop the last ones as "full").
+  const { clock, twitch, transport, queue, events, close } = await startIrcSendRig({
+    badges,
     limits: { maxQueued: 1000 },
-    clock: {
-      now: () => clock.now,
-      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-      clearTimeout: (id) => clock.clearTimeout(id),
-    },
   });
-  let userstates = 0;
-  transport.onEvent((e) => {
-    if (e.type === "userstate") userstates++;
-    queue.onEvent(e);
-  });
+  const userstates = () => events.filter((e) => e.type === "userstate").length;
   try {
     await transport.connect(channels);
     await twitch.waitFor(
-      () => transport.joined().length === channels.length && userstates >= channels.length,
+      () => transport.joined().length === channels.length && userstates() >= channels.length,
       20_000,
       "joins",
     );
@@ -93,9 +64,7 @@ async function runStress(
       outcomes,
     };
   } finally {
-    queue.close();
-    await transport.disconnect();
-    await twitch.close();
+    await close();
   }
 }
 

@@ -5,6 +5,7 @@ import { ClankError } from "../core/errors.ts";
 import type { ChatEvent } from "../core/events.ts";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
+import { startIrcSendRig } from "./fakes/irc_send_rig.ts";
 
 const T0 = 1_000_000;
 
@@ -449,36 +450,9 @@ Deno.test("SendQueue close drops what waits", async () => {
 });
 
 Deno.test("SendQueue obeys Twitch's own lines: ROOMSTATE, USERSTATE and NOTICEs through tmi.js, on a fake clock", async (t) => {
-  const { startFakeTwitch } = await import("./fakes/fake_twitch.ts");
-  const { TwitchTransport } = await import("../core/twitch_transport.ts");
   // The queue runs on the fake clock; the fake server stamps every PRIVMSG with the same clock.
-  const clock = FakeTimers.createClock(T0);
-  const twitch = await startFakeTwitch({ tokens: ["irctoken"], now: () => clock.now });
-  const { log, lines } = memoryLogger("debug");
-  const metrics = new Metrics();
-  const transport = new TwitchTransport({
-    ircUrl: twitch.url,
-    username: "clankbot",
-    token: "irctoken",
-    log,
-    metrics,
-    joinIntervalMs: 1,
-  });
-  const queue = new SendQueue({
-    transport,
-    log,
-    metrics,
-    botLogin: "clankbot",
-    clock: {
-      now: () => clock.now,
-      setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
-      clearTimeout: (id) => clock.clearTimeout(id),
-    },
-  });
-  const seen: ChatEvent[] = [];
-  transport.onEvent((e) => {
-    seen.push(e);
-    queue.onEvent({ ...e, time: clock.now } as ChatEvent);
+  const { clock, twitch, transport, queue, events: seen, lines, close } = await startIrcSendRig({
+    start: T0,
   });
   /** Waits (real time) until the transport has handed over an event matching `pred`. */
   const arrived = (pred: (e: ChatEvent) => boolean, what: string) =>
@@ -548,8 +522,6 @@ Deno.test("SendQueue obeys Twitch's own lines: ROOMSTATE, USERSTATE and NOTICEs 
       assert.ok(sent! - noticeAt >= 45_000, `sent ${sent! - noticeAt} ms after a 45 s timeout`);
     });
   } finally {
-    queue.close();
-    await transport.disconnect();
-    await twitch.close();
+    await close();
   }
 });
