@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import type { Config } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
-import { Host } from "./host.ts";
+import { Host, OBSERVE_NAME } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { clientOptionsFromConfig, OllamaClient } from "./ollama_client.ts";
@@ -221,9 +221,12 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
 
 function explainMode(config: Config, transport: Transport, log: Logger): void {
   if (transport.readOnly) {
+    const name = config.twitch.username === ""
+      ? ` It answers mentions of "${OBSERVE_NAME}" (no TWITCH_BOT_USERNAME set).`
+      : "";
     log.warn(
       "No Twitch token: joining chat anonymously, read-only. The bot runs in observe mode: it generates " +
-        "and logs what it would say but sends nothing. Set TWITCH_BOT_USERNAME and TWITCH_OAUTH_TOKEN " +
+        `and logs what it would say but sends nothing.${name} Set TWITCH_BOT_USERNAME and TWITCH_OAUTH_TOKEN ` +
         "(or run `deno task auth`) to talk.",
       { event: "startup" },
     );

@@ -191,7 +191,7 @@ export class Host implements ControlApi {
     this.#now = deps.clock ?? Date.now;
     this.#ticks = deps.ticks ?? true;
     this.#metricRows = deps.metricRows;
-    this.#isMention = mentionMatcher(deps.config.twitch.username);
+    this.#isMention = mentionMatcher(botName(deps.config));
     this.#bots = new Set(deps.config.twitch.bots);
     this.#admins = new Set(deps.config.twitch.admins);
     this.#metrics.reportContextSizes(() =>
@@ -206,7 +206,7 @@ export class Host implements ControlApi {
 
   /** The bot's login. */
   get bot(): string {
-    return this.#config.twitch.username;
+    return botName(this.#config);
   }
 
   /** Subscribes to decisions (said, skipped and why); returns an unsubscribe function. */
@@ -360,7 +360,8 @@ export class Host implements ControlApi {
     if (event.type === "message") {
       if (ctx.state === undefined) return;
       const facts = messageFacts(event, {
-        bot: this.bot,
+        // Only a configured login is the bot's own account; a viewer may be called OBSERVE_NAME.
+        bot: this.#config.twitch.username,
         isMention: this.#isMention,
         prefix: this.#config.twitch.command_prefix,
         bots: this.#bots,
@@ -1101,7 +1102,7 @@ export class Host implements ControlApi {
     this.#config = config;
     this.#plugins = plugins;
     this.#router.setPlugins(plugins);
-    this.#isMention = mentionMatcher(config.twitch.username);
+    this.#isMention = mentionMatcher(botName(config));
     this.#bots = new Set(config.twitch.bots);
     this.#admins = new Set(config.twitch.admins);
     for (const state of this.#channels.values()) {
@@ -1178,4 +1179,12 @@ export class Host implements ControlApi {
       model: this.#config.ollama.model,
     };
   }
+}
+
+/** The name observe mode answers to when no bot login is configured (replay uses it too). */
+export const OBSERVE_NAME = "clank";
+
+/** The bot's login, or {@link OBSERVE_NAME} when none is configured (anonymous observe mode). */
+export function botName(config: Config): string {
+  return config.twitch.username || OBSERVE_NAME;
 }

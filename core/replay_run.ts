@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { type Config, PluginEntrySchema } from "./config_schema.ts";
 import { describeError } from "./errors.ts";
-import type { Decision } from "./host.ts";
+import { type Decision, OBSERVE_NAME } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { clientOptionsFromConfig, OllamaClient, safeUrl } from "./ollama_client.ts";
 import { parseReplayLog } from "./replay_log.ts";
@@ -50,7 +50,7 @@ export async function runReplay(options: ReplayOptions): Promise<number> {
   const channels = [...new Set(events.map((e) => ("channel" in e ? e.channel : options.channel)))];
   const config: Config = structuredClone(options.config);
   config.twitch.channels = channels;
-  config.twitch.username ||= "clank";
+  config.twitch.username ||= OBSERVE_NAME;
   config.twitch.oauth_token = "";
   config.database = { ...config.database, type: "sqlite", url: ":memory:" };
   config.http.listen = "";

@@ -155,3 +155,37 @@ Deno.test("at start the bot says what is wrong with Ollama, and what it does mea
     }
   });
 });
+
+Deno.test("observe mode without any credentials answers mentions of clank in the log", async (t) => {
+  const h = await startHarness({ anonymous: true, ollama: { reply: () => "the run looks clean so far" } });
+  try {
+    await t.step("the start-up line says which name it answers to", () => {
+      assert(h.logs.some((l) => l.includes('It answers mentions of \\"clank\\"')), h.logs.join("\n"));
+    });
+    await t.step("a mention is generated and logged as what it would say, nothing is sent", async () => {
+      const before = h.ollama.generations().length;
+      h.twitch.sendPrivmsg("alpha", { login: "viewer", text: "hey clank how is the run going?" });
+      await h.twitch.waitFor(() => h.ollama.generations().length > before, 10_000, "a generation");
+      await h.bot.host.settled();
+      await h.twitch.waitFor(
+        () => h.logs.some((l) => l.includes("Would say: @viewer the run looks clean so far")),
+        5000,
+        "the would-say line",
+      );
+      assertEquals(h.twitch.privmsgs.length, 0);
+    });
+    await t.step("a viewer whose login is clank is a viewer, not the bot", async () => {
+      const before = h.bot.host.recent("alpha", 100).length;
+      h.twitch.sendPrivmsg("alpha", { login: "clank", text: "i am just a viewer with that name" });
+      await h.twitch.waitFor(
+        () => h.bot.host.recent("alpha", 100).length > before,
+        5000,
+        "clank's line in the context",
+      );
+      const line = h.bot.host.recent("alpha", 100).find((l) => l.text.includes("just a viewer"))!;
+      assertEquals(line.bot, false);
+    });
+  } finally {
+    await h.stop();
+  }
+});
