@@ -242,9 +242,10 @@ export const ConfigSchema = z.object({
     ),
     /** Seconds: total deadline of one generation. */
     timeout: numberRange(1, 600).default(30).describe("Seconds one generation may take in total."),
-    /** Seconds: deadline for the first streamed token. */
-    first_token_timeout: numberRange(1, 600).default(15).describe(
-      "Seconds to wait for the first streamed token.",
+    /** Seconds: deadline for the first streamed token (default half of `timeout`, so it follows OLLAMA_TIMEOUT). */
+    first_token_timeout: numberRange(1, 600).optional().describe(
+      "Seconds to wait for the first streamed token; default half of `timeout` (15 with the default 30), so " +
+        "raising OLLAMA_TIMEOUT for a slow model also gives its first token more time.",
     ),
     keep_alive: z.string().regex(/^-?\d+(ms|s|m|h)?$/, { error: "must be a duration such as 5m or -1" })
       .default("30m").describe(

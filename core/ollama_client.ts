@@ -78,7 +78,8 @@ export function clientOptionsFromConfig(
   section: {
     url: string;
     timeout: number;
-    first_token_timeout: number;
+    /** Default: half of `timeout`. */
+    first_token_timeout?: number;
     keep_alive: string;
     num_ctx: number;
     num_predict: number;
@@ -89,7 +90,7 @@ export function clientOptionsFromConfig(
   return {
     url: section.url,
     timeoutMs: section.timeout * 1000,
-    firstTokenTimeoutMs: section.first_token_timeout * 1000,
+    firstTokenTimeoutMs: (section.first_token_timeout ?? section.timeout / 2) * 1000,
     keepAlive: section.keep_alive,
     numCtx: section.num_ctx,
     numPredict: section.num_predict,

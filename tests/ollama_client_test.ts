@@ -301,3 +301,20 @@ Deno.test("clientOptionsFromConfig converts seconds to milliseconds", () => {
   assert.equal(opts.keepAlive, "5m");
   assert.equal(opts.log, undefined);
 });
+
+Deno.test("the first-token deadline follows OLLAMA_TIMEOUT unless set on its own", () => {
+  const base = {
+    url: "http://127.0.0.1:1",
+    keep_alive: "5m",
+    num_ctx: 4096,
+    num_predict: 80,
+    temperature: 0.8,
+  };
+  assert.equal(clientOptionsFromConfig({ ...base, timeout: 30 }).firstTokenTimeoutMs, 15_000);
+  // A slow model given two minutes gets a minute for its first token, not the old fixed 15 s.
+  assert.equal(clientOptionsFromConfig({ ...base, timeout: 120 }).firstTokenTimeoutMs, 60_000);
+  assert.equal(
+    clientOptionsFromConfig({ ...base, timeout: 120, first_token_timeout: 20 }).firstTokenTimeoutMs,
+    20_000,
+  );
+});

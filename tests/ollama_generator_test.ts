@@ -132,7 +132,7 @@ Deno.test("ollama generator writes a line through the real ollama client", async
 Deno.test("ollama generator options mirror the [ollama] section", () => {
   const parsed = OllamaGeneratorOptions.parse({});
   assert.equal(parsed.timeout, 30);
-  assert.equal(parsed.first_token_timeout, 15);
+  assert.equal(parsed.first_token_timeout, undefined, "unset: half of timeout, see clientOptionsFromConfig");
   assert.equal(parsed.num_ctx, 4096);
   const bad = OllamaGeneratorOptions.safeParse({ timeout: 0, temperature: 3 });
   assert.equal(bad.success, false);
