@@ -58,7 +58,12 @@ export async function loadConfig(
     try {
       raw = parseToml(text) as Record<string, unknown>;
     } catch (err) {
-      const msg = (err as Error).message.split("\n")[0];
+      // Only the first line: the parser's excerpt of the source below it could show a secret.
+      const { line, column } = err as { line?: number; column?: number };
+      const where = typeof line === "number"
+        ? ` (line ${line}${typeof column === "number" ? `, column ${column}` : ""})`
+        : "";
+      const msg = (err as Error).message.split("\n")[0] + where;
       throw new ClankError("CONFIG_INVALID", `${file}: not valid TOML: ${msg}`, {
         details: { problems: [`${file}: not valid TOML: ${msg}`] },
       });
@@ -75,7 +80,7 @@ export async function loadConfig(
     else {
       problems.push(
         `${binding.env}: ${
-          binding.secret ? "(secret value hidden)" : JSON.stringify(value)
+          binding.secret ? "(secret value hidden)" : maskUrlPasswords(JSON.stringify(value))
         } ${converted.message}`,
       );
     }
@@ -156,8 +161,14 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       ? "(secret value hidden)"
       : value === undefined
       ? "(missing)"
-      : JSON.stringify(value);
-    const env = ENV_BY_PATH.get(path);
+      : maskUrlPasswords(JSON.stringify(value));
+    // A list item (TWITCH_CHANNELS' second channel is twitch.channels.1) names its list's variable.
+    const env = ENV_BY_PATH.get(path) ?? ENV_BY_PATH.get(issue.path.slice(0, -1).map(String).join("."));
     return `${path || "config"}${env ? ` (${env})` : ""}: ${shown} ${issue.message}`;
   });
+}
+
+/** `scheme://user:password@host` → `scheme://user:***@host`: a URL's password is a secret too. */
+export function maskUrlPasswords(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*):[^\s@/"]*@/gi, "$1:***@");
 }

@@ -135,10 +135,27 @@ Deno.test("loadConfig reports every problem with key, value and what is allowed"
       ]);
     });
 
+    await t.step("a password inside a URL is masked, whatever the key", async () => {
+      const problems = await problemsOf(
+        loadConfig({ cwd: dir, env: envOf({ OLLAMA_URL: "ftp://bob:hunter2pw@ollama.lan:11434" }) }),
+      );
+      assertEquals(problems.length, 1);
+      assert(!problems[0]!.includes("hunter2pw"), problems[0]);
+      assertMatch(problems[0]!, /^ollama\.url \(OLLAMA_URL\): "ftp:\/\/bob:\*\*\*@ollama\.lan:11434" /);
+    });
+
+    await t.step("a bad item of a list variable names the variable", async () => {
+      const problems = await problemsOf(
+        loadConfig({ cwd: dir, env: envOf({ TWITCH_CHANNELS: "good,bad channel!" }) }),
+      );
+      assertEquals(problems.length, 1);
+      assertMatch(problems[0]!, /^twitch\.channels\.1 \(TWITCH_CHANNELS\): "bad channel!" /);
+    });
+
     await t.step("broken TOML names the file", async () => {
       await Deno.writeTextFile(`${dir}/broken.toml`, `[twitch\nchannels = 3`);
       const problems = await problemsOf(loadConfig({ path: `${dir}/broken.toml`, env: envOf({}) }));
-      assertMatch(problems[0]!, /broken\.toml: not valid TOML/);
+      assertMatch(problems[0]!, /broken\.toml: not valid TOML: .* \(line \d+, column \d+\)$/);
     });
 
     await t.step("a missing --config file is its own error", async () => {
