@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { isLoopbackHost, listenHost } from "./loopback.ts";
 
 /** An integer setting whose errors read `is out of range MIN..MAX`. */
 export function intRange(min: number, max: number): z.ZodNumber {
@@ -285,7 +286,18 @@ export const ConfigSchema = z.object({
     control_token: z.string().default("").describe(
       "Bearer token of the control plane (`Authorization: Bearer <token>`); routes that change the bot need it.",
     ),
-  }).strict().prefault({}),
+  }).strict().superRefine((http, ctx) => {
+    // Checked with the rest of the config (exit 2 at start), not after storage and plugins are up.
+    if (http.listen !== "" && http.control_token === "" && !isLoopbackHost(listenHost(http.listen))) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["listen"],
+        input: http.listen,
+        message: "is not a loopback address: set CONTROL_TOKEN (http.control_token) to expose the control " +
+          "plane, or listen on 127.0.0.1",
+      });
+    }
+  }).prefault({}),
   filter: z.object({
     enabled: z.boolean().default(true).describe(
       "Check chat lines (before they enter the context) and the bot's own lines (before they are sent) against the blocked-words list.",

@@ -9,6 +9,7 @@
  * @module
  */
 import { HttpError } from "./http_errors.ts";
+import { isLoopbackHost, listenHost } from "./loopback.ts";
 
 /** What a route does: `read` routes only look, `write` routes change the bot. */
 export type Access = "read" | "write";
@@ -22,21 +23,6 @@ export interface Authenticator {
 }
 
 const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="clank"' };
-
-/** True for loopback hosts: `localhost`, `127.0.0.0/8`, `::1` (with or without brackets). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  if (h === "localhost" || h.endsWith(".localhost") || h === "::1" || h === "0:0:0:0:0:0:0:1") return true;
-  if (/^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
-/** The host name of a `Host` header value (`name:port`, `[v6]:port` or bare). */
-function hostOf(header: string): string {
-  if (header.startsWith("[")) return header.slice(0, header.indexOf("]") + 1);
-  const colon = header.lastIndexOf(":");
-  return colon === -1 ? header : header.slice(0, colon);
-}
 
 /** Equal-length byte arrays compared without an early exit. */
 function fixedTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -73,7 +59,7 @@ export async function createAuthenticator(token: string): Promise<Authenticator>
     async check(request, access) {
       if (matches === null) {
         const host = request.headers.get("host");
-        if (host !== null && !isLoopbackHost(hostOf(host))) {
+        if (host !== null && !isLoopbackHost(listenHost(host))) {
           throw new HttpError(
             403,
             "HOST_NOT_ALLOWED",

@@ -9,7 +9,8 @@
 import type { ControlApi } from "./control.ts";
 import { ClankError } from "./errors.ts";
 import { apiRoutes } from "./http_api.ts";
-import { createAuthenticator, isLoopbackHost } from "./http_auth.ts";
+import { createAuthenticator } from "./http_auth.ts";
+import { isLoopbackHost } from "./loopback.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./http_body.ts";
 import { DashboardFiles } from "./http_dashboard.ts";
 import { errorResponse, HttpError, toHttpError } from "./http_errors.ts";

@@ -144,6 +144,23 @@ Deno.test("loadConfig reports every problem with key, value and what is allowed"
       assertMatch(problems[0]!, /^ollama\.url \(OLLAMA_URL\): "ftp:\/\/bob:\*\*\*@ollama\.lan:11434" /);
     });
 
+    await t.step("a control plane beyond loopback without a token is a config problem (exit 2)", async () => {
+      const problems = await problemsOf(
+        loadConfig({ cwd: dir, env: envOf({ HTTP_LISTEN: "0.0.0.0:8080" }) }),
+      );
+      assertEquals(problems, [
+        'http.listen (HTTP_LISTEN): "0.0.0.0:8080" is not a loopback address: set CONTROL_TOKEN ' +
+        "(http.control_token) to expose the control plane, or listen on 127.0.0.1",
+      ]);
+      const ok = await loadConfig({
+        cwd: dir,
+        env: envOf({ HTTP_LISTEN: "0.0.0.0:8080", CONTROL_TOKEN: "a-long-enough-control-token-123" }),
+      });
+      assertEquals(ok.config.http.listen, "0.0.0.0:8080");
+      const local = await loadConfig({ cwd: dir, env: envOf({ HTTP_LISTEN: "[::1]:8080" }) });
+      assertEquals(local.config.http.listen, "[::1]:8080");
+    });
+
     await t.step("a bad item of a list variable names the variable", async () => {
       const problems = await problemsOf(
         loadConfig({ cwd: dir, env: envOf({ TWITCH_CHANNELS: "good,bad channel!" }) }),

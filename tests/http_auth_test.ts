@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { createAuthenticator, isLoopbackHost, tokenMatcher } from "../core/http_auth.ts";
+import { createAuthenticator, tokenMatcher } from "../core/http_auth.ts";
+import { isLoopbackHost } from "../core/loopback.ts";
 import { HttpError } from "../core/http_errors.ts";
 import { startHttpServer } from "../core/http_server.ts";
 import { memoryLogger } from "../core/log.ts";
