@@ -62,6 +62,8 @@ export interface TwitchTransportOptions {
 export const TWITCH_CHANNEL_LIMIT = 100;
 /** tmi.js splits lines of 500 characters or more into two sends, which would bypass the send queue. */
 const MAX_LINE = 499;
+/** A connection must last this long before the reconnect backoff starts over. */
+const STABLE_CONNECTION_MS = 30_000;
 /** tmi.js races each command against an untracked 600 ms timer; wait it out before reporting closed. */
 const TMI_TIMER_MS = 700;
 
@@ -150,6 +152,8 @@ export class TwitchTransport implements Transport {
   #joinWaiters = new Map<string, Array<() => void>>();
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #attempt = 0;
+  /** When the current connection came up (0 while disconnected). */
+  #connectedAt = 0;
   #authRetried = false;
   #closing = new Set<Promise<unknown>>();
   #quietAt = 0;
@@ -400,7 +404,7 @@ export class TwitchTransport implements Transport {
   #onConnected(): void {
     this.#connected = true;
     this.#everConnected = true;
-    this.#attempt = 0;
+    this.#connectedAt = Date.now();
     this.#authRetried = false;
     this.#metrics.ircConnected.set(1);
     this.#log.info("Connected to Twitch", { user: this.#login, channels: this.#wanted.size });
@@ -413,6 +417,10 @@ export class TwitchTransport implements Transport {
   #onDisconnected(reason: string): void {
     this.#stopJoins();
     this.#markDisconnected();
+    // The backoff starts over only after a connection that held: one that drops right after it opens
+    // (a server that accepts and then closes) must not be retried once a second forever.
+    if (this.#connectedAt > 0 && Date.now() - this.#connectedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
+    this.#connectedAt = 0;
     if (this.#stopped) return;
     if (isAuthFailure(reason)) {
       void this.#onAuthFailure();

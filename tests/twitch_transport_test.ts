@@ -338,6 +338,34 @@ Deno.test("TwitchTransport reconnects after a dropped connection and rejoins eve
   }
 });
 
+Deno.test("TwitchTransport backs off a connection that drops right after it opens", async () => {
+  const twitch = await startFakeTwitch({ tokens: [TOKEN] });
+  const { transport, events, lines } = makeTransport(twitch.url, {
+    reconnectBaseMs: 20,
+    reconnectMaxMs: 2000,
+  });
+  // Every time the bot gets in, the server drops it again at once.
+  transport.onEvent((e) => {
+    events.push(e);
+    if (e.type === "connected") void twitch.dropConnections();
+  });
+  try {
+    await transport.connect(["chat"]).catch(() => {});
+    await until(() => events.filter((e) => e.type === "disconnected").length >= 5, "five drops");
+    const delays = lines.filter((l) => l.includes("Lost the connection to Twitch")).map((l) =>
+      JSON.parse(l).delayMs
+    );
+    assert.ok(delays.length >= 4, lines.join("\n"));
+    // Doubling with ±20 % jitter: each wait is longer than the one before, not a fixed ~20 ms.
+    for (let i = 1; i < 4; i++) assert.ok(delays[i]! > delays[i - 1]!, `delays ${delays.join(", ")}`);
+    // Jitter alone stays within 1.5x; three doublings are at least 5x.
+    assert.ok(delays[3]! > 3 * delays[0]!, `delays ${delays.join(", ")}`);
+  } finally {
+    await transport.disconnect();
+    await twitch.close();
+  }
+});
+
 Deno.test("TwitchTransport keeps trying when Twitch is down at start", async () => {
   const probe = await startFakeTwitch();
   const port = probe.port;
