@@ -242,7 +242,18 @@ async function loadBuiltin(
       { cause: err, details: { plugin: b.name } },
     );
   }
-  const handle = await createInProcessPlugin(mod.default, {
+  return checkBuiltinName(b, await runInProcess(mod.default, source, options, timeoutMs, deps));
+}
+
+/** The in-process handle of an imported plugin, with the loader's log, metrics, store and timers. */
+function runInProcess(
+  plugin: unknown,
+  source: string,
+  options: Record<string, unknown>,
+  timeoutMs: number,
+  deps: PluginLoaderDeps,
+): Promise<PluginHandle> {
+  return createInProcessPlugin(plugin, {
     source,
     options,
     log: deps.log,
@@ -251,7 +262,6 @@ async function loadBuiltin(
     timeoutMs,
     lifecycleTimers: deps.lifecycleTimers,
   });
-  return checkBuiltinName(b, handle);
 }
 
 /** A built-in must declare the name it is registered under, or `[[plugins]] name = …` would miss it. */
@@ -305,13 +315,5 @@ async function loadFile(
       },
     );
   }
-  return await createInProcessPlugin(mod.default, {
-    source,
-    options,
-    log: deps.log,
-    metrics: deps.metrics,
-    store: deps.store,
-    timeoutMs,
-    lifecycleTimers: deps.lifecycleTimers,
-  });
+  return await runInProcess(mod.default, source, options, timeoutMs, deps);
 }

@@ -169,13 +169,19 @@ export class BufferedStorage implements Storage {
    * writes are buffered and the connection is retried with backoff (see `status()`).
    */
   async init(): Promise<void> {
-    if (this.#initialised) return;
+    if (!this.#initialised) await this.#connect();
+  }
+
+  /** Connects and migrates the backend; false (the failure handled and retried) when it cannot. */
+  async #connect(): Promise<boolean> {
     try {
       await this.#backend.init();
       this.#initialised = true;
       this.#recovered();
+      return true;
     } catch (err) {
       this.#failed(err, "init");
+      return false;
     }
   }
 
@@ -493,16 +499,7 @@ export class BufferedStorage implements Storage {
     if (this.#running || this.#closed) return;
     this.#running = true;
     try {
-      if (!this.#initialised) {
-        try {
-          await this.#backend.init();
-          this.#initialised = true;
-          this.#recovered();
-        } catch (err) {
-          this.#failed(err, "init");
-          return;
-        }
-      }
+      if (!this.#initialised && !(await this.#connect())) return;
       let sliceStart = performance.now();
       for (;;) {
         const group = this.#nextGroup();

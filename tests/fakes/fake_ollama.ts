@@ -111,6 +111,16 @@ function digestOf(name: string): string {
   return h.toString(16).padStart(8, "0").repeat(8);
 }
 
+/** The `details` Ollama reports for a model, in `/api/tags` and `/api/show` alike. */
+const MODEL_DETAILS = {
+  parent_model: "",
+  format: "gguf",
+  family: "llama",
+  families: ["llama"],
+  parameter_size: "8.0B",
+  quantization_level: "Q4_K_M",
+};
+
 /** Starts a fake Ollama on 127.0.0.1 at a free port. */
 export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<FakeOllama> {
   let models = (options.models ?? ["llama3.1:latest"]).map(withTag);
@@ -338,14 +348,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
             modified_at: "2025-10-03T23:34:03.409490317-07:00",
             size: 4_920_753_328,
             digest: digestOf(name),
-            details: {
-              parent_model: "",
-              format: "gguf",
-              family: "llama",
-              families: ["llama"],
-              parameter_size: "8.0B",
-              quantization_level: "Q4_K_M",
-            },
+            details: MODEL_DETAILS,
           })),
         });
       case "POST /api/show": {
@@ -355,14 +358,7 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
           modelfile: `FROM ${String(name)}`,
           parameters: 'stop "<|eot_id|>"',
           template: "{{ .Prompt }}",
-          details: {
-            parent_model: "",
-            format: "gguf",
-            family: "llama",
-            families: ["llama"],
-            parameter_size: "8.0B",
-            quantization_level: "Q4_K_M",
-          },
+          details: MODEL_DETAILS,
           model_info: { "general.architecture": "llama", "llama.context_length": 131072 },
           capabilities: ["completion", "tools"],
           modified_at: "2025-10-03T23:34:03.409490317-07:00",
