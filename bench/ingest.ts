@@ -9,6 +9,8 @@
  * written (`storage.flush()`); the bare client's when it has counted the last line.
  * @module
  */
+// Before tmi.js, as in the bot: keeps Node's punycode deprecation notice out of the output.
+import "../core/node_warnings.ts";
 import tmi from "tmi.js";
 import { type FakeTwitch, startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
 import { BENCH_TOKEN, channelNames, moderatorBadges, startBenchBot } from "./bench_bot.ts";

@@ -81,6 +81,8 @@ export async function benchPromptCache(options: BenchOptions): Promise<Figure[]>
   const steadyMeans: number[] = [];
   const moved: number[] = [];
   const counts: number[] = [];
+  const lengths: number[] = [];
+  const uncached: number[] = [];
   try {
     for (let run = 0; run < options.runs; run++) {
       const rand = seededRandom(31 * (run + 1));
@@ -107,6 +109,8 @@ export async function benchPromptCache(options: BenchOptions): Promise<Figure[]>
         weighted.push((100 * shared) / total);
         p10s.push(100 * percentile(shares, 10));
         counts.push(prompts.length);
+        lengths.push(total / shares.length);
+        uncached.push((total - shared) / shares.length);
         options.progress(
           `run ${run + 1}: ${prompts.length} prompts, mean prefix share ${means.at(-1)!.toFixed(1)} %, ` +
             `weighted ${weighted.at(-1)!.toFixed(1)} %, p10 ${
@@ -141,6 +145,14 @@ export async function benchPromptCache(options: BenchOptions): Promise<Figure[]>
       name: "mean share of the prompts whose window did not move",
       unit: "%",
       runs: steadyMeans,
+    },
+    { group: "Prompt cache", name: "prompt length, mean", unit: "chars", runs: lengths },
+    {
+      group: "Prompt cache",
+      name: "characters Ollama must evaluate per prompt (not a prefix of the previous), mean",
+      unit: "chars",
+      runs: uncached,
+      note: "what a reply waits for on a CPU-only Ollama: prompt evaluation of everything not cached",
     },
   ];
 }

@@ -70,7 +70,9 @@ export const ChannelSettingsSchema = z.object({
   ),
   /** Chat lines of history kept and shown to the model. */
   context: intRange(50, 500).default(200).describe(
-    "Chat lines of history kept per channel and shown to the model.",
+    "Chat lines of history kept per channel and shown to the model at most. The prompt's history " +
+      "starts at a multiple of half of it, so it shows between half and all of it and Ollama can reuse " +
+      "its prompt cache (docs/GENERATION.md).",
   ),
   /** Ollama model; empty means the global `ollama.model`. */
   model: z.string().max(200, { error: "must be at most 200 characters" }).regex(/^[\w.:/-]*$/, {

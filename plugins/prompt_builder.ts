@@ -91,7 +91,9 @@ export function authorName(line: { user: string; displayName?: string }): string
  */
 export function trimHistory(history: readonly HistoryLine[], window: number, block?: number): HistoryLine[] {
   if (history.length === 0 || window <= 0) return [];
-  const size = Math.max(1, Math.min(window, block ?? Math.floor(window / 4)));
+  // Half the window: a quarter moved the start before a third of the prompts of a busy replay and left
+  // Ollama 77 % more characters to evaluate per prompt (bench/prompt_cache.ts, docs/BENCHMARKS.md).
+  const size = Math.max(1, Math.min(window, block ?? Math.floor(window / 2)));
   const seqOf = (line: HistoryLine, i: number) => line.seq ?? i;
   const newest = seqOf(history[history.length - 1]!, history.length - 1);
   const earliest = newest - window + 1;
@@ -108,7 +110,7 @@ export interface PromptInput {
   history: readonly HistoryLine[];
   /** Lines of history shown at most (the channel's `context` setting). */
   window: number;
-  /** Lines the start of the history moves by (default a quarter of `window`). */
+  /** Lines the start of the history moves by (default half of `window`). */
   block?: number;
   trigger: TriggerKind;
   /** The line being answered, for mentions. */

@@ -41,10 +41,36 @@ export function normalizeLine(text: string): string {
   return (words === "" ? spaced : words).slice(0, MAX_COMPARED);
 }
 
+/** A line ready for comparing: normalized once, with its words and word set. */
+interface Prepared {
+  norm: string;
+  words: string[];
+  set: Set<string>;
+}
+
+/** Prepared lines by text. The same recent lines are compared with every candidate of a channel. */
+const prepared = new Map<string, Prepared>();
+/** Entries kept; the map is emptied when it grows past this (recent lines come back at once). */
+const PREPARED_MAX = 2048;
+
+function prepare(text: string): Prepared {
+  let p = prepared.get(text);
+  if (p === undefined) {
+    const norm = normalizeLine(text);
+    const words = norm.split(" ").filter(Boolean);
+    p = { norm, words, set: new Set(words) };
+    if (prepared.size >= PREPARED_MAX) prepared.clear();
+    prepared.set(text, p);
+  }
+  return p;
+}
+
 /** Jaccard similarity of the word sets of two normalized lines. */
 export function wordJaccard(a: string, b: string): number {
-  const wa = new Set(a.split(" ").filter(Boolean));
-  const wb = new Set(b.split(" ").filter(Boolean));
+  return jaccardOfSets(new Set(a.split(" ").filter(Boolean)), new Set(b.split(" ").filter(Boolean)));
+}
+
+function jaccardOfSets(wa: Set<string>, wb: Set<string>): number {
   if (wa.size === 0 && wb.size === 0) return 1;
   let shared = 0;
   for (const w of wa) if (wb.has(w)) shared++;
@@ -53,11 +79,13 @@ export function wordJaccard(a: string, b: string): number {
 
 /** Words of the longest run that two normalized lines share verbatim (longest common substring of words). */
 export function longestSharedRun(a: string, b: string): number {
-  const wa = a.split(" ").filter(Boolean);
-  const wb = b.split(" ").filter(Boolean);
+  return longestRunOfWords(a.split(" ").filter(Boolean), b.split(" ").filter(Boolean));
+}
+
+function longestRunOfWords(wa: readonly string[], wb: readonly string[]): number {
   let best = 0;
-  let prev = new Array<number>(wb.length + 1).fill(0);
-  let cur = new Array<number>(wb.length + 1).fill(0);
+  let prev = new Int32Array(wb.length + 1);
+  let cur = new Int32Array(wb.length + 1);
   for (let i = 1; i <= wa.length; i++) {
     for (let j = 1; j <= wb.length; j++) {
       cur[j] = wa[i - 1] === wb[j - 1] ? prev[j - 1]! + 1 : 0;
@@ -73,59 +101,115 @@ export function longestSharedRun(a: string, b: string): number {
  * (such as the @address) that similarity alone rates below the threshold.
  */
 export function copiesRun(line: string, source: string): boolean {
-  const nl = normalizeLine(line);
-  const words = nl.split(" ").filter(Boolean).length;
+  return copiesPrepared(prepare(line), prepare(source));
+}
+
+function copiesPrepared(line: Prepared, source: Prepared): boolean {
+  const words = line.words.length;
   if (words < COPY_MIN_WORDS) return false;
-  const run = longestSharedRun(nl, normalizeLine(source));
+  const run = longestRunOfWords(line.words, source.words);
   return run >= COPY_MIN_WORDS && run >= COPY_MIN_SHARE * words;
 }
 
 /** Levenshtein distance, two rows. */
 export function editDistance(a: string, b: string): number {
+  return boundedEditDistance(a, b, Math.max(a.length, b.length));
+}
+
+/**
+ * Levenshtein distance when it is at most `limit`, otherwise `limit + 1`. Only the diagonal band of
+ * width `2 × limit + 1` can hold a distance within the limit, so only that band is computed, and the
+ * rows stop as soon as every cell in the band is past the limit.
+ */
+export function boundedEditDistance(a: string, b: string, limit: number): number {
   if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  let cur = new Array<number>(b.length + 1);
+  const over = limit + 1;
+  if (Math.abs(a.length - b.length) > limit) return over;
+  const n = b.length;
+  let prev = new Int32Array(n + 1);
+  let cur = new Int32Array(n + 1);
+  for (let j = 0; j <= n; j++) prev[j] = j <= limit ? j : over;
   for (let i = 1; i <= a.length; i++) {
-    cur[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+    const from = Math.max(1, i - limit);
+    const to = Math.min(n, i + limit);
+    cur[0] = i <= limit ? i : over;
+    if (from > 1) cur[from - 1] = over;
+    let rowMin = cur[0]!;
+    const ca = a.charCodeAt(i - 1);
+    for (let j = from; j <= to; j++) {
+      const cost = ca === b.charCodeAt(j - 1) ? 0 : 1;
+      let v = prev[j - 1]! + cost;
+      const up = prev[j]! + 1;
+      if (up < v) v = up;
+      const left = cur[j - 1]! + 1;
+      if (left < v) v = left;
+      if (v > over) v = over;
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
     }
+    if (to < n) cur[to + 1] = over;
+    if (rowMin > limit) return over;
     [prev, cur] = [cur, prev];
   }
-  return prev[b.length]!;
+  return Math.min(prev[n]!, over);
 }
 
 /**
  * Similarity of two lines in 0..1: the larger of word Jaccard and `1 - edit distance / length`.
- * The edit distance is skipped when the lengths alone rule out reaching `atLeast`.
+ * Exact at or above `atLeast`; below it, the result is only known to be below `atLeast` (the edit
+ * distance is cut short once it cannot reach it).
  */
 export function similarity(a: string, b: string, atLeast = 0): number {
-  const na = normalizeLine(a);
-  const nb = normalizeLine(b);
+  return similarityPrepared(prepare(a), prepare(b), atLeast);
+}
+
+function similarityPrepared(pa: Prepared, pb: Prepared, atLeast: number): number {
+  const na = pa.norm;
+  const nb = pb.norm;
   if (na === nb) return 1;
-  const jaccard = wordJaccard(na, nb);
+  const jaccard = jaccardOfSets(pa.set, pb.set);
   if (jaccard >= atLeast && atLeast > 0) return jaccard;
   const longest = Math.max(na.length, nb.length);
   if (longest === 0) return 1;
-  // The distance is at least the length difference.
-  if (1 - Math.abs(na.length - nb.length) / longest < atLeast) return jaccard;
-  return Math.max(jaccard, 1 - editDistance(na, nb) / longest);
+  // The largest distance that still reaches `atLeast`, found with the very comparison used below.
+  let limit = Math.min(longest, Math.floor((1 - atLeast) * longest) + 1);
+  while (limit > 0 && 1 - limit / longest < atLeast) limit--;
+  if (1 - limit / longest < atLeast) return jaccard;
+  const distance = boundedEditDistance(na, nb, limit);
+  return Math.max(jaccard, 1 - distance / longest);
+}
+
+/** Options as parsed once per options object (the host hands the same object to every call). */
+const parsedOptions = new WeakMap<object, RepetitionOptions>();
+
+function optionsOf(api: PluginApi<RepetitionOptions>): RepetitionOptions {
+  const raw = api.options ?? {};
+  let opts = parsedOptions.get(raw);
+  if (opts === undefined) {
+    opts = RepetitionOptions.parse(raw);
+    parsedOptions.set(raw, opts);
+  }
+  return opts;
 }
 
 /** Drops repeats of the bot's recent lines and near-copies of recent chat. */
 export function checkRepetition(item: FilterInput, api: PluginApi<RepetitionOptions>): FilterVerdict {
-  const opts = RepetitionOptions.parse(api.options ?? {});
+  const opts = optionsOf(api);
   const recent = item.recent;
   if (!recent) return { action: "pass" };
+  const candidate = prepare(item.text);
   for (const line of recent.bot) {
-    if (similarity(item.text, line, opts.threshold) >= opts.threshold) {
+    if (similarityPrepared(candidate, prepare(line), opts.threshold) >= opts.threshold) {
       return { action: "drop", reason: "repeat" };
     }
   }
   if (opts.parroting) {
     for (const line of recent.chat) {
-      if (similarity(item.text, line, opts.threshold) >= opts.threshold || copiesRun(item.text, line)) {
+      const source = prepare(line);
+      if (
+        similarityPrepared(candidate, source, opts.threshold) >= opts.threshold ||
+        copiesPrepared(candidate, source)
+      ) {
         return { action: "drop", reason: "parrot" };
       }
     }

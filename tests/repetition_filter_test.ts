@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import plugin, {
+  boundedEditDistance,
+  COPY_MIN_SHARE,
+  COPY_MIN_WORDS,
   editDistance,
   longestSharedRun,
   normalizeLine,
@@ -134,4 +138,102 @@ Deno.test("repetition filter", async (t) => {
 Deno.test("repetition filter checks outgoing lines only", () => {
   assert.deepEqual(plugin.directions, ["out"]);
   assert.equal(RepetitionOptions.safeParse({ threshold: 0.2 }).success, false);
+});
+
+/** The textbook Levenshtein distance: the oracle for the banded one. */
+function plainEditDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i]![j] = Math.min(
+        d[i - 1]![j]! + 1,
+        d[i]![j - 1]! + 1,
+        d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The filter's rule written plainly (every line normalized anew, full edit distance): the oracle. */
+function plainVerdict(text: string, bot: string[], chat: string[], threshold: number): string {
+  const similar = (a: string, b: string) => {
+    const na = normalizeLine(a);
+    const nb = normalizeLine(b);
+    const longest = Math.max(na.length, nb.length);
+    if (na === nb || longest === 0) return 1;
+    return Math.max(wordJaccard(na, nb), 1 - plainEditDistance(na, nb) / longest);
+  };
+  const copies = (line: string, source: string) => {
+    const nl = normalizeLine(line);
+    const words = nl.split(" ").filter(Boolean).length;
+    const run = longestSharedRun(nl, normalizeLine(source));
+    return words >= COPY_MIN_WORDS && run >= COPY_MIN_WORDS && run >= COPY_MIN_SHARE * words;
+  };
+  if (bot.some((b) => similar(text, b) >= threshold)) return "repeat";
+  if (chat.some((c) => similar(text, c) >= threshold || copies(text, c))) return "parrot";
+  return "pass";
+}
+
+Deno.test("the fast comparison gives the plain rule's answers", async (t) => {
+  // Few letters and words, so near-repeats and shared runs are common.
+  const word = fc.constantFrom(
+    "gg",
+    "nice",
+    "run",
+    "the",
+    "wall",
+    "clip",
+    "lol",
+    "boss",
+    "@bob",
+    "Kappa",
+    "😀",
+  );
+  const line = fc.array(word, { maxLength: 12 }).map((w) => w.join(" "));
+
+  await t.step("the banded edit distance is exact up to its limit", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 40, unit: fc.constantFrom("a", "b", "c", " ") }),
+        fc.string({
+          maxLength: 40,
+          unit: fc.constantFrom("a", "b", "c", " "),
+        }),
+        fc.nat(45),
+        (a, b, limit) => {
+          const exact = plainEditDistance(a, b);
+          assert.equal(boundedEditDistance(a, b, limit), Math.min(exact, limit + 1));
+          assert.equal(editDistance(a, b), exact);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  await t.step("verdicts match the plain rule at every threshold", () => {
+    fc.assert(
+      fc.property(
+        line,
+        fc.array(line, { maxLength: 4 }),
+        fc.array(line, { maxLength: 6 }),
+        fc.constantFrom(0.5, 0.7, 0.8, 0.9, 1),
+        (text, bot, chat, threshold) => {
+          // A variant of a recent line, so the drop branches are reached too.
+          const candidates = [text, bot[0] ? `${bot[0]} x` : text, chat[0] ? `lol ${chat[0]}` : text];
+          for (const candidate of candidates) {
+            const v = check(candidate, { bot, chat }, { threshold });
+            const expected = plainVerdict(candidate, bot, chat, threshold);
+            assert.equal(
+              v.action === "drop" ? v.reason : v.action,
+              expected,
+              JSON.stringify({ candidate, bot, chat }),
+            );
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
 });
