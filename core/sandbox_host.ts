@@ -29,7 +29,7 @@ import {
 } from "./plugin_permissions.ts";
 import { COMMAND_WORD_PATTERN, PLUGIN_KINDS, PLUGIN_NAME_PATTERN } from "./plugin_validation.ts";
 import type { HostMessage, WorkerMessage } from "./sandbox_protocol.ts";
-import { Outbox } from "./sandbox_protocol.ts";
+import { compactHostBatch, Outbox } from "./sandbox_protocol.ts";
 import type { PluginPermissions } from "../plugins/sdk.ts";
 
 const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url);
@@ -358,7 +358,7 @@ class SandboxedPlugin implements PluginHandle {
       );
     }
     this.#worker = worker;
-    this.#outbox = new Outbox<HostMessage>(worker, (m, err) => this.#unsendable(m, err));
+    this.#outbox = new Outbox<HostMessage>(worker, (m, err) => this.#unsendable(m, err), compactHostBatch);
     worker.onmessage = (e: MessageEvent) => this.#receive(worker, e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -403,6 +403,14 @@ class SandboxedPlugin implements PluginHandle {
         case "result":
           this.#settle(m);
           break;
+        case "passes":
+        case "dones":
+          if (!Array.isArray(m.ids)) break;
+          for (const id of m.ids) {
+            if (worker !== this.#worker) return;
+            this.#settleCompact(id, m.t === "passes");
+          }
+          break;
         case "log":
           this.#pluginLog(m);
           break;
@@ -428,6 +436,24 @@ class SandboxedPlugin implements PluginHandle {
         }
       }
     }
+  }
+
+  /**
+   * An answer that arrived in a `passes` or `dones` run. A `check` that passed needs no schema check
+   * (the answer is exactly `{ action: "pass" }`); anything else goes through the usual one, so a
+   * Worker that claims a pass for another method gets the same verdict as if it had sent the object.
+   */
+  #settleCompact(id: unknown, pass: boolean): void {
+    if (typeof id !== "number") return;
+    const p = this.#pending.get(id);
+    if (!p) return;
+    if (!pass || p.method !== "check") {
+      this.#settle({ t: "result", id, ok: true, value: pass ? { action: "pass" } : undefined });
+      return;
+    }
+    this.#pending.delete(id);
+    this.#health!.succeeded();
+    p.resolve({ ok: true, value: { action: "pass" } });
   }
 
   #settle(m: Extract<WorkerMessage, { t: "result" }>): void {

@@ -4,6 +4,12 @@
  * Both sides post *arrays* of messages: everything queued in the same tick goes out in one
  * `postMessage` (see {@link Outbox}), because a round trip costs far more than a message, and
  * pipelined events must not pay it one by one.
+ *
+ * Inside a batch, the most frequent messages travel in columns: a run of calls as one `calls`
+ * message, a run of answers that are exactly `{ action: "pass" }` or `undefined` as one `passes` or
+ * `dones` message ({@link compactHostBatch}, {@link compactWorkerBatch}). Structured clone pays per
+ * object: a wrapper object per call cost more to clone than the call's own fields, and reading back
+ * and checking a `{ action: "pass" }` object per line cost more than the filter (bench/sandbox_cost.ts).
  * @module
  */
 import type { PluginMeta, PluginMethod } from "./plugin_handle.ts";
@@ -15,8 +21,10 @@ export type HostMessage =
   | { t: "init"; url: string; source: string }
   /** Validate options and run `setup`; answered by `setup_done` or `setup_error`. */
   | { t: "setup"; options: unknown }
-  /** Call a handler; answered by `result` with the same id. */
+  /** Call a handler; answered by `result` (or within `passes`/`dones`) with the same id. */
   | { t: "call"; id: number; method: PluginMethod; input: unknown }
+  /** Consecutive calls: `ids[i]`, `methods[i]` and `inputs[i]` make one call. */
+  | { t: "calls"; ids: number[]; methods: PluginMethod[]; inputs: unknown[] }
   /** The answer to a `store` request. */
   | { t: "store_result"; id: number; ok: true; value?: unknown }
   | { t: "store_result"; id: number; ok: false; error: string }
@@ -34,6 +42,10 @@ export type WorkerMessage =
   /** `malformed` marks a reply that could not be sent back (not structured-clone safe). */
   | { t: "result"; id: number; ok: true; value: unknown }
   | { t: "result"; id: number; ok: false; error: string; malformed?: boolean }
+  /** Consecutive successful answers that were exactly `{ action: "pass" }`. */
+  | { t: "passes"; ids: number[] }
+  /** Consecutive successful answers that were `undefined` (every `observe`). */
+  | { t: "dones"; ids: number[] }
   | { t: "log"; level: "debug" | "info" | "warn" | "error"; msg: string; fields?: Record<string, unknown> }
   | { t: "store"; id: number; op: "get" | "set" | "delete"; key: string; value?: unknown }
   | { t: "pong"; id: number }
@@ -47,20 +59,83 @@ export interface MessagePort {
   postMessage(message: unknown): void;
 }
 
+/** True for exactly `{ action: "pass" }`: the answer the receiver can rebuild without checking it. */
+export function isPlainPass(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
+    return false;
+  }
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === "action" && (value as { action: unknown }).action === "pass";
+}
+
+/** Turns each run of `call` messages into one `calls` message; other messages keep their place. */
+export function compactHostBatch(batch: readonly HostMessage[]): HostMessage[] {
+  const out: HostMessage[] = [];
+  let run: Extract<HostMessage, { t: "calls" }> | undefined;
+  for (const m of batch) {
+    if (m.t !== "call") {
+      run = undefined;
+      out.push(m);
+      continue;
+    }
+    if (run === undefined) {
+      run = { t: "calls", ids: [], methods: [], inputs: [] };
+      out.push(run);
+    }
+    run.ids.push(m.id);
+    run.methods.push(m.method);
+    run.inputs.push(m.input);
+  }
+  return out;
+}
+
 /**
- * Coalesces messages queued in the same tick into one `postMessage` of an array. When the batch
- * cannot be cloned (a plugin returned a function, say), each message is posted alone and the ones
- * that still fail are handed to `onUnsendable`, so one bad value never sinks its neighbours.
+ * Turns each run of successful results that are exactly `{ action: "pass" }` into one `passes`
+ * message, and each run of `undefined` results into one `dones` message; everything else keeps its place.
+ */
+export function compactWorkerBatch(batch: readonly WorkerMessage[]): WorkerMessage[] {
+  const out: WorkerMessage[] = [];
+  let run: Extract<WorkerMessage, { t: "passes" | "dones" }> | undefined;
+  for (const m of batch) {
+    const kind = m.t === "result" && m.ok === true
+      ? m.value === undefined ? "dones" : isPlainPass(m.value) ? "passes" : undefined
+      : undefined;
+    if (kind === undefined) {
+      run = undefined;
+      out.push(m);
+      continue;
+    }
+    if (run === undefined || run.t !== kind) {
+      const fresh: Extract<WorkerMessage, { t: "passes" | "dones" }> = { t: kind, ids: [] };
+      out.push(fresh);
+      run = fresh;
+    }
+    run.ids.push((m as { id: number }).id);
+  }
+  return out;
+}
+
+/**
+ * Coalesces messages queued in the same tick into one `postMessage` of an array, compacted by
+ * `compact`. When the batch cannot be cloned (a plugin returned a function, say), each message is
+ * posted alone and the ones that still fail are handed to `onUnsendable`, so one bad value never
+ * sinks its neighbours.
  */
 export class Outbox<M> {
   readonly #port: MessagePort;
   readonly #onUnsendable: (message: M, error: unknown) => void;
+  readonly #compact: (batch: M[]) => unknown[];
   #queue: M[] = [];
   #scheduled = false;
 
-  constructor(port: MessagePort, onUnsendable: (message: M, error: unknown) => void) {
+  constructor(
+    port: MessagePort,
+    onUnsendable: (message: M, error: unknown) => void,
+    compact: (batch: M[]) => unknown[] = (batch) => batch,
+  ) {
     this.#port = port;
     this.#onUnsendable = onUnsendable;
+    this.#compact = compact;
   }
 
   /** Queues a message for the next flush. */
@@ -87,11 +162,11 @@ export class Outbox<M> {
     if (batch.length === 0) return;
     this.#queue = [];
     try {
-      this.#port.postMessage(batch);
+      this.#port.postMessage(this.#compact(batch));
     } catch {
       for (const m of batch) {
         try {
-          this.#port.postMessage([m]);
+          this.#port.postMessage(this.#compact([m]));
         } catch (err) {
           this.#onUnsendable(m, err);
         }

@@ -10,7 +10,7 @@
 import { describeError } from "./errors.ts";
 import type { PluginMethod } from "./plugin_handle.ts";
 import { pluginLabel, validatePluginDefinition, validatePluginOptions } from "./plugin_validation.ts";
-import { type HostMessage, Outbox, type WorkerMessage } from "./sandbox_protocol.ts";
+import { compactWorkerBatch, type HostMessage, Outbox, type WorkerMessage } from "./sandbox_protocol.ts";
 import type { Plugin, PluginApi } from "../plugins/sdk.ts";
 
 /** The parts of the Worker global scope used here (typed locally so this file checks with the default libs). */
@@ -42,7 +42,7 @@ const outbox = new Outbox<WorkerMessage>(scope, (message, err) => {
   } else if (message.t === "log") {
     outbox.push({ t: "log", level: message.level, msg: message.msg });
   }
-});
+}, compactWorkerBatch);
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null &&
@@ -163,6 +163,9 @@ function handle(m: HostMessage): void {
   switch (m.t) {
     case "call":
       call(m.id, m.method, m.input);
+      break;
+    case "calls":
+      for (let i = 0; i < m.ids.length; i++) call(m.ids[i]!, m.methods[i]!, m.inputs[i]);
       break;
     case "store_result": {
       const w = storeWaiters.get(m.id);

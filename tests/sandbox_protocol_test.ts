@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { MAX_BATCH, Outbox } from "../core/sandbox_protocol.ts";
+import {
+  compactHostBatch,
+  compactWorkerBatch,
+  type HostMessage,
+  isPlainPass,
+  MAX_BATCH,
+  Outbox,
+  type WorkerMessage,
+} from "../core/sandbox_protocol.ts";
 
 function port(failOn?: (m: unknown) => boolean) {
   const posted: unknown[][] = [];
@@ -52,5 +60,85 @@ Deno.test("Outbox coalesces messages of one tick into one post", async (t) => {
     box.clear();
     await Promise.resolve();
     assert.deepEqual(p.posted, []);
+  });
+});
+
+Deno.test("batches travel compacted, in order", async (t) => {
+  const call = (id: number): HostMessage => ({
+    t: "call",
+    id,
+    method: "check",
+    input: { text: `line ${id}` },
+  });
+  const ok = (id: number, value: unknown): WorkerMessage => ({ t: "result", id, ok: true, value });
+
+  await t.step("each run of calls becomes one calls message; other messages keep their place", () => {
+    const ping: HostMessage = { t: "ping", id: 9 };
+    assert.deepEqual(compactHostBatch([call(1), call(2), ping, call(3)]), [
+      {
+        t: "calls",
+        ids: [1, 2],
+        methods: ["check", "check"],
+        inputs: [{ text: "line 1" }, { text: "line 2" }],
+      },
+      ping,
+      { t: "calls", ids: [3], methods: ["check"], inputs: [{ text: "line 3" }] },
+    ]);
+    assert.deepEqual(compactHostBatch([{ t: "teardown" }]), [{ t: "teardown" }]);
+  });
+
+  await t.step("plain passes and empty answers become id runs; every other answer is sent whole", () => {
+    const drop = ok(3, { action: "drop", reason: "spam" });
+    const failed: WorkerMessage = { t: "result", id: 5, ok: false, error: "boom" };
+    const log: WorkerMessage = { t: "log", level: "info", msg: "hi" };
+    assert.deepEqual(
+      compactWorkerBatch([
+        ok(1, { action: "pass" }),
+        ok(2, { action: "pass" }),
+        drop,
+        ok(4, undefined),
+        ok(6, undefined),
+        failed,
+        ok(7, { action: "pass" }),
+        log,
+        ok(8, { action: "pass" }),
+      ]),
+      [
+        { t: "passes", ids: [1, 2] },
+        drop,
+        { t: "dones", ids: [4, 6] },
+        failed,
+        { t: "passes", ids: [7] },
+        log,
+        { t: "passes", ids: [8] },
+      ],
+    );
+  });
+
+  await t.step("only exactly { action: 'pass' } counts as a plain pass", () => {
+    assert.equal(isPlainPass({ action: "pass" }), true);
+    assert.equal(isPlainPass({ action: "pass", extra: () => 1 }), false);
+    assert.equal(isPlainPass({ action: "drop" }), false);
+    assert.equal(isPlainPass(Object.assign(Object.create(null), { action: "pass" })), false);
+    class Verdict {
+      action = "pass";
+    }
+    assert.equal(isPlainPass(new Verdict()), false);
+    assert.equal(isPlainPass("pass"), false);
+    assert.equal(isPlainPass(null), false);
+  });
+
+  await t.step("an Outbox posts the compacted batch", async () => {
+    const posted: unknown[] = [];
+    const box = new Outbox<HostMessage>({ postMessage: (m) => posted.push(m) }, () => {}, compactHostBatch);
+    box.push(call(1));
+    box.push(call(2));
+    await Promise.resolve();
+    assert.deepEqual(posted, [[{
+      t: "calls",
+      ids: [1, 2],
+      methods: ["check", "check"],
+      inputs: [{ text: "line 1" }, { text: "line 2" }],
+    }]]);
   });
 });

@@ -204,6 +204,16 @@ Deno.test("sandboxed plugin contains faults and keeps answering", async (t) => {
     await handle.close();
   });
 
+  await t.step("a forged pass or empty answer for another method is checked like any reply", async () => {
+    const { handle } = await sandboxed("../direct_plugins/forged_pass.ts");
+    const gate = { channel: "chan", trigger: "mention", settings: SETTINGS };
+    const passed = failure(await handle.call("gate", gate));
+    assert.equal(passed.reason, "malformed");
+    const empty = failure(await handle.call("gate", gate));
+    assert.equal(empty.reason, "malformed");
+    await handle.close();
+  });
+
   await t.step("five failures in a row disable the plugin with one log line and the metric", async () => {
     const { handle, deps, events } = await sandboxed("hostile_throw.ts");
     const outs = await Promise.all(Array.from({ length: 7 }, () => handle.call("check", filterInput("x"))));
