@@ -27,6 +27,7 @@ import type { StorageStatus } from "./write_buffer.ts";
 import { compose, type Stage } from "./compose.ts";
 import { ChannelState } from "./channel_state.ts";
 import { CommandRouter } from "./command_router.ts";
+import { isTimedOut, raceDeadline } from "./deadline.ts";
 import { describeError } from "./errors.ts";
 import { runGeneration, runOutputFilters } from "./generation.ts";
 import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts.ts";
@@ -259,27 +260,18 @@ export class Host implements ControlApi {
       ...[...this.#channels.values()].map((c) => c.queue.idle()),
       Promise.allSettled([...this.#inflight]),
     ]);
-    let timer: ReturnType<typeof setTimeout> | undefined;
     // The grace period bounds everything: a line stuck behind slow mode must not outlast a
     // container's stop timeout and cost the storage flush that follows.
-    await Promise.race([idle, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-    clearTimeout(timer);
+    await raceDeadline(idle, graceMs);
     // Part politely (bounded: a dead connection must not hold up the shutdown), then disconnect.
     if (this.#transport.connected) {
-      let partTimer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
+      await raceDeadline(
         Promise.allSettled(this.#transport.joined().map((c) => this.#transport.part(c))),
-        new Promise((r) => (partTimer = setTimeout(r, Math.min(2000, graceMs)))),
-      ]);
-      clearTimeout(partTimer);
+        Math.min(2000, graceMs),
+      );
     }
     await this.#transport.disconnect().catch(() => {});
-    let hourlyTimer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#flushHourly(),
-      new Promise((r) => (hourlyTimer = setTimeout(r, Math.min(2000, graceMs)))),
-    ]);
-    clearTimeout(hourlyTimer);
+    await raceDeadline(this.#flushHourly(), Math.min(2000, graceMs));
   }
 
   async #flushHourly(): Promise<void> {
@@ -1112,12 +1104,7 @@ export class Host implements ControlApi {
     await old.close();
     // New context plugins need the history; what is still buffered must be in the database first
     // (bounded: during an outage the restore uses what the database has).
-    let flushTimer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#storage.flush?.().catch(() => {}),
-      new Promise((r) => (flushTimer = setTimeout(r, 2000))),
-    ]);
-    clearTimeout(flushTimer);
+    await raceDeadline(this.#storage.flush?.().catch(() => {}) ?? Promise.resolve(), 2000);
     await eachLimited([...this.#channels.keys()], RESTORE_CONCURRENCY, (c) => this.#restoreHistory(c));
     this.#log.info("Reloaded config and plugins", { plugins: plugins.all.length, warnings: warnings.length });
     return { plugins: plugins.all.map((p) => p.meta.name), warnings };
@@ -1157,16 +1144,11 @@ export class Host implements ControlApi {
 
   /** `null` when the database answers within `ms`, else why not. */
   async #pingStorage(ms: number): Promise<string | null> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      return await Promise.race([
-        this.#storage.ping().then(() => null),
-        new Promise<string>((r) => (timer = setTimeout(() => r(`no answer within ${ms} ms`), ms))),
-      ]);
+      const answered = await raceDeadline(this.#storage.ping(), ms);
+      return isTimedOut(answered) ? `no answer within ${ms} ms` : null;
     } catch (err) {
       return this.#log.redact(describeError(err));
-    } finally {
-      clearTimeout(timer);
     }
   }
 

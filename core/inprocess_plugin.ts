@@ -7,6 +7,7 @@
  * third-party code runs in a Worker (`sandbox_host.ts`), where a hung call gets the Worker terminated.
  * @module
  */
+import { type DeadlineTimers, isTimedOut, raceDeadline } from "./deadline.ts";
 import { ClankError, describeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -53,42 +54,6 @@ export function checkStoreKey(key: unknown): asserts key is string {
   if (typeof key !== "string" || key.length === 0 || key.length > MAX_STORE_KEY_LENGTH) {
     throw new Error(`Store keys must be strings of 1-${MAX_STORE_KEY_LENGTH} characters`);
   }
-}
-
-const TIMED_OUT = Symbol("timed out");
-
-/** The two timer functions a deadline needs. */
-export interface DeadlineTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(id: unknown): void;
-}
-
-const GLOBAL_TIMERS: DeadlineTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as number),
-};
-
-/**
- * Resolves `promise`, or `TIMED_OUT` after `ms`. The timer is cleared either way so tests with
- * sanitizers stay clean; a late rejection of the abandoned promise is swallowed.
- */
-export function raceDeadline<T>(
-  promise: PromiseLike<T>,
-  ms: number,
-  timers: DeadlineTimers = GLOBAL_TIMERS,
-): Promise<T | typeof TIMED_OUT> {
-  let timer: unknown;
-  const deadline = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = timers.setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  const p = Promise.resolve(promise);
-  p.catch(() => {});
-  return Promise.race([p, deadline]).finally(() => timers.clearTimeout(timer));
-}
-
-/** True for the value `raceDeadline` resolves with when time ran out. */
-export function isTimedOut(v: unknown): v is typeof TIMED_OUT {
-  return v === TIMED_OUT;
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {

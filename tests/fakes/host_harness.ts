@@ -11,7 +11,7 @@ import { Host } from "../../core/host.ts";
 import { Logger } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import { BUILTIN_PLUGINS, type BuiltinPlugin } from "../../core/builtin_plugins.ts";
-import type { DeadlineTimers } from "../../core/inprocess_plugin.ts";
+import type { DeadlineTimers } from "../../core/deadline.ts";
 import { loadPlugins } from "../../core/plugin_loader.ts";
 import { PluginSet } from "../../core/plugin_set.ts";
 import { pluginStore } from "../../core/plugin_store.ts";
