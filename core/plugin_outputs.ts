@@ -65,6 +65,117 @@ const SCHEMAS: Record<Exclude<PluginMethod, "observe">, z.ZodType> = {
   provide: ContextContributionSchema,
 };
 
+/**
+ * Hand-written checks for the shapes that arrive on every chat line and every reply. Zod builds
+ * an issue list, a context and a copy per object; for 200 history lines that was ~130 KB of garbage
+ * per reply (bench/reply_overhead.ts). Each check accepts only a clearly valid subset of what its
+ * schema accepts (plain objects, keys present with a defined value) and builds the same output; for
+ * anything else it answers `undefined` and the schema decides, so error messages stay zod's.
+ */
+type FastCheck = (value: unknown) => { value: unknown } | undefined;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function isText(v: unknown, max: number): v is string {
+  return typeof v === "string" && v.length <= max;
+}
+
+function isReason(v: unknown): v is string {
+  return isText(v, MAX_REASON) && v.length >= 1;
+}
+
+/** Copies an array of strings, or answers `undefined` when any element is not one. */
+function textList(v: unknown, maxItems: number, maxLength: number): string[] | undefined {
+  if (!Array.isArray(v) || v.length > maxItems) return undefined;
+  const out: string[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const s: unknown = v[i];
+    if (!isText(s, maxLength)) return undefined;
+    out.push(s);
+  }
+  return out;
+}
+
+function fastHistoryLine(v: unknown): z.infer<typeof HistoryLineSchema> | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const { seq, id, user, displayName, text, time, bot } = v;
+  if (typeof user !== "string" || typeof displayName !== "string" || !isText(text, MAX_TEXT)) {
+    return undefined;
+  }
+  if (typeof time !== "number" || !Number.isFinite(time) || typeof bot !== "boolean") return undefined;
+  const line: z.infer<typeof HistoryLineSchema> = { user, displayName, text, time, bot };
+  if (seq !== undefined) {
+    if (!Number.isSafeInteger(seq)) return undefined;
+    line.seq = seq as number;
+  } else if ("seq" in v) return undefined;
+  if (id !== undefined) {
+    if (typeof id !== "string") return undefined;
+    line.id = id;
+  } else if ("id" in v) return undefined;
+  return line;
+}
+
+const FAST_CHECKS: Partial<Record<PluginMethod, FastCheck>> = {
+  check(v) {
+    if (!isPlainObject(v)) return undefined;
+    // Each property is read once: an in-process plugin's getter must not pass one value and deliver another.
+    const { action, reason, text } = v;
+    if (action === "pass") return { value: { action } };
+    if (action === "drop") return isReason(reason) ? { value: { action, reason } } : undefined;
+    if (action === "rewrite") return isText(text, MAX_TEXT) ? { value: { action, text } } : undefined;
+    return undefined;
+  },
+  gate(v) {
+    if (!isPlainObject(v)) return undefined;
+    const { allow, reason } = v;
+    if (allow === true) return { value: { allow } };
+    if (allow === false && isReason(reason)) return { value: { allow, reason } };
+    return undefined;
+  },
+  generate(v) {
+    if (v === null || v === undefined) return { value: null };
+    if (!isPlainObject(v)) return undefined;
+    const { text } = v;
+    if (!isText(text, MAX_TEXT)) return undefined;
+    if (!("forbidden" in v)) return { value: { text } };
+    const forbidden = textList(v.forbidden, 100, Number.POSITIVE_INFINITY);
+    return forbidden ? { value: { text, forbidden } } : undefined;
+  },
+  provide(v) {
+    if (!isPlainObject(v)) return undefined;
+    const out: z.infer<typeof ContextContributionSchema> = {};
+    const { history: lines, notes: noteList } = v;
+    if ("history" in v) {
+      if (!Array.isArray(lines) || lines.length > 10_000) return undefined;
+      const history: z.infer<typeof HistoryLineSchema>[] = [];
+      for (let i = 0; i < lines.length; i++) {
+        const line = fastHistoryLine(lines[i]);
+        if (line === undefined) return undefined;
+        history.push(line);
+      }
+      out.history = history;
+    }
+    if ("notes" in v) {
+      const notes = textList(noteList, 100, MAX_TEXT);
+      if (notes === undefined) return undefined;
+      out.notes = notes;
+    }
+    return { value: out };
+  },
+};
+
+/**
+ * The fast check of `method`'s reply: its output when the value is clearly valid, `undefined` when
+ * only the schema can tell. Exported for the property test that holds it to the schema.
+ */
+export function fastPluginOutput(method: PluginMethod, value: unknown): { value: unknown } | undefined {
+  return FAST_CHECKS[method]?.(value);
+}
+
 /** The outcome of checking one reply. */
 export type OutputCheck = { ok: true; value: unknown } | { ok: false; error: string };
 
@@ -74,6 +185,8 @@ export type OutputCheck = { ok: true; value: unknown } | { ok: false; error: str
  */
 export function checkPluginOutput(method: PluginMethod, value: unknown): OutputCheck {
   if (method === "observe") return { ok: true, value: undefined };
+  const fast = FAST_CHECKS[method]?.(value);
+  if (fast !== undefined) return { ok: true, value: fast.value };
   const parsed = SCHEMAS[method].safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };
   const issues = parsed.error.issues.slice(0, 3).map((i) => {

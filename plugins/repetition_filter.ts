@@ -46,6 +46,8 @@ interface Prepared {
   norm: string;
   words: string[];
   set: Set<string>;
+  /** The set's words as an array: iterating a Set allocates an iterator per comparison. */
+  distinct: string[];
 }
 
 /** Prepared lines by text. The same recent lines are compared with every candidate of a channel. */
@@ -58,7 +60,8 @@ function prepare(text: string): Prepared {
   if (p === undefined) {
     const norm = normalizeLine(text);
     const words = norm.split(" ").filter(Boolean);
-    p = { norm, words, set: new Set(words) };
+    const set = new Set(words);
+    p = { norm, words, set, distinct: [...set] };
     if (prepared.size >= PREPARED_MAX) prepared.clear();
     prepared.set(text, p);
   }
@@ -67,14 +70,16 @@ function prepare(text: string): Prepared {
 
 /** Jaccard similarity of the word sets of two normalized lines. */
 export function wordJaccard(a: string, b: string): number {
-  return jaccardOfSets(new Set(a.split(" ").filter(Boolean)), new Set(b.split(" ").filter(Boolean)));
+  const wa = new Set(a.split(" ").filter(Boolean));
+  return jaccardOfSets([...wa], new Set(b.split(" ").filter(Boolean)));
 }
 
-function jaccardOfSets(wa: Set<string>, wb: Set<string>): number {
-  if (wa.size === 0 && wb.size === 0) return 1;
+/** Jaccard similarity of two word sets, the first given as its distinct words. */
+function jaccardOfSets(wa: readonly string[], wb: Set<string>): number {
+  if (wa.length === 0 && wb.size === 0) return 1;
   let shared = 0;
-  for (const w of wa) if (wb.has(w)) shared++;
-  return shared / (wa.size + wb.size - shared);
+  for (let i = 0; i < wa.length; i++) if (wb.has(wa[i]!)) shared++;
+  return shared / (wa.length + wb.size - shared);
 }
 
 /** Words of the longest run that two normalized lines share verbatim (longest common substring of words). */
@@ -82,16 +87,39 @@ export function longestSharedRun(a: string, b: string): number {
   return longestRunOfWords(a.split(" ").filter(Boolean), b.split(" ").filter(Boolean));
 }
 
+/**
+ * Two rows of scratch space, grown on demand and shared by every comparison: a reply is compared
+ * with 30 recent lines, and fresh typed arrays for each were a tenth of what a reply allocated.
+ * The comparisons are synchronous and never nested, so one pair is enough.
+ */
+let scratchA = new Int32Array(64);
+let scratchB = new Int32Array(64);
+
+/** Grows the scratch rows to at least `size` cells; only the first `size` are meaningful. */
+function ensureScratch(size: number): void {
+  if (scratchA.length < size) {
+    const grown = Math.max(size, scratchA.length * 2);
+    scratchA = new Int32Array(grown);
+    scratchB = new Int32Array(grown);
+  }
+}
+
 function longestRunOfWords(wa: readonly string[], wb: readonly string[]): number {
   let best = 0;
-  let prev = new Int32Array(wb.length + 1);
-  let cur = new Int32Array(wb.length + 1);
+  ensureScratch(wb.length + 1);
+  let prev = scratchA;
+  let cur = scratchB;
+  prev.fill(0, 0, wb.length + 1);
+  cur.fill(0, 0, wb.length + 1);
   for (let i = 1; i <= wa.length; i++) {
     for (let j = 1; j <= wb.length; j++) {
       cur[j] = wa[i - 1] === wb[j - 1] ? prev[j - 1]! + 1 : 0;
       if (cur[j]! > best) best = cur[j]!;
     }
-    [prev, cur] = [cur, prev];
+    // A temporary, not `[prev, cur] = [cur, prev]`: that allocates an array per row.
+    const row = prev;
+    prev = cur;
+    cur = row;
   }
   return best;
 }
@@ -126,8 +154,10 @@ export function boundedEditDistance(a: string, b: string, limit: number): number
   const over = limit + 1;
   if (Math.abs(a.length - b.length) > limit) return over;
   const n = b.length;
-  let prev = new Int32Array(n + 1);
-  let cur = new Int32Array(n + 1);
+  // Every cell read below is written first in this call, so the rows need no clearing.
+  ensureScratch(n + 1);
+  let prev = scratchA;
+  let cur = scratchB;
   for (let j = 0; j <= n; j++) prev[j] = j <= limit ? j : over;
   for (let i = 1; i <= a.length; i++) {
     const from = Math.max(1, i - limit);
@@ -149,7 +179,10 @@ export function boundedEditDistance(a: string, b: string, limit: number): number
     }
     if (to < n) cur[to + 1] = over;
     if (rowMin > limit) return over;
-    [prev, cur] = [cur, prev];
+    // A temporary, not `[prev, cur] = [cur, prev]`: that allocates an array per row.
+    const row = prev;
+    prev = cur;
+    cur = row;
   }
   return Math.min(prev[n]!, over);
 }
@@ -167,7 +200,7 @@ function similarityPrepared(pa: Prepared, pb: Prepared, atLeast: number): number
   const na = pa.norm;
   const nb = pb.norm;
   if (na === nb) return 1;
-  const jaccard = jaccardOfSets(pa.set, pb.set);
+  const jaccard = jaccardOfSets(pa.distinct, pb.set);
   if (jaccard >= atLeast && atLeast > 0) return jaccard;
   const longest = Math.max(na.length, nb.length);
   if (longest === 0) return 1;

@@ -157,6 +157,21 @@ function plainEditDistance(a: string, b: string): number {
 }
 
 /** The filter's rule written plainly (every line normalized anew, full edit distance): the oracle. */
+/** Longest run of words two lines share, by trying every pair of starting points. */
+function plainLongestRun(a: string, b: string): number {
+  const wa = a.split(" ").filter(Boolean);
+  const wb = b.split(" ").filter(Boolean);
+  let best = 0;
+  for (let i = 0; i < wa.length; i++) {
+    for (let j = 0; j < wb.length; j++) {
+      let k = 0;
+      while (i + k < wa.length && j + k < wb.length && wa[i + k] === wb[j + k]) k++;
+      best = Math.max(best, k);
+    }
+  }
+  return best;
+}
+
 function plainVerdict(text: string, bot: string[], chat: string[], threshold: number): string {
   const similar = (a: string, b: string) => {
     const na = normalizeLine(a);
@@ -168,7 +183,7 @@ function plainVerdict(text: string, bot: string[], chat: string[], threshold: nu
   const copies = (line: string, source: string) => {
     const nl = normalizeLine(line);
     const words = nl.split(" ").filter(Boolean).length;
-    const run = longestSharedRun(nl, normalizeLine(source));
+    const run = plainLongestRun(nl, normalizeLine(source));
     return words >= COPY_MIN_WORDS && run >= COPY_MIN_WORDS && run >= COPY_MIN_SHARE * words;
   };
   if (bot.some((b) => similar(text, b) >= threshold)) return "repeat";
@@ -209,6 +224,23 @@ Deno.test("the fast comparison gives the plain rule's answers", async (t) => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  await t.step("rows reused across calls: long, short and long again", () => {
+    // The rows are shared scratch space that grows on demand; a stale cell from a longer call must
+    // never leak into a shorter one, nor a grown row lose what a comparison needs.
+    const text = (max: number) => fc.string({ maxLength: max, unit: fc.constantFrom("a", "b", " ") });
+    const pair = fc.oneof(fc.tuple(text(8), text(8)), fc.tuple(text(300), text(300)));
+    const words = fc.array(fc.constantFrom("a", "b", "c"), { maxLength: 150 }).map((w) => w.join(" "));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(pair, fc.nat(320)), { maxLength: 6 }), words, words, (pairs, x, y) => {
+        for (const [[a, b], limit] of pairs) {
+          assert.equal(boundedEditDistance(a, b, limit), Math.min(plainEditDistance(a, b), limit + 1));
+        }
+        assert.equal(longestSharedRun(x, y), plainLongestRun(x, y));
+      }),
+      { numRuns: 150 },
     );
   });
 
