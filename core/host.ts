@@ -31,7 +31,8 @@ import { isTimedOut, raceDeadline } from "./deadline.ts";
 import { describeError } from "./errors.ts";
 import { runGeneration, runOutputFilters } from "./generation.ts";
 import { mentionMatcher, type MessageFacts, messageFacts } from "./message_facts.ts";
-import type { PluginSet } from "./plugin_set.ts";
+import type { Outcome, PluginSet } from "./plugin_set.ts";
+import type { PluginHandle } from "./plugin_handle.ts";
 import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { HourlyCounters, type MetricRowWriter } from "./hourly_counters.ts";
@@ -117,6 +118,14 @@ interface IngestContext {
   facts?: MessageFacts;
 }
 
+/** What the next stage returns: `undefined` when the rest of the chain finished synchronously. */
+type Next = () => Promise<void> | void;
+
+/** The cooldown plugins' combined answer for one trigger. */
+type GateResult = { allow: true } | { allow: false; reason: string };
+
+const ALLOWED: GateResult = Object.freeze({ allow: true });
+
 /** One event in this many is timed per stage (clank_middleware_duration_seconds is a sample). */
 const TIMING_SAMPLE = 8;
 
@@ -156,9 +165,9 @@ export class Host implements ControlApi {
   readonly #recent = new RingBuffer<RecentLine>(1000);
   readonly #listeners = new Set<(line: RecentLine) => void>();
   readonly #started = performance.now();
-  readonly #run: (ctx: IngestContext) => Promise<void>;
+  readonly #run: (ctx: IngestContext) => Promise<void> | void;
   /** The same pipeline with per-stage timing; every TIMING_SAMPLE-th event takes it. */
-  readonly #runTimed: (ctx: IngestContext) => Promise<void>;
+  readonly #runTimed: (ctx: IngestContext) => Promise<void> | void;
   /** The last command task per channel, so a channel's commands apply in the order they were sent. */
   readonly #commandChains = new Map<string, Promise<void>>();
   #isMention: (text: string) => boolean;
@@ -314,7 +323,10 @@ export class Host implements ControlApi {
     // Timing every stage of every line costs more than some stages themselves: sample instead.
     // Random, not every n-th: a fixed stride can line up with a fixed pattern of events.
     const run = Math.random() < 1 / TIMING_SAMPLE ? this.#runTimed : this.#run;
-    const done = run(ctx).catch(() => {});
+    const pending = run(ctx);
+    // Handled synchronously (every stage and plugin answered at once): nothing is in flight.
+    if (pending === undefined) return;
+    const done = pending.catch(() => {});
     this.#inflight.add(done);
     void done.finally(() => this.#inflight.delete(done));
   }
@@ -332,22 +344,46 @@ export class Host implements ControlApi {
     ];
   }
 
-  async #errorBoundary(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  // The stages below return `next()` as it is and wait only where something is pending: most chat
+  // lines meet only synchronous handlers and then cost no promise (see compose.ts).
+
+  #errorBoundary(ctx: IngestContext, next: Next): Promise<void> | void {
+    let pending: Promise<void> | void;
     try {
-      await next();
+      pending = next();
     } catch (err) {
+      this.#eventFailed(ctx, err);
+      this.#leave(ctx);
+      return;
+    }
+    if (pending === undefined) {
+      this.#leave(ctx);
+      return;
+    }
+    return pending.then(() => this.#leave(ctx), (err) => {
+      this.#eventFailed(ctx, err);
+      this.#leave(ctx);
+    });
+  }
+
+  #eventFailed(ctx: IngestContext, err: unknown): void {
+    try {
       this.#metrics.pluginFailures.inc({ plugin: "core", reason: "threw" });
       this.#log.error("Event handling failed; the bot goes on", {
         event: ctx.event.type,
         channel: "channel" in ctx.event ? ctx.event.channel : undefined,
         error: describeError(err),
       });
-    } finally {
-      if (ctx.ticket !== undefined) ctx.state?.order.leave(ctx.ticket);
+    } catch {
+      // Reporting must never keep the channel's turnstile closed.
     }
   }
 
-  async #facts(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  #leave(ctx: IngestContext): void {
+    if (ctx.ticket !== undefined) ctx.state?.order.leave(ctx.ticket);
+  }
+
+  #facts(ctx: IngestContext, next: Next): Promise<void> | void {
     const event = ctx.event;
     if (event.type === "message") {
       if (ctx.state === undefined) return;
@@ -366,14 +402,21 @@ export class Host implements ControlApi {
       this.#hourly.add(event.channel, "chat_lines", event.time);
       ctx.state.messagesSeen++;
     }
-    await next();
+    return next();
   }
 
-  async #inputFilters(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  /** Asks the input filters in turn, from `from` on; the list is the one in use when the line arrived. */
+  #inputFilters(
+    ctx: IngestContext,
+    next: Next,
+    filters: readonly PluginHandle[] = this.#plugins.filtersIn,
+    from = 0,
+  ): Promise<void> | void {
     const event = ctx.event;
     if (event.type === "message" && ctx.state !== undefined) {
-      for (const filter of this.#plugins.filtersIn) {
-        const outcome = await this.#plugins.call<FilterVerdict>(filter, "check", {
+      for (let i = from; i < filters.length; i++) {
+        const filter = filters[i]!;
+        const outcome = this.#plugins.callNow<FilterVerdict>(filter, "check", {
           direction: "in",
           channel: event.channel,
           user: event.user,
@@ -381,30 +424,42 @@ export class Host implements ControlApi {
           settings: ctx.state.settings,
           bot: this.bot,
         });
-        if (!outcome.ok) continue;
-        const verdict = outcome.value;
-        if (verdict.action === "drop") {
-          this.#metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "in" });
-          this.#log.debug("Chat line blocked", {
-            channel: event.channel,
-            plugin: filter.meta.name,
-            event: "blocked",
-            reason: verdict.reason,
-          });
-          return;
+        if (outcome instanceof Promise) {
+          return outcome.then((o) =>
+            this.#kept(event, filter, o) ? this.#inputFilters(ctx, next, filters, i + 1) : undefined
+          );
         }
-        if (verdict.action === "rewrite") event.text = verdict.text;
+        if (!this.#kept(event, filter, outcome)) return;
       }
     }
-    await next();
+    return next();
   }
 
-  async #inOrder(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
-    if (ctx.ticket !== undefined) await ctx.state!.order.enter(ctx.ticket);
-    await next();
+  /** Applies one input filter's verdict to the line; false when the filter dropped it. */
+  #kept(event: MessageEvent, filter: PluginHandle, outcome: Outcome<FilterVerdict>): boolean {
+    if (!outcome.ok) return true;
+    const verdict = outcome.value;
+    if (verdict.action === "drop") {
+      this.#metrics.linesBlocked.inc({ filter: filter.meta.name, direction: "in" });
+      this.#log.debug("Chat line blocked", {
+        channel: event.channel,
+        plugin: filter.meta.name,
+        event: "blocked",
+        reason: verdict.reason,
+      });
+      return false;
+    }
+    if (verdict.action === "rewrite") event.text = verdict.text;
+    return true;
   }
 
-  async #bookkeeping(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  #inOrder(ctx: IngestContext, next: Next): Promise<void> | void {
+    const ticket = ctx.ticket;
+    if (ticket === undefined || ctx.state!.order.isTurn(ticket)) return next();
+    return ctx.state!.order.enter(ticket).then(next);
+  }
+
+  #bookkeeping(ctx: IngestContext, next: Next): Promise<void> | void {
     const event = ctx.event;
     const state = ctx.state;
     this.#sendQueue.onEvent(event);
@@ -468,7 +523,7 @@ export class Host implements ControlApi {
         for (const c of this.#channels.values()) c.joined = false;
         break;
     }
-    await next();
+    return next();
   }
 
   #recordChat(event: MessageEvent, state: ChannelState, facts: MessageFacts): void {
@@ -500,22 +555,26 @@ export class Host implements ControlApi {
     );
   }
 
-  async #observe(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  #observe(ctx: IngestContext, next: Next): Promise<void> | void {
     const event = ctx.event;
     // Ticks and connection events reach observers too, but a line for a channel we do not track does not.
-    if (!("channel" in event) || ctx.state !== undefined) await this.#notify(event);
-    await next();
+    if ("channel" in event && ctx.state === undefined) return next();
+    const notified = this.#notify(event);
+    return notified === undefined ? next() : notified.then(next);
   }
 
-  async #notify(event: ObservedEvent): Promise<void> {
-    const observers = this.#plugins.observers;
-    if (observers.length === 1) await this.#plugins.call(observers[0]!, "observe", event);
-    else if (observers.length > 1) {
-      await Promise.all(observers.map((p) => this.#plugins.call(p, "observe", event)));
+  /** Hands an event to every observer at once; a promise only when one of them is still busy with it. */
+  #notify(event: ObservedEvent): Promise<void> | void {
+    let busy: Promise<unknown>[] | undefined;
+    for (const observer of this.#plugins.observers) {
+      const outcome = this.#plugins.callNow(observer, "observe", event);
+      if (outcome instanceof Promise) (busy ??= []).push(outcome);
     }
+    if (busy === undefined) return;
+    return Promise.all(busy).then(() => {});
   }
 
-  async #commands(ctx: IngestContext, next: () => Promise<void>): Promise<void> {
+  #commands(ctx: IngestContext, next: Next): Promise<void> | void {
     if (ctx.event.type === "message" && ctx.facts?.ourCommand) {
       // Tracked, not awaited: a reply waiting out slow mode or a model check against Ollama must not
       // hold up the channel's chat, bans and mentions behind it.
@@ -533,18 +592,19 @@ export class Host implements ControlApi {
       this.#track(run.then(() => {}));
       return;
     }
-    await next();
+    return next();
   }
 
-  async #triggers(ctx: IngestContext): Promise<void> {
+  #triggers(ctx: IngestContext): Promise<void> | void {
     const event = ctx.event;
     if (event.type === "tick") {
-      await Promise.all(
-        [...this.#channels.values()].filter((c) => c.joined || this.#transport.readOnly).map((c) =>
-          this.#maybeSpontaneous(c, event.time)
-        ),
-      );
-      return;
+      const busy: Promise<void>[] = [];
+      for (const c of this.#channels.values()) {
+        if (!c.joined && !this.#transport.readOnly) continue;
+        const pending = this.#maybeSpontaneous(c, event.time);
+        if (pending !== undefined) busy.push(pending);
+      }
+      return busy.length === 0 ? undefined : Promise.all(busy).then(() => {});
     }
     if (event.type !== "message" || ctx.state === undefined || ctx.facts === undefined) return;
     const state = ctx.state;
@@ -556,39 +616,57 @@ export class Host implements ControlApi {
         this.#decide({ ...who, outcome: "skipped", reason: "user is banned or timed out" });
         return;
       }
-      const gate = await this.#gate("mention", state, event.time, event.user);
-      if (!gate.allow) {
-        this.#decide({ ...who, outcome: "skipped", reason: `cooldown: ${gate.reason}` });
-        return;
-      }
-      this.#decide({ ...who, outcome: "queued", text: event.text });
-      state.queue.pushMention({
-        trigger: "mention",
-        channel: state.name,
-        time: event.time,
-        mention: { id: event.id, user: event.user, displayName: event.displayName, text: event.text },
-      }, state.settings.mention_queue);
+      const gate = this.#gate("mention", state, event.time, event.user);
+      if (gate instanceof Promise) return gate.then((g) => this.#mentionGated(state, event, g));
+      this.#mentionGated(state, event, gate);
       return;
     }
-    await this.#maybeSpontaneous(state, event.time);
+    return this.#maybeSpontaneous(state, event.time);
   }
 
-  async #maybeSpontaneous(state: ChannelState, now: number): Promise<void> {
+  #mentionGated(state: ChannelState, event: MessageEvent, gate: GateResult): void {
+    const who = { channel: state.name, trigger: "mention" as const, user: event.user, time: event.time };
+    if (!gate.allow) {
+      this.#decide({ ...who, outcome: "skipped", reason: `cooldown: ${gate.reason}` });
+      return;
+    }
+    this.#decide({ ...who, outcome: "queued", text: event.text });
+    state.queue.pushMention({
+      trigger: "mention",
+      channel: state.name,
+      time: event.time,
+      mention: { id: event.id, user: event.user, displayName: event.displayName, text: event.text },
+    }, state.settings.mention_queue);
+  }
+
+  #maybeSpontaneous(state: ChannelState, now: number): Promise<void> | void {
     if (state.queue.hasSpontaneous) return;
-    if (!(await this.#gate("spontaneous", state, now)).allow) return;
+    const gate = this.#gate("spontaneous", state, now);
+    if (gate instanceof Promise) return gate.then((g) => this.#spontaneousGated(state, now, g));
+    this.#spontaneousGated(state, now, gate);
+  }
+
+  #spontaneousGated(state: ChannelState, now: number, gate: GateResult): void {
+    if (!gate.allow) return;
     this.#decide({ channel: state.name, trigger: "spontaneous", outcome: "queued", time: now });
     state.queue.pushSpontaneous({ trigger: "spontaneous", channel: state.name, time: now });
   }
 
-  /** Asks every cooldown plugin for a trigger; all must allow. A failing gate counts as "no". */
-  async #gate(
+  /**
+   * Asks every cooldown plugin for a trigger, from `from` on; all must allow. A failing gate counts
+   * as "no". Synchronous while the gates answer synchronously.
+   */
+  #gate(
     trigger: TriggerKind,
     state: ChannelState,
     time: number,
     user?: string,
-  ): Promise<{ allow: true } | { allow: false; reason: string }> {
-    for (const gate of this.#plugins.gates(trigger)) {
-      const outcome = await this.#plugins.call<GateVerdict>(gate, "gate", {
+    gates: readonly PluginHandle[] = this.#plugins.gates(trigger),
+    from = 0,
+  ): GateResult | Promise<GateResult> {
+    for (let i = from; i < gates.length; i++) {
+      const gate = gates[i]!;
+      const outcome = this.#plugins.callNow<GateVerdict>(gate, "gate", {
         trigger,
         channel: state.name,
         user,
@@ -596,17 +674,32 @@ export class Host implements ControlApi {
         contextSize: state.contextLines,
         time,
       });
-      if (!outcome.ok) return { allow: false, reason: `${gate.meta.name} failed` };
-      if (!outcome.value.allow) {
-        // Spontaneous checks run on every line; "not enough lines yet" is the normal state, not a skip.
-        if (trigger === "mention" || outcome.value.reason !== "threshold") {
-          const reason = this.#metrics.cooldownReasons.of(outcome.value.reason);
-          this.#metrics.cooldownSkips.inc({ channel: state.name, trigger, reason });
-        }
-        return { allow: false, reason: outcome.value.reason };
+      if (outcome instanceof Promise) {
+        return outcome.then((o) =>
+          this.#refusal(trigger, state, gate, o) ?? this.#gate(trigger, state, time, user, gates, i + 1)
+        );
       }
+      const refused = this.#refusal(trigger, state, gate, outcome);
+      if (refused !== undefined) return refused;
     }
-    return { allow: true };
+    return ALLOWED;
+  }
+
+  /** One gate's answer as a refusal (counted), or `undefined` when it allows. */
+  #refusal(
+    trigger: TriggerKind,
+    state: ChannelState,
+    gate: PluginHandle,
+    outcome: Outcome<GateVerdict>,
+  ): GateResult | undefined {
+    if (!outcome.ok) return { allow: false, reason: `${gate.meta.name} failed` };
+    if (outcome.value.allow) return undefined;
+    // Spontaneous checks run on every line; "not enough lines yet" is the normal state, not a skip.
+    if (trigger === "mention" || outcome.value.reason !== "threshold") {
+      const reason = this.#metrics.cooldownReasons.of(outcome.value.reason);
+      this.#metrics.cooldownSkips.inc({ channel: state.name, trigger, reason });
+    }
+    return { allow: false, reason: outcome.value.reason };
   }
 
   // ---------------------------------------------------------------- generation and sending

@@ -56,6 +56,9 @@ export function checkStoreKey(key: unknown): asserts key is string {
   }
 }
 
+/** The outcome of every successful `observe` (its value is always `undefined`); never mutated. */
+const DONE: CallOutcome<undefined> = Object.freeze({ ok: true, value: undefined });
+
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null &&
     typeof (v as { then?: unknown }).then === "function";
@@ -166,31 +169,68 @@ class InProcessPluginHandle implements PluginHandle {
     return this.#health.disabled || this.#closed;
   }
 
-  async call<T = unknown>(
+  call<T = unknown>(
     method: PluginMethod,
     input: unknown,
     options?: { timeoutMs?: number },
   ): Promise<CallOutcome<T>> {
+    try {
+      const outcome = this.#invoke<T>(method, input, options?.timeoutMs);
+      return outcome instanceof Promise ? outcome : Promise.resolve(outcome);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  callNow<T = unknown>(method: PluginMethod, input: unknown): CallOutcome<T> | Promise<CallOutcome<T>> {
+    return this.#invoke<T>(method, input, undefined);
+  }
+
+  #invoke<T>(
+    method: PluginMethod,
+    input: unknown,
+    timeoutMs: number | undefined,
+  ): CallOutcome<T> | Promise<CallOutcome<T>> {
     if (this.#closed || this.#health.disabled) return this.#health.disabledOutcome();
     const fn = (this.#plugin as unknown as Record<string, unknown>)[method];
     if (typeof fn !== "function") {
       // Every plugin may observe; one without observe() simply has nothing to do.
-      if (method === "observe") return { ok: true, value: undefined as T };
+      if (method === "observe") return DONE as CallOutcome<T>;
       return { ok: false, reason: "threw", error: `Plugin "${this.meta.name}" has no ${method}() handler` };
     }
     let result: unknown;
     try {
       result = fn.call(this.#plugin, input, this.#api);
-      // Only async handlers pay for a timer; a sync one has already finished.
-      if (isThenable(result)) {
-        const timeoutMs = options?.timeoutMs ?? this.#timeoutMs;
-        result = await raceDeadline(result, timeoutMs);
-        if (isTimedOut(result)) {
-          return this.#health.failed("timeout", `${method}() did not answer within ${timeoutMs} ms`);
-        }
-      }
     } catch (err) {
       return this.#health.failed("threw", `${method}() threw ${describeError(err)}`);
+    }
+    // Only async handlers pay for a timer and a promise; a sync one has already finished.
+    if (isThenable(result)) return this.#settle<T>(method, result, timeoutMs ?? this.#timeoutMs);
+    return this.#checked<T>(method, result);
+  }
+
+  async #settle<T>(
+    method: PluginMethod,
+    pending: PromiseLike<unknown>,
+    timeoutMs: number,
+  ): Promise<CallOutcome<T>> {
+    let result: unknown;
+    try {
+      result = await raceDeadline(pending, timeoutMs);
+    } catch (err) {
+      return this.#health.failed("threw", `${method}() threw ${describeError(err)}`);
+    }
+    if (isTimedOut(result)) {
+      return this.#health.failed("timeout", `${method}() did not answer within ${timeoutMs} ms`);
+    }
+    return this.#checked<T>(method, result);
+  }
+
+  #checked<T>(method: PluginMethod, result: unknown): CallOutcome<T> {
+    // An observer's answer is ignored: one shared outcome instead of a fresh object per chat line.
+    if (method === "observe") {
+      this.#health.succeeded();
+      return DONE as CallOutcome<T>;
     }
     const checked = checkPluginOutput(method, result);
     if (!checked.ok) return this.#health.failed("malformed", checked.error);

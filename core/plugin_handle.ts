@@ -1,6 +1,6 @@
 /**
  * The host's view of a loaded plugin, the same whether it runs in-process or in a Worker.
- * The pipeline only ever calls `call`; the handle applies the deadline, validates the reply and
+ * The pipeline only ever calls `call` (or `callNow`); the handle applies the deadline, validates the reply and
  * counts failures.
  * @module
  */
@@ -51,6 +51,13 @@ export interface PluginHandle {
     input: unknown,
     options?: { timeoutMs?: number },
   ): Promise<CallOutcome<T>>;
+  /**
+   * Like `call`, but answers without a promise when the handler answered synchronously (an
+   * in-process plugin whose handler is not async). The pipeline calls plugins this way, so a chat
+   * line that meets only synchronous handlers allocates no promise on its way through. Optional:
+   * handles without it (a Worker's) are called through `call`.
+   */
+  callNow?<T = unknown>(method: PluginMethod, input: unknown): CallOutcome<T> | Promise<CallOutcome<T>>;
   /** Runs the plugin's teardown and releases its resources (a Worker is terminated). */
   close(): Promise<void>;
 }

@@ -3,12 +3,21 @@
  * around every call. Built-in and sandboxed plugins look the same here.
  * @module
  */
-import type { PluginHandle, PluginMethod } from "./plugin_handle.ts";
+import type { CallOutcome, PluginHandle, PluginMethod } from "./plugin_handle.ts";
 import type { Metrics } from "./metrics.ts";
 import type { TriggerKind } from "../plugins/sdk.ts";
 
 /** One plugin call in this many is timed (clank_middleware_duration_seconds is a sample). */
 const TIMING_SAMPLE = 8;
+
+/** A call's outcome as the pipeline sees it; a failure was already logged and counted by the handle. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const DISABLED: Outcome<never> = Object.freeze({ ok: false, error: "disabled" });
+
+function toOutcome<T>(outcome: CallOutcome<T>): Outcome<T> {
+  return outcome.ok ? outcome : { ok: false, error: outcome.error };
+}
 
 /** Plugins by role. */
 export class PluginSet {
@@ -62,25 +71,40 @@ export class PluginSet {
     method: PluginMethod,
     input: unknown,
     options?: { timeoutMs?: number },
-  ): Promise<{ ok: true; value: T } | { ok: false; error: string }> {
-    if (plugin.disabled) return { ok: false, error: "disabled" };
+  ): Promise<Outcome<T>> {
+    if (plugin.disabled) return DISABLED;
     // One call in TIMING_SAMPLE is timed: reading the clock and updating a histogram on every call
     // would cost more than a typical in-process handler.
     // Random, not every n-th call: a fixed stride lines up with the fixed number of calls per line.
     if (Math.random() >= 1 / TIMING_SAMPLE) {
-      const outcome = await plugin.call<T>(method, input, options);
-      return outcome.ok ? outcome : { ok: false, error: outcome.error };
+      return toOutcome(await plugin.call<T>(method, input, options));
     }
     const started = performance.now();
     try {
-      const outcome = await plugin.call<T>(method, input, options);
-      return outcome.ok ? outcome : { ok: false, error: outcome.error };
+      return toOutcome(await plugin.call<T>(method, input, options));
     } finally {
       this.#metrics.middlewareDuration.observe(
         { plugin: plugin.meta.name, stage: method },
         (performance.now() - started) / 1000,
       );
     }
+  }
+
+  /**
+   * Like {@link call}, but without a promise when the plugin answered synchronously: the
+   * pipeline's per-line calls. Timed calls and handles without `callNow` go through {@link call}.
+   */
+  callNow<T>(
+    plugin: PluginHandle,
+    method: PluginMethod,
+    input: unknown,
+  ): Outcome<T> | Promise<Outcome<T>> {
+    if (plugin.disabled) return DISABLED;
+    if (plugin.callNow === undefined || Math.random() < 1 / TIMING_SAMPLE) {
+      return this.call<T>(plugin, method, input);
+    }
+    const outcome = plugin.callNow<T>(method, input);
+    return outcome instanceof Promise ? outcome.then(toOutcome) : toOutcome(outcome);
   }
 
   /** Closes every plugin (teardown, workers terminated). */

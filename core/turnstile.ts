@@ -17,6 +17,11 @@ export class Turnstile {
     return this.#next++;
   }
 
+  /** True when every earlier ticket has left: the holder may go on without waiting. */
+  isTurn(ticket: number): boolean {
+    return ticket === this.#serving;
+  }
+
   /** Resolves when every earlier ticket has left. */
   enter(ticket: number): Promise<void> {
     if (ticket === this.#serving) return Promise.resolve();

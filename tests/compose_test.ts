@@ -28,8 +28,8 @@ Deno.test("compose runs stages in order and stops where next is not called", asy
 
   await t.step("next twice is an error", async () => {
     await rejects(
-      () =>
-        compose<null>([{
+      async () =>
+        await compose<null>([{
           name: "twice",
           run: async (_ctx, next) => {
             await next();
@@ -51,5 +51,66 @@ Deno.test("compose runs stages in order and stops where next is not called", asy
       },
     )(null);
     assertEquals(timings, ["inner", "outer"]);
+  });
+});
+
+Deno.test("compose stays synchronous until a stage waits", async (t) => {
+  await t.step("a chain of synchronous stages returns undefined, having run every stage", () => {
+    const seen: string[] = [];
+    const result = compose<string[]>([
+      { name: "a", run: (ctx, next) => (ctx.push("a>"), next()) },
+      { name: "b", run: (ctx, next) => (ctx.push("b>"), next()) },
+      { name: "c", run: (ctx) => void ctx.push("c") },
+    ])(seen);
+    assertEquals(result, undefined);
+    assertEquals(seen, ["a>", "b>", "c"]);
+  });
+
+  await t.step(
+    "a stage that waits turns the chain into a promise; later stages still run in order",
+    async () => {
+      const seen: string[] = [];
+      let release: () => void = () => {};
+      const waiting = new Promise<void>((r) => release = r);
+      const result = compose<string[]>([
+        { name: "a", run: (ctx, next) => (ctx.push("a"), next()) },
+        { name: "wait", run: (ctx, next) => waiting.then(() => ctx.push("waited")).then(next) },
+        { name: "c", run: (ctx) => void ctx.push("c") },
+      ])(seen);
+      assertEquals(seen, ["a"]);
+      assertEquals(result instanceof Promise, true);
+      release();
+      await result;
+      assertEquals(seen, ["a", "waited", "c"]);
+    },
+  );
+
+  await t.step("a synchronous throw anywhere arrives as a rejected promise", async () => {
+    const result = compose<null>([
+      { name: "a", run: (_ctx, next) => next() },
+      {
+        name: "boom",
+        run: () => {
+          throw new Error("boom");
+        },
+      },
+    ])(null);
+    assertEquals(result instanceof Promise, true);
+    await rejects(() => result as Promise<void>, Error, "boom");
+  });
+
+  await t.step("next twice in a synchronous stage is an error too", async () => {
+    await rejects(
+      async () =>
+        await compose<null>([{
+          name: "twice",
+          run: (_ctx, next) => {
+            next();
+            return next();
+          },
+        }])(null),
+      Error,
+      "more than once",
+    );
   });
 });

@@ -75,6 +75,70 @@ Deno.test("createInProcessPlugin calls handlers and validates their replies", as
   });
 });
 
+Deno.test("callNow answers synchronous handlers without a promise", async (t) => {
+  await t.step("a sync handler's verdict, a throw and a malformed reply come back at once", async () => {
+    const deps = testDeps();
+    const h = await createInProcessPlugin(echoFilter, { source: "t", ...deps, timeoutMs: 100 });
+    assert.deepEqual(h.callNow!("check", filterInput("fine")), { ok: true, value: { action: "pass" } });
+    assert.deepEqual(h.callNow!("observe", { type: "tick", time: 1 }), { ok: true, value: undefined });
+    const throwing = await createInProcessPlugin(
+      filter(() => {
+        throw new TypeError("nope");
+      }),
+      { source: "t", ...deps, timeoutMs: 100 },
+    );
+    assert.deepEqual(throwing.callNow!("check", filterInput("x")), {
+      ok: false,
+      reason: "threw",
+      error: "check() threw TypeError: nope",
+    });
+    const malformed = await createInProcessPlugin(filter(() => ({ action: "explode" })), {
+      source: "t",
+      ...deps,
+      timeoutMs: 100,
+    });
+    const out = malformed.callNow!("check", filterInput("x"));
+    assert.equal(out instanceof Promise, false);
+    assert.equal(!(out as { ok: boolean }).ok && (out as { reason: string }).reason, "malformed");
+    // `call` keeps its contract: always a promise, whatever the handler did.
+    const viaCall = h.call("check", filterInput("fine"));
+    assert.equal(viaCall instanceof Promise, true);
+    assert.deepEqual(await viaCall, { ok: true, value: { action: "pass" } });
+    for (const handle of [h, throwing, malformed]) await handle.close();
+  });
+
+  await t.step("an async handler still gets a promise, checked and under the deadline", async () => {
+    const clock = FakeTimers.install({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const deps = testDeps();
+      const h = await createInProcessPlugin(filter(() => Promise.resolve({ action: "drop", reason: "r" })), {
+        source: "t",
+        ...deps,
+        timeoutMs: 2000,
+      });
+      const pending = h.callNow!("check", filterInput("x"));
+      assert.equal(pending instanceof Promise, true);
+      assert.deepEqual(await pending, { ok: true, value: { action: "drop", reason: "r" } });
+      const hung = await createInProcessPlugin(filter(() => new Promise(() => {})), {
+        source: "t",
+        ...deps,
+        timeoutMs: 2000,
+      });
+      const late = hung.callNow!("check", filterInput("x"));
+      await clock.tickAsync(2000);
+      assert.deepEqual(await late, {
+        ok: false,
+        reason: "timeout",
+        error: "check() did not answer within 2000 ms",
+      });
+      await h.close();
+      await hung.close();
+    } finally {
+      clock.uninstall();
+    }
+  });
+});
+
 Deno.test("createInProcessPlugin disables a plugin after repeated consecutive failures", async (t) => {
   await t.step("five failures in a row disable it, with one log line and the metric", async () => {
     const deps = testDeps();

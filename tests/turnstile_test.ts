@@ -30,4 +30,12 @@ Deno.test("Turnstile lets tickets through in order, whatever order they finish t
     gate.leave(c);
     assertEquals(seen, [a, c]);
   });
+
+  await t.step("isTurn says whether a ticket may go on without waiting", () => {
+    const gate = new Turnstile();
+    const a = gate.ticket(), b = gate.ticket();
+    assertEquals([gate.isTurn(a), gate.isTurn(b)], [true, false]);
+    gate.leave(a);
+    assertEquals(gate.isTurn(b), true);
+  });
 });
