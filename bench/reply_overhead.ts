@@ -27,10 +27,10 @@ const BACKGROUND_PER_SECOND = 1000;
 /** Longest wait for one reply before the run fails. */
 const REPLY_TIMEOUT_MS = 10_000;
 /** Channel settings of every run: replies only, no floor, no spontaneous lines. */
-const DEFAULTS = { floor: 0, response: 10, threshold: 200, spontaneous: 3600, mention_queue: 3 };
+export const DEFAULTS = { floor: 0, response: 10, threshold: 200, spontaneous: 3600, mention_queue: 3 };
 
 /** The fakes as one run drives them, wherever they run. */
-interface FakesControl {
+export interface FakesControl {
   ircUrl: string;
   ollamaUrl: string;
   joined(): Promise<void>;
@@ -52,7 +52,7 @@ async function fakesHere(options: ReplyFakesOptions): Promise<FakesControl> {
 }
 
 /** The fakes on a thread of their own (`reply_fakes_worker.ts`), as Twitch and Ollama are in production. */
-async function fakesInWorker(options: ReplyFakesOptions): Promise<FakesControl> {
+export async function fakesInWorker(options: ReplyFakesOptions): Promise<FakesControl> {
   const worker = new Worker(new URL("./reply_fakes_worker.ts", import.meta.url), { type: "module" });
   const waiters = new Map<string, (report: FakesReport) => void>();
   let failure: string | undefined;

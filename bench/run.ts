@@ -20,6 +20,7 @@ export const BENCHMARKS = [
   "sandbox_cost",
   "sandbox_ingest",
   "reply_overhead",
+  "allocation",
   "memory",
   "ingest",
 ] as const;

@@ -74,6 +74,16 @@ export class WordMatcher {
   readonly #root: TrieNode;
   readonly #regexes: RegexEntry[] = [];
   readonly #allowed = new Set<string>();
+  readonly #scan: Scan = {
+    text: "",
+    kinds: new Uint8Array(64),
+    letterBefore: new Uint8Array(64),
+    letterFrom: new Uint8Array(64),
+    start: 0,
+    visited: new Set(),
+    visitedFromStart: new Set(),
+    rejections: 0,
+  };
   #nodes = 0;
   /** Entries compiled (words, phrases and regular expressions). */
   readonly size: number;
@@ -133,13 +143,37 @@ export class WordMatcher {
     return { start: rawStart, end: Math.min(rawEnd, text.length) };
   }
 
+  /**
+   * Grows the per-line arrays to `size` cells. They and the two visited sets are reused from line
+   * to line: fresh ones were a third of what the blocked-words check allocated per chat line. `match`
+   * is synchronous and never re-entered, so one set per matcher is enough.
+   */
+  #scratch(size: number): Scan {
+    const scan = this.#scan;
+    if (scan.kinds.length < size) {
+      const grown = Math.max(size, scan.kinds.length * 2);
+      scan.kinds = new Uint8Array(grown);
+      scan.letterBefore = new Uint8Array(grown);
+      scan.letterFrom = new Uint8Array(grown);
+    }
+    scan.visited.clear();
+    scan.visitedFromStart.clear();
+    scan.rejections = 0;
+    scan.start = 0;
+    return scan;
+  }
+
   #matchWords(text: string): { entry: WordEntry; start: number; end: number } | null {
     const n = text.length;
     if (n === 0 || this.#root.children.size === 0) return null;
-    const kinds = new Uint8Array(n);
+    // Every cell read below (0..n) is written first: the arrays are reused and hold the last line.
+    const scan = this.#scratch(n + 1);
+    scan.text = text;
+    const { kinds, letterBefore, letterFrom } = scan;
     for (let i = 0; i < n; i++) kinds[i] = charKind(text.charCodeAt(i));
-    const letterBefore = new Uint8Array(n + 1);
-    const letterFrom = new Uint8Array(n + 1);
+    kinds[n] = 0;
+    letterBefore[0] = 0;
+    letterFrom[n] = 0;
     for (let i = 1; i <= n; i++) {
       const kind = kinds[i - 1] ?? 0;
       letterBefore[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterBefore[i - 1] ?? 0 : 0;
@@ -148,16 +182,6 @@ export class WordMatcher {
       const kind = kinds[i] ?? 0;
       letterFrom[i] = kind === CharKind.Letter ? 1 : kind === CharKind.Digit ? letterFrom[i + 1] ?? 0 : 0;
     }
-    const scan: Scan = {
-      text,
-      kinds,
-      letterBefore,
-      letterFrom,
-      start: 0,
-      visited: new Set(),
-      visitedFromStart: new Set(),
-      rejections: 0,
-    };
     for (let p = 0; p < n; p++) {
       if (kinds[p] === CharKind.Space || letterBefore[p]) continue;
       if (scan.visitedFromStart.size > 0) scan.visitedFromStart.clear();

@@ -377,3 +377,22 @@ Deno.test("WordMatcher stays fast on adversarial input", () => {
   assert.equal(hit(matcher, "a".repeat(500)), null);
   assert.equal(hit(matcher, "a ".repeat(250)), null);
 });
+
+Deno.test("WordMatcher gives the same answers whatever it matched before (reused scratch space)", () => {
+  // One matcher reuses its per-line arrays and sets; a fresh one per line has nothing to carry over.
+  // Long and short lines, hits and misses, in a random order.
+  const lines = [
+    ...CORPUS.slice(0, 200),
+    ...defaultWords.map((w) => `well ${w.split("").join(".")} then`),
+    // A digit right after the word: whether letters follow decides the boundary, read at the line's end.
+    ...defaultWords.map((w) => `${w}7`),
+  ];
+  const expected = new Map(lines.map((l) => [l, WordMatcher.compile([DEFAULT_LIST]).match(l)]));
+  const shared = WordMatcher.compile([DEFAULT_LIST]);
+  fc.assert(
+    fc.property(fc.shuffledSubarray(lines, { minLength: 20, maxLength: 60 }), (order) => {
+      for (const line of order) assert.deepEqual(shared.match(line), expected.get(line), line);
+    }),
+    { numRuns: 30 },
+  );
+});
