@@ -6,10 +6,12 @@
  * pipelined events must not pay it one by one.
  *
  * Inside a batch, the most frequent messages travel in columns: a run of calls as one `calls`
- * message, a run of answers that are exactly `{ action: "pass" }` or `undefined` as one `passes` or
- * `dones` message ({@link compactHostBatch}, {@link compactWorkerBatch}). Structured clone pays per
- * object: a wrapper object per call cost more to clone than the call's own fields, and reading back
- * and checking a `{ action: "pass" }` object per line cost more than the filter (bench/sandbox_cost.ts).
+ * message (chat-line filter inputs packed into one JSON string), a run of answers that are exactly
+ * `{ action: "pass" }` or `undefined` as one `passes` or `dones` message ({@link compactHostBatch},
+ * {@link compactWorkerBatch}). Structured clone pays per object: a wrapper object per call cost more
+ * to clone than the call's own fields, reading back and checking a `{ action: "pass" }` object per
+ * line cost more than the filter, and reading the filter inputs back cost the Worker more than the
+ * filter too (bench/sandbox_cost.ts).
  * @module
  */
 import type { PluginMeta, PluginMethod } from "./plugin_handle.ts";
@@ -23,8 +25,20 @@ export type HostMessage =
   | { t: "setup"; options: unknown }
   /** Call a handler; answered by `result` (or within `passes`/`dones`) with the same id. */
   | { t: "call"; id: number; method: PluginMethod; input: unknown }
-  /** Consecutive calls: `ids[i]`, `methods[i]` and `inputs[i]` make one call. */
-  | { t: "calls"; ids: number[]; methods: PluginMethod[]; inputs: unknown[] }
+  /**
+   * Consecutive calls: `ids[i]`, `methods[i]` and `inputs[i]` make one call. Chat-line filter inputs
+   * travel in `packed` instead (their `inputs[i]` is `null`): see {@link compactHostBatch}.
+   */
+  | {
+    t: "calls";
+    ids: number[];
+    methods: PluginMethod[];
+    inputs: unknown[];
+    /** JSON of {@link PACKED_FIELDS}-long rows: position in the run, then the input's strings. */
+    packed?: string;
+    /** The distinct `settings` objects of the packed inputs, by the index in their row. */
+    shared?: unknown[];
+  }
   /** The answer to a `store` request. */
   | { t: "store_result"; id: number; ok: true; value?: unknown }
   | { t: "store_result"; id: number; ok: false; error: string }
@@ -64,17 +78,67 @@ export function isPlainPass(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
     return false;
   }
-  const keys = Object.keys(value);
-  return keys.length === 1 && keys[0] === "action" && (value as { action: unknown }).action === "pass";
+  if ((value as { action: unknown }).action !== "pass") return false;
+  // Counted, not listed: Object.keys would cost an array per answer on the Worker's busy thread.
+  let keys = 0;
+  for (const _ in value) keys++;
+  return keys === 1;
 }
 
-/** Turns each run of `call` messages into one `calls` message; other messages keep their place. */
+/** Values per packed row: position, direction, channel, user, text, bot, settings index. */
+export const PACKED_FIELDS = 7;
+
+/**
+ * True for a filter input of a chat line as the host builds it: a plain object with exactly
+ * `direction`, `channel`, `user`, `text`, `bot` (strings) and `settings` (an object). Anything else,
+ * such as an output filter's `recent` lists, travels by structured clone.
+ */
+function isPackable(input: unknown): input is {
+  direction: string;
+  channel: string;
+  user: string;
+  text: string;
+  settings: object;
+  bot: string;
+} {
+  if (typeof input !== "object" || input === null || Object.getPrototypeOf(input) !== Object.prototype) {
+    return false;
+  }
+  const f = input as Record<string, unknown>;
+  if (
+    typeof f.direction !== "string" || typeof f.channel !== "string" || typeof f.user !== "string" ||
+    typeof f.text !== "string" || typeof f.bot !== "string" || typeof f.settings !== "object" ||
+    f.settings === null
+  ) return false;
+  // Counting with for-in allocates nothing; Object.keys would cost an array per chat line.
+  let keys = 0;
+  for (const _ in f) keys++;
+  return keys === 6;
+}
+
+/**
+ * Turns each run of `call` messages into one `calls` message; other messages keep their place.
+ * The filter inputs of chat lines (one per line and filter, the bulk of the traffic) travel as one
+ * JSON string per run, their shared `settings` objects once: reading such an object back from a
+ * structured clone was the Worker's largest cost, more than the filter itself (bench/sandbox_cost.ts).
+ */
 export function compactHostBatch(batch: readonly HostMessage[]): HostMessage[] {
   const out: HostMessage[] = [];
   let run: Extract<HostMessage, { t: "calls" }> | undefined;
+  let rows: unknown[] = [];
+  let shared = new Map<object, number>();
+  const finish = () => {
+    if (run !== undefined && rows.length > 0) {
+      run.packed = JSON.stringify(rows);
+      run.shared = [...shared.keys()];
+      rows = [];
+      shared = new Map();
+    }
+    run = undefined;
+  };
   for (const m of batch) {
     if (m.t !== "call") {
-      run = undefined;
+      finish();
       out.push(m);
       continue;
     }
@@ -82,11 +146,37 @@ export function compactHostBatch(batch: readonly HostMessage[]): HostMessage[] {
       run = { t: "calls", ids: [], methods: [], inputs: [] };
       out.push(run);
     }
+    const input = m.input;
+    if (m.method === "check" && isPackable(input)) {
+      let index = shared.get(input.settings);
+      if (index === undefined) shared.set(input.settings, index = shared.size);
+      rows.push(run.ids.length, input.direction, input.channel, input.user, input.text, input.bot, index);
+      run.inputs.push(null);
+    } else run.inputs.push(input);
     run.ids.push(m.id);
     run.methods.push(m.method);
-    run.inputs.push(m.input);
   }
+  finish();
   return out;
+}
+
+/** The inputs of a `calls` message, with its packed filter inputs put back in their places. */
+export function unpackInputs(m: Extract<HostMessage, { t: "calls" }>): unknown[] {
+  if (m.packed === undefined) return m.inputs;
+  const rows = JSON.parse(m.packed) as unknown[];
+  const shared = m.shared ?? [];
+  const inputs = m.inputs;
+  for (let r = 0; r + PACKED_FIELDS <= rows.length; r += PACKED_FIELDS) {
+    inputs[rows[r] as number] = {
+      direction: rows[r + 1],
+      channel: rows[r + 2],
+      user: rows[r + 3],
+      text: rows[r + 4],
+      settings: shared[rows[r + 6] as number],
+      bot: rows[r + 5],
+    };
+  }
+  return inputs;
 }
 
 /**

@@ -10,7 +10,13 @@
 import { describeError } from "./errors.ts";
 import type { PluginMethod } from "./plugin_handle.ts";
 import { pluginLabel, validatePluginDefinition, validatePluginOptions } from "./plugin_validation.ts";
-import { compactWorkerBatch, type HostMessage, Outbox, type WorkerMessage } from "./sandbox_protocol.ts";
+import {
+  compactWorkerBatch,
+  type HostMessage,
+  Outbox,
+  unpackInputs,
+  type WorkerMessage,
+} from "./sandbox_protocol.ts";
 import type { Plugin, PluginApi } from "../plugins/sdk.ts";
 
 /** The parts of the Worker global scope used here (typed locally so this file checks with the default libs). */
@@ -164,9 +170,11 @@ function handle(m: HostMessage): void {
     case "call":
       call(m.id, m.method, m.input);
       break;
-    case "calls":
-      for (let i = 0; i < m.ids.length; i++) call(m.ids[i]!, m.methods[i]!, m.inputs[i]);
+    case "calls": {
+      const inputs = unpackInputs(m);
+      for (let i = 0; i < m.ids.length; i++) call(m.ids[i]!, m.methods[i]!, inputs[i]);
       break;
+    }
     case "store_result": {
       const w = storeWaiters.get(m.id);
       storeWaiters.delete(m.id);

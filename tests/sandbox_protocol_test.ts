@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import {
   compactHostBatch,
   compactWorkerBatch,
@@ -6,6 +7,7 @@ import {
   isPlainPass,
   MAX_BATCH,
   Outbox,
+  unpackInputs,
   type WorkerMessage,
 } from "../core/sandbox_protocol.ts";
 
@@ -140,5 +142,84 @@ Deno.test("batches travel compacted, in order", async (t) => {
       methods: ["check", "check"],
       inputs: [{ text: "line 1" }, { text: "line 2" }],
     }]]);
+  });
+});
+
+/** The calls a batch carries, as the Worker reads them after the post (structured clone, then unpacking). */
+function callsAfterPost(batch: HostMessage[]): { id: number; method: string; input: unknown }[] {
+  const out: { id: number; method: string; input: unknown }[] = [];
+  for (const m of structuredClone(compactHostBatch(batch))) {
+    if (m.t === "call") out.push({ id: m.id, method: m.method, input: m.input });
+    if (m.t !== "calls") continue;
+    const inputs = unpackInputs(m);
+    m.ids.forEach((id, i) => out.push({ id, method: m.methods[i]!, input: inputs[i] }));
+  }
+  return out;
+}
+
+Deno.test("chat-line filter inputs travel packed and arrive as structured clone would deliver them", async (t) => {
+  const settings = { threshold: 40, persona: 'a "quoted" persona\n', nested: { list: [1, 2] } };
+  const input = (text: string, extra: Record<string, unknown> = {}) => ({
+    direction: "in",
+    channel: "chan",
+    user: "viewer",
+    text,
+    settings,
+    bot: "clankbot",
+    ...extra,
+  });
+
+  await t.step("the usual filter input goes as one JSON string with the settings once", () => {
+    const [m] = compactHostBatch([
+      { t: "call", id: 1, method: "check", input: input("hello") },
+      { t: "call", id: 2, method: "check", input: input("again") },
+    ]);
+    assert.equal(m?.t, "calls");
+    const calls = m as Extract<HostMessage, { t: "calls" }>;
+    assert.deepEqual(calls.inputs, [null, null]);
+    assert.equal(typeof calls.packed, "string");
+    assert.equal(calls.shared?.length, 1);
+    const after = callsAfterPost([
+      { t: "call", id: 1, method: "check", input: input("hello") },
+      { t: "call", id: 2, method: "check", input: input("again") },
+    ]);
+    assert.deepEqual(after.map((c) => c.input), [input("hello"), input("again")]);
+    // One settings object on the host is one on the Worker, as with structured clone.
+    assert.equal(
+      (after[0]!.input as { settings: unknown }).settings,
+      (after[1]!.input as { settings: unknown }).settings,
+    );
+  });
+
+  await t.step("anything else keeps its own shape and place (property)", () => {
+    const text = fc.oneof(
+      fc.string(),
+      fc.constantFrom("\ud800 lone", "a\u2028b", '"quoted"', "emoji 😀", ""),
+    );
+    const anyInput = fc.oneof(
+      { weight: 4, arbitrary: text.map((s) => input(s)) },
+      text.map((s) => input(s, { recent: { bot: ["x"], chat: [] } })),
+      text.map((s) => ({ ...input(s), user: undefined })),
+      text.map((s) => ({ ...input(s), settings: null })),
+      fc.record({ direction: fc.constantFrom("in", "out"), text, channel: fc.string() }),
+      fc.jsonValue(),
+    );
+    const message = fc.oneof(
+      { weight: 6, arbitrary: fc.tuple(fc.constantFrom("check", "observe", "gate"), anyInput) },
+      fc.constant("ping" as const),
+    );
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 12 }), (plan) => {
+        const batch: HostMessage[] = plan.map((p, id) =>
+          p === "ping" ? { t: "ping", id } : { t: "call", id, method: p[0] as "check", input: p[1] }
+        );
+        const expected = structuredClone(batch).filter((m) => m.t === "call").map((m) => {
+          const c = m as Extract<HostMessage, { t: "call" }>;
+          return { id: c.id, method: c.method, input: c.input };
+        });
+        assert.deepStrictEqual(callsAfterPost(batch), expected);
+      }),
+      { numRuns: 400 },
+    );
   });
 });
