@@ -13,20 +13,11 @@
 import "../core/node_warnings.ts";
 import { Session } from "node:inspector/promises";
 import { startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
-import {
-  BENCH_BOT,
-  BENCH_TOKEN,
-  benchConfig,
-  channelNames,
-  launchBot,
-  moderatorBadges,
-  seedSpontaneousCooldown,
-  startBenchBot,
-} from "./bench_bot.ts";
+import { BENCH_BOT, BENCH_TOKEN, channelNames, moderatorBadges, startBenchBot } from "./bench_bot.ts";
 import { renderFrames } from "./ingest.ts";
 import type { Figure } from "./report.ts";
-import { DEFAULTS, fakesInWorker } from "./reply_overhead.ts";
-import { benchMain, type BenchOptions, sleep, waitUntil } from "./suite.ts";
+import { CHANNEL, fakesInWorker, withReplyBot } from "./reply_overhead.ts";
+import { benchMain, type BenchOptions, sleep } from "./suite.ts";
 
 /** Bytes per heap-profiler sample. */
 export const SAMPLING_INTERVAL = 512;
@@ -35,7 +26,6 @@ const WARMUP_LINES = 5_000;
 const LINES = 20_000;
 const WARMUP_MENTIONS = 10;
 const MENTIONS = 60;
-const CHANNEL = "benchchan";
 
 /** The parts of a sampling heap profile this benchmark reads. */
 export interface HeapProfileNode {
@@ -140,20 +130,7 @@ async function perReply(run: number): Promise<{ kb: number; sites: string }> {
     seed: 104_729 * (run + 1),
     onResult: (k) => waiters.get(k)?.(),
   });
-  const dir = await Deno.makeTempDir({ prefix: "clank-bench-alloc-" });
-  let bot: Awaited<ReturnType<typeof launchBot>> | undefined;
-  try {
-    const config = benchConfig({
-      channels: [CHANNEL],
-      ircUrl: fakes.ircUrl,
-      ollamaUrl: fakes.ollamaUrl,
-      dir,
-      defaults: DEFAULTS,
-    });
-    await seedSpontaneousCooldown(config.database.url, config.twitch.channels);
-    bot = await launchBot(config);
-    await fakes.joined();
-    await waitUntil(() => bot!.transport.joined().includes(CHANNEL), "the bench bot to join", 30_000);
+  return await withReplyBot(fakes, async () => {
     const mention = async (k: number) => {
       const answered = new Promise<void>((resolve) => waiters.set(k, resolve));
       fakes.mention(k, `asker_${run}_${k}`);
@@ -168,11 +145,7 @@ async function perReply(run: number): Promise<{ kb: number; sites: string }> {
     const { bytes, sites } = allocationByOwner(head);
     const all = bytes.bot + bytes["tmi.js"] + bytes.other;
     return { kb: all / MENTIONS / 1024, sites: topSites(sites, MENTIONS, 4) };
-  } finally {
-    await bot?.bot.stop();
-    await fakes.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 }
 
 /** Runs the allocation benchmark. */

@@ -17,7 +17,8 @@ import type { FakesReport, FakesRequest } from "./reply_fakes_worker.ts";
 import { type Figure, percentile } from "./report.ts";
 import { benchMain, type BenchOptions, sleep, waitUntil } from "./suite.ts";
 
-const CHANNEL = "benchchan";
+/** The one channel of every reply benchmark. */
+export const CHANNEL = "benchchan";
 const WARMUP = 5;
 const MENTIONS = 90;
 /** Run number of the uncounted warm-up run (its own seed and viewer names). */
@@ -27,7 +28,7 @@ const BACKGROUND_PER_SECOND = 1000;
 /** Longest wait for one reply before the run fails. */
 const REPLY_TIMEOUT_MS = 10_000;
 /** Channel settings of every run: replies only, no floor, no spontaneous lines. */
-export const DEFAULTS = { floor: 0, response: 10, threshold: 200, spontaneous: 3600, mention_queue: 3 };
+const DEFAULTS = { floor: 0, response: 10, threshold: 200, spontaneous: 3600, mention_queue: 3 };
 
 /** The fakes as one run drives them, wherever they run. */
 export interface FakesControl {
@@ -100,17 +101,11 @@ export async function fakesInWorker(options: ReplyFakesOptions): Promise<FakesCo
   };
 }
 
-/** Overheads (ms) of the measured mentions of one fresh bot. */
-async function measureRun(run: number, background: boolean, isolated: boolean): Promise<number[]> {
-  const results = new Map<number, number>();
-  const waiters = new Map<number, () => void>();
-  const onResult = (k: number, overheadMs: number) => {
-    results.set(k, overheadMs);
-    waiters.get(k)?.();
-  };
-  const seed = 7919 * (run + 1) + (background ? 1 : 0);
-  const options = { channel: CHANNEL, bot: BENCH_BOT, token: BENCH_TOKEN, seed, onResult };
-  const fakes = isolated ? await fakesInWorker(options) : await fakesHere(options);
+/**
+ * Runs `body` against a fresh bot joined to the fakes' channel (its own SQLite file, inside its
+ * spontaneous cooldown), then stops the bot and closes the fakes, whatever happens.
+ */
+export async function withReplyBot<T>(fakes: FakesControl, body: () => Promise<T>): Promise<T> {
   const dir = await Deno.makeTempDir({ prefix: "clank-bench-reply-" });
   let bot: Awaited<ReturnType<typeof launchBot>> | undefined;
   try {
@@ -125,6 +120,26 @@ async function measureRun(run: number, background: boolean, isolated: boolean): 
     bot = await launchBot(config);
     await fakes.joined();
     await waitUntil(() => bot!.transport.joined().includes(CHANNEL), "the bench bot to join", 30_000);
+    return await body();
+  } finally {
+    await bot?.bot.stop();
+    await fakes.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Overheads (ms) of the measured mentions of one fresh bot. */
+async function measureRun(run: number, background: boolean, isolated: boolean): Promise<number[]> {
+  const results = new Map<number, number>();
+  const waiters = new Map<number, () => void>();
+  const onResult = (k: number, overheadMs: number) => {
+    results.set(k, overheadMs);
+    waiters.get(k)?.();
+  };
+  const seed = 7919 * (run + 1) + (background ? 1 : 0);
+  const options = { channel: CHANNEL, bot: BENCH_BOT, token: BENCH_TOKEN, seed, onResult };
+  const fakes = isolated ? await fakesInWorker(options) : await fakesHere(options);
+  return await withReplyBot(fakes, async () => {
     if (background) {
       fakes.background(BACKGROUND_PER_SECOND);
       await sleep(500);
@@ -148,11 +163,7 @@ async function measureRun(run: number, background: boolean, isolated: boolean): 
       await sleep(10 + Math.floor(Math.random() * 10));
     }
     return overheads;
-  } finally {
-    await bot?.bot.stop();
-    await fakes.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
+  });
 }
 
 /** Runs the reply-overhead benchmark. */
