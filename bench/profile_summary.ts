@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run --cpu-prof --cpu-prof-dir=prof -A bench/ingest.ts --runs 1
- * deno run --allow-read bench/profile_summary.ts prof/*.cpuprofile
+ * deno run --allow-read --allow-env bench/profile_summary.ts prof/*.cpuprofile   # TOP=50 for more
  * ```
  * @module
  */
