@@ -30,10 +30,16 @@ import {
 import { COMMAND_WORD_PATTERN, PLUGIN_KINDS, PLUGIN_NAME_PATTERN } from "./plugin_validation.ts";
 import type { HostMessage, WorkerMessage } from "./sandbox_protocol.ts";
 import { compactHostBatch, Outbox } from "./sandbox_protocol.ts";
-import type { PluginPermissions } from "../plugins/sdk.ts";
+import type { FilterVerdict, PluginPermissions } from "../plugins/sdk.ts";
 
 const WORKER_URL = new URL("./sandbox_worker.ts", import.meta.url);
 const SDK_URL = new URL("../plugins/sdk.ts", import.meta.url);
+
+/** The outcome of every plain pass from a Worker: one frozen object, not two fresh ones per chat line. */
+const PASSED: CallOutcome<FilterVerdict> = Object.freeze({
+  ok: true,
+  value: Object.freeze({ action: "pass" as const }),
+});
 
 /** Largest JSON value a sandboxed plugin may put in its store. */
 export const MAX_STORE_VALUE_CHARS = 65_536;
@@ -453,7 +459,7 @@ class SandboxedPlugin implements PluginHandle {
     }
     this.#pending.delete(id);
     this.#health!.succeeded();
-    p.resolve({ ok: true, value: { action: "pass" } });
+    p.resolve(PASSED);
   }
 
   #settle(m: Extract<WorkerMessage, { t: "result" }>): void {

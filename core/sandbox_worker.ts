@@ -140,20 +140,25 @@ function call(id: number, method: PluginMethod, input: unknown): void {
     );
     return;
   }
-  const fail = (err: unknown) =>
-    outbox.push({ t: "result", id, ok: false, error: `${method}() threw ${describeError(err)}` });
-  // observe() results are ignored, so they are not sent back (nothing to clone).
-  const succeed = (value: unknown) =>
-    outbox.push({ t: "result", id, ok: true, value: method === "observe" ? undefined : value });
   let result: unknown;
   try {
     result = fn.call(plugin, input, api);
   } catch (err) {
-    fail(err);
+    failed(id, method, err);
     return;
   }
-  if (isThenable(result)) result.then(succeed, fail);
-  else succeed(result);
+  // Closures only for async handlers: a synchronous answer is the common case, once per chat line.
+  if (isThenable(result)) result.then((v) => succeeded(id, method, v), (err) => failed(id, method, err));
+  else succeeded(id, method, result);
+}
+
+function succeeded(id: number, method: PluginMethod, value: unknown): void {
+  // observe() results are ignored, so they are not sent back (nothing to clone).
+  outbox.push({ t: "result", id, ok: true, value: method === "observe" ? undefined : value });
+}
+
+function failed(id: number, method: PluginMethod, err: unknown): void {
+  outbox.push({ t: "result", id, ok: false, error: `${method}() threw ${describeError(err)}` });
 }
 
 async function teardown(): Promise<void> {
