@@ -617,15 +617,19 @@ export class Host implements ControlApi {
         return;
       }
       const gate = this.#gate("mention", state, event.time, event.user);
-      if (gate instanceof Promise) return gate.then((g) => this.#mentionGated(state, event, g));
-      this.#mentionGated(state, event, gate);
+      if (gate instanceof Promise) return gate.then((g) => this.#mentionGated(state, event, who, g));
+      this.#mentionGated(state, event, who, gate);
       return;
     }
     return this.#maybeSpontaneous(state, event.time);
   }
 
-  #mentionGated(state: ChannelState, event: MessageEvent, gate: GateResult): void {
-    const who = { channel: state.name, trigger: "mention" as const, user: event.user, time: event.time };
+  #mentionGated(
+    state: ChannelState,
+    event: MessageEvent,
+    who: { channel: string; trigger: "mention"; user: string; time: number },
+    gate: GateResult,
+  ): void {
     if (!gate.allow) {
       this.#decide({ ...who, outcome: "skipped", reason: `cooldown: ${gate.reason}` });
       return;

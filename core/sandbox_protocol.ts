@@ -73,16 +73,24 @@ export interface MessagePort {
   postMessage(message: unknown): void;
 }
 
-/** True for exactly `{ action: "pass" }`: the answer the receiver can rebuild without checking it. */
-export function isPlainPass(value: unknown): boolean {
-  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
-    return false;
-  }
-  if ((value as { action: unknown }).action !== "pass") return false;
-  // Counted, not listed: Object.keys would cost an array per answer on the Worker's busy thread.
+/** A plain object (`Object.prototype` its prototype): what a compacted message may stand for. */
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/**
+ * The enumerable keys of a plain object, counted: `Object.keys` would cost an array per answer and
+ * per chat line on the busy threads that compact.
+ */
+function keyCount(value: Record<string, unknown>): number {
   let keys = 0;
   for (const _ in value) keys++;
-  return keys === 1;
+  return keys;
+}
+
+/** True for exactly `{ action: "pass" }`: the answer the receiver can rebuild without checking it. */
+export function isPlainPass(value: unknown): boolean {
+  return isPlainRecord(value) && value.action === "pass" && keyCount(value) === 1;
 }
 
 /** Values per packed row: position, direction, channel, user, text, bot, settings index. */
@@ -101,19 +109,14 @@ function isPackable(input: unknown): input is {
   settings: object;
   bot: string;
 } {
-  if (typeof input !== "object" || input === null || Object.getPrototypeOf(input) !== Object.prototype) {
-    return false;
-  }
-  const f = input as Record<string, unknown>;
+  if (!isPlainRecord(input)) return false;
+  const f = input;
   if (
     typeof f.direction !== "string" || typeof f.channel !== "string" || typeof f.user !== "string" ||
     typeof f.text !== "string" || typeof f.bot !== "string" || typeof f.settings !== "object" ||
     f.settings === null
   ) return false;
-  // Counting with for-in allocates nothing; Object.keys would cost an array per chat line.
-  let keys = 0;
-  for (const _ in f) keys++;
-  return keys === 6;
+  return keyCount(f) === 6;
 }
 
 /**
