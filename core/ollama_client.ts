@@ -157,8 +157,10 @@ export class OllamaClient {
 
   /** An `Ollama` whose every request is bound to `signal`. */
   #ollama(signal: AbortSignal): Ollama {
-    const boundFetch: typeof fetch = (input, init) =>
-      fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal });
+    // `signal` replaces the library's own: it aborts that one only from `Ollama.abort()` and
+    // `AbortableAsyncIterator.abort()`, which this client never calls, and combining the two
+    // (`AbortSignal.any`) was a dependent signal and its bookkeeping per reply.
+    const boundFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal });
     return new Ollama({ host: this.#opts.url, fetch: boundFetch });
   }
 

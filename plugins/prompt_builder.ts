@@ -48,6 +48,21 @@ const PROCESS_SEED = Array.from(
  * `seed`), so the system prompt, and with it Ollama's cache, stays the same between calls.
  */
 export function canaryFor(channel: string, seed: string = PROCESS_SEED): string {
+  if (seed !== PROCESS_SEED) return canaryOf(channel, seed);
+  // A hash per prompt showed in the reply profile; the canary of a channel never changes while it runs.
+  let canary = processCanaries.get(channel);
+  if (canary === undefined) {
+    if (processCanaries.size >= MAX_CACHED_CANARIES) processCanaries.clear();
+    processCanaries.set(channel, canary = canaryOf(channel, seed));
+  }
+  return canary;
+}
+
+const processCanaries = new Map<string, string>();
+/** Far more channels than a bot joins; only a bound against unbounded growth. */
+const MAX_CACHED_CANARIES = 10_000;
+
+function canaryOf(channel: string, seed: string): string {
   const hex = createHash("sha256").update(`${seed}\u0000${channel}`).digest("hex");
   // Letters only from a hex digest would be rare words; mix digits in so it is never a real word.
   return `zx${hex.slice(0, 10)}`;

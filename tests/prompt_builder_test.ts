@@ -45,6 +45,14 @@ Deno.test("canaryFor is stable per channel and seed and differs otherwise", () =
   assert.match(canaryFor("a"), /^zx[0-9a-f]{10}$/);
 });
 
+Deno.test("the process canaries are remembered per channel and stay the same past the cache bound", () => {
+  const first = canaryFor("cached_channel");
+  // More channels than the cache holds: it starts over, and the canary is computed again, unchanged.
+  for (let i = 0; i < 10_001; i++) canaryFor(`channel_${i}`);
+  assert.equal(canaryFor("cached_channel"), first);
+  assert.notEqual(canaryFor("cached_channel"), canaryFor("cached_channel", "another seed"));
+});
+
 Deno.test("quoteLine escapes quotes and newlines inside the text", () => {
   assert.equal(
     quoteLine({ user: "bob", displayName: "Bob", text: 'say "hi"\nnow' }),
