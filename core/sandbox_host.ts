@@ -125,8 +125,11 @@ const ReadySchema = z.object({
 
 type Timer = ReturnType<typeof setTimeout>;
 
-interface Pending {
-  method: PluginMethod;
+/**
+ * A call in flight. It is also the `call` message queued for the Worker (the extra fields are never
+ * posted: batches are compacted first), so a call costs one object, not two.
+ */
+interface Pending extends Extract<HostMessage, { t: "call" }> {
   deadline: number;
   timeoutMs: number;
   resolve: (outcome: CallOutcome<unknown>) => void;
@@ -270,8 +273,17 @@ class SandboxedPlugin implements PluginHandle {
     const timeoutMs = options?.timeoutMs ?? this.#opts.timeoutMs;
     const deadline = Date.now() + timeoutMs;
     return new Promise((resolve) => {
-      this.#pending.set(id, { method, deadline, timeoutMs, resolve: resolve as Pending["resolve"] });
-      this.#outbox!.push({ t: "call", id, method, input });
+      const call: Pending = {
+        t: "call",
+        id,
+        method,
+        input,
+        deadline,
+        timeoutMs,
+        resolve: resolve as Pending["resolve"],
+      };
+      this.#pending.set(id, call);
+      this.#outbox!.push(call);
       if (this.#watchdog === undefined || deadline < this.#watchdogAt) this.#armWatchdog();
     });
   }

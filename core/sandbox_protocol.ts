@@ -26,14 +26,19 @@ export type HostMessage =
   /** Call a handler; answered by `result` (or within `passes`/`dones`) with the same id. */
   | { t: "call"; id: number; method: PluginMethod; input: unknown }
   /**
-   * Consecutive calls: `ids[i]`, `methods[i]` and `inputs[i]` make one call. Chat-line filter inputs
-   * travel in `packed` instead (their `inputs[i]` is `null`): see {@link compactHostBatch}.
+   * Consecutive calls: `ids[i]`, its method ({@link methodOf}) and `inputs[i]` make one call.
+   * Chat-line filter inputs travel in `packed` instead (their `inputs[i]` is `null`): see
+   * {@link compactHostBatch}.
    */
   | {
     t: "calls";
     ids: number[];
-    methods: PluginMethod[];
-    inputs: unknown[];
+    /** The method of every call of the run, when they share one (the usual case)… */
+    method?: PluginMethod;
+    /** …else the method of each call. */
+    methods?: PluginMethod[];
+    /** Absent when every input of the run is packed. */
+    inputs?: unknown[];
     /** JSON of {@link PACKED_FIELDS}-long rows: position in the run, then the input's strings. */
     packed?: string;
     /** The distinct `settings` objects of the packed inputs, by the index in their row. */
@@ -120,24 +125,42 @@ function isPackable(input: unknown): input is {
 }
 
 /**
+ * The row values of the run being compacted: one array reused for every batch, because a fresh one
+ * grown push by push was the host's largest allocation per call (bench/sandbox_cost.ts).
+ */
+const rowScratch: unknown[] = [];
+
+/**
  * Turns each run of `call` messages into one `calls` message; other messages keep their place.
  * The filter inputs of chat lines (one per line and filter, the bulk of the traffic) travel as one
  * JSON string per run, their shared `settings` objects once: reading such an object back from a
  * structured clone was the Worker's largest cost, more than the filter itself (bench/sandbox_cost.ts).
+ * A run of one method names it once, and a run of packed inputs only has no `inputs` column: a
+ * string or a `null` per call was cloned and read back for nothing.
  */
 export function compactHostBatch(batch: readonly HostMessage[]): HostMessage[] {
   const out: HostMessage[] = [];
   let run: Extract<HostMessage, { t: "calls" }> | undefined;
-  let rows: unknown[] = [];
+  let method: PluginMethod | undefined;
+  let methods: PluginMethod[] | undefined;
+  let inputs: unknown[] | undefined;
+  let rows = 0;
   let shared = new Map<object, number>();
   const finish = () => {
-    if (run !== undefined && rows.length > 0) {
-      run.packed = JSON.stringify(rows);
+    if (run === undefined) return;
+    if (methods !== undefined) run.methods = methods;
+    else run.method = method;
+    if (inputs !== undefined) run.inputs = inputs;
+    if (rows > 0) {
+      rowScratch.length = rows;
+      run.packed = JSON.stringify(rowScratch);
       run.shared = [...shared.keys()];
-      rows = [];
       shared = new Map();
     }
+    rows = 0;
     run = undefined;
+    methods = undefined;
+    inputs = undefined;
   };
   for (const m of batch) {
     if (m.t !== "call") {
@@ -146,29 +169,49 @@ export function compactHostBatch(batch: readonly HostMessage[]): HostMessage[] {
       continue;
     }
     if (run === undefined) {
-      run = { t: "calls", ids: [], methods: [], inputs: [] };
+      run = { t: "calls", ids: [] };
       out.push(run);
+      method = m.method;
+    }
+    const position = run.ids.length;
+    if (methods !== undefined) methods.push(m.method);
+    else if (m.method !== method) {
+      methods = new Array<PluginMethod>(position).fill(method!);
+      methods.push(m.method);
     }
     const input = m.input;
     if (m.method === "check" && isPackable(input)) {
       let index = shared.get(input.settings);
       if (index === undefined) shared.set(input.settings, index = shared.size);
-      rows.push(run.ids.length, input.direction, input.channel, input.user, input.text, input.bot, index);
-      run.inputs.push(null);
-    } else run.inputs.push(input);
+      rowScratch[rows++] = position;
+      rowScratch[rows++] = input.direction;
+      rowScratch[rows++] = input.channel;
+      rowScratch[rows++] = input.user;
+      rowScratch[rows++] = input.text;
+      rowScratch[rows++] = input.bot;
+      rowScratch[rows++] = index;
+      inputs?.push(null);
+    } else {
+      inputs ??= new Array<unknown>(position).fill(null);
+      inputs.push(input);
+    }
     run.ids.push(m.id);
-    run.methods.push(m.method);
   }
   finish();
   return out;
 }
 
+/** The method of call `i` of a `calls` message. */
+export function methodOf(m: Extract<HostMessage, { t: "calls" }>, i: number): PluginMethod {
+  return m.methods?.[i] ?? m.method!;
+}
+
 /** The inputs of a `calls` message, with its packed filter inputs put back in their places. */
 export function unpackInputs(m: Extract<HostMessage, { t: "calls" }>): unknown[] {
-  if (m.packed === undefined) return m.inputs;
+  const inputs = m.inputs ?? new Array<unknown>(m.ids.length).fill(null);
+  if (m.packed === undefined) return inputs;
   const rows = JSON.parse(m.packed) as unknown[];
   const shared = m.shared ?? [];
-  const inputs = m.inputs;
   for (let r = 0; r + PACKED_FIELDS <= rows.length; r += PACKED_FIELDS) {
     inputs[rows[r] as number] = {
       direction: rows[r + 1],

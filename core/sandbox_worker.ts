@@ -13,6 +13,7 @@ import { pluginLabel, validatePluginDefinition, validatePluginOptions } from "./
 import {
   compactWorkerBatch,
   type HostMessage,
+  methodOf,
   Outbox,
   unpackInputs,
   type WorkerMessage,
@@ -177,7 +178,7 @@ function handle(m: HostMessage): void {
       break;
     case "calls": {
       const inputs = unpackInputs(m);
-      for (let i = 0; i < m.ids.length; i++) call(m.ids[i]!, m.methods[i]!, inputs[i]);
+      for (let i = 0; i < m.ids.length; i++) call(m.ids[i]!, methodOf(m, i), inputs[i]);
       break;
     }
     case "store_result": {

@@ -6,6 +6,7 @@ import {
   type HostMessage,
   isPlainPass,
   MAX_BATCH,
+  methodOf,
   Outbox,
   unpackInputs,
   type WorkerMessage,
@@ -77,16 +78,21 @@ Deno.test("batches travel compacted, in order", async (t) => {
   await t.step("each run of calls becomes one calls message; other messages keep their place", () => {
     const ping: HostMessage = { t: "ping", id: 9 };
     assert.deepEqual(compactHostBatch([call(1), call(2), ping, call(3)]), [
-      {
-        t: "calls",
-        ids: [1, 2],
-        methods: ["check", "check"],
-        inputs: [{ text: "line 1" }, { text: "line 2" }],
-      },
+      { t: "calls", ids: [1, 2], method: "check", inputs: [{ text: "line 1" }, { text: "line 2" }] },
       ping,
-      { t: "calls", ids: [3], methods: ["check"], inputs: [{ text: "line 3" }] },
+      { t: "calls", ids: [3], method: "check", inputs: [{ text: "line 3" }] },
     ]);
     assert.deepEqual(compactHostBatch([{ t: "teardown" }]), [{ t: "teardown" }]);
+    // Methods that differ within a run are named per call.
+    const observe: HostMessage = { t: "call", id: 4, method: "observe", input: { type: "tick", time: 1 } };
+    assert.deepEqual(compactHostBatch([call(1), observe, call(5)]), [
+      {
+        t: "calls",
+        ids: [1, 4, 5],
+        methods: ["check", "observe", "check"],
+        inputs: [{ text: "line 1" }, { type: "tick", time: 1 }, { text: "line 5" }],
+      },
+    ]);
   });
 
   await t.step("plain passes and empty answers become id runs; every other answer is sent whole", () => {
@@ -139,7 +145,7 @@ Deno.test("batches travel compacted, in order", async (t) => {
     assert.deepEqual(posted, [[{
       t: "calls",
       ids: [1, 2],
-      methods: ["check", "check"],
+      method: "check",
       inputs: [{ text: "line 1" }, { text: "line 2" }],
     }]]);
   });
@@ -152,7 +158,7 @@ function callsAfterPost(batch: HostMessage[]): { id: number; method: string; inp
     if (m.t === "call") out.push({ id: m.id, method: m.method, input: m.input });
     if (m.t !== "calls") continue;
     const inputs = unpackInputs(m);
-    m.ids.forEach((id, i) => out.push({ id, method: m.methods[i]!, input: inputs[i] }));
+    m.ids.forEach((id, i) => out.push({ id, method: methodOf(m, i), input: inputs[i] }));
   }
   return out;
 }
@@ -176,7 +182,9 @@ Deno.test("chat-line filter inputs travel packed and arrive as structured clone 
     ]);
     assert.equal(m?.t, "calls");
     const calls = m as Extract<HostMessage, { t: "calls" }>;
-    assert.deepEqual(calls.inputs, [null, null]);
+    // Every input packed: no inputs column, and the method once.
+    assert.equal(calls.inputs, undefined);
+    assert.equal(calls.method, "check");
     assert.equal(typeof calls.packed, "string");
     assert.equal(calls.shared?.length, 1);
     const after = callsAfterPost([
