@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals } from "./assert.ts";
 import { Turnstile } from "../core/turnstile.ts";
 
@@ -37,5 +38,28 @@ Deno.test("Turnstile lets tickets through in order, whatever order they finish t
     assertEquals([gate.isTurn(a), gate.isTurn(b)], [true, false]);
     gate.leave(a);
     assertEquals(gate.isTurn(b), true);
+  });
+
+  await t.step("in any order of leaving, the turn is the earliest ticket not yet left (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }).chain((n) =>
+          fc.tuple(fc.constant(n), fc.array(fc.integer({ min: 0, max: n - 1 }), { maxLength: 30 }))
+        ),
+        ([n, leaves]) => {
+          const gate = new Turnstile();
+          const tickets = Array.from({ length: n }, () => gate.ticket());
+          const left = new Set<number>();
+          for (const ticket of leaves) {
+            gate.leave(ticket); // leaving twice is allowed and changes nothing
+            left.add(ticket);
+            const turn = tickets.find((k) => !left.has(k)) ?? n;
+            assertEquals(tickets.map((k) => gate.isTurn(k)), tickets.map((k) => k === turn));
+            assertEquals(gate.pending, n - turn);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
