@@ -7,6 +7,7 @@
  * @module
  */
 import type { Config } from "./config_schema.ts";
+import { raceDeadline } from "./deadline.ts";
 import { ClankError, describeError, isClankError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -323,9 +324,7 @@ export class TokenManager {
   }
 
   async #within(promise: Promise<unknown>, ms: number): Promise<void> {
-    let id: unknown;
-    await Promise.race([promise, new Promise<void>((resolve) => (id = this.#clock.setTimeout(resolve, ms)))]);
-    this.#clock.clearTimeout(id);
+    await raceDeadline(promise, ms, this.#clock);
   }
 
   async #validateAtStart(candidate: StoredToken | undefined): Promise<void> {

@@ -9,6 +9,7 @@
  * @module
  */
 import type { ChannelSettings } from "./config_schema.ts";
+import { isTimedOut, raceDeadline } from "./deadline.ts";
 import { ClankError, describeError, isClankError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -293,12 +294,7 @@ export class BufferedStorage implements Storage {
       this.#timers.clearTimeout(this.#retryTimer);
       this.#retryTimer = undefined;
     }
-    let timer: unknown;
-    const timedOut = await Promise.race([
-      this.flush().then(() => false),
-      new Promise<boolean>((resolve) => timer = this.#timers.setTimeout(() => resolve(true), timeoutMs)),
-    ]);
-    this.#timers.clearTimeout(timer);
+    const timedOut = isTimedOut(await raceDeadline(this.flush(), timeoutMs, this.#timers));
     this.#closed = true;
     this.#clearTimers();
     if (this.#running) await new Promise<void>((resolve) => this.#idle.push(resolve));
