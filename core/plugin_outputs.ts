@@ -185,7 +185,7 @@ export type OutputCheck = { ok: true; value: unknown } | { ok: false; error: str
  */
 export function checkPluginOutput(method: PluginMethod, value: unknown): OutputCheck {
   if (method === "observe") return { ok: true, value: undefined };
-  const fast = FAST_CHECKS[method]?.(value);
+  const fast = fastPluginOutput(method, value);
   if (fast !== undefined) return { ok: true, value: fast.value };
   const parsed = SCHEMAS[method].safeParse(value);
   if (parsed.success) return { ok: true, value: parsed.data };

@@ -8,14 +8,12 @@ import { z } from "zod";
 import { PROMPT_RULES } from "./prompt_builder.ts";
 import { definePlugin, type FilterInput, type FilterVerdict, type PluginApi } from "./sdk.ts";
 
-const DEFAULT_CHUNK_WORDS = 6;
-
 /** Options of the `canary` filter. */
 export const CanaryOptions = z.object({
   /** Consecutive words of the rules that count as a leak. */
   chunk_words: z.number().int().min(4, { error: "is out of range 4..20" }).max(20, {
     error: "is out of range 4..20",
-  }).default(DEFAULT_CHUNK_WORDS),
+  }).default(6),
 }).strict();
 
 /** Validated options of the `canary` filter. */
@@ -51,15 +49,13 @@ export function quotesRules(text: string, n = 6): boolean {
 
 /** Drops lines containing a forbidden string or a chunk of the rules. */
 export function checkCanary(item: FilterInput, api: PluginApi<CanaryOptions>): FilterVerdict {
-  // The loader validated the options once; parsing them again on every line cost a zod run per reply.
-  const chunkWords = api.options?.chunk_words ?? DEFAULT_CHUNK_WORDS;
   const lower = item.text.toLowerCase();
   for (const secret of item.forbidden ?? []) {
     if (secret.trim() !== "" && lower.includes(secret.toLowerCase())) {
       return { action: "drop", reason: "canary" };
     }
   }
-  if (quotesRules(item.text, chunkWords)) return { action: "drop", reason: "prompt_leak" };
+  if (quotesRules(item.text, api.options.chunk_words)) return { action: "drop", reason: "prompt_leak" };
   return { action: "pass" };
 }
 

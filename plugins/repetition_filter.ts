@@ -212,22 +212,9 @@ function similarityPrepared(pa: Prepared, pb: Prepared, atLeast: number): number
   return Math.max(jaccard, 1 - distance / longest);
 }
 
-/** Options as parsed once per options object (the host hands the same object to every call). */
-const parsedOptions = new WeakMap<object, RepetitionOptions>();
-
-function optionsOf(api: PluginApi<RepetitionOptions>): RepetitionOptions {
-  const raw = api.options ?? {};
-  let opts = parsedOptions.get(raw);
-  if (opts === undefined) {
-    opts = RepetitionOptions.parse(raw);
-    parsedOptions.set(raw, opts);
-  }
-  return opts;
-}
-
 /** Drops repeats of the bot's recent lines and near-copies of recent chat. */
 export function checkRepetition(item: FilterInput, api: PluginApi<RepetitionOptions>): FilterVerdict {
-  const opts = optionsOf(api);
+  const opts = api.options;
   const recent = item.recent;
   if (!recent) return { action: "pass" };
   const candidate = prepare(item.text);
