@@ -12,6 +12,7 @@
  * @module
  */
 import { BENCH_BOT, BENCH_TOKEN, benchConfig, launchBot, seedSpontaneousCooldown } from "./bench_bot.ts";
+import { startBareRelay } from "./bare_relay.ts";
 import { type ReplyFakesOptions, startReplyFakes } from "./reply_fakes.ts";
 import type { FakesReport, FakesRequest } from "./reply_fakes_worker.ts";
 import { type Figure, percentile } from "./report.ts";
@@ -128,8 +129,35 @@ export async function withReplyBot<T>(fakes: FakesControl, body: () => Promise<T
   }
 }
 
-/** Overheads (ms) of the measured mentions of one fresh bot. */
-async function measureRun(run: number, background: boolean, isolated: boolean): Promise<number[]> {
+/** Runs `body` against a bare tmi.js + ollama-js relay (`bare_relay.ts`) joined to the fakes' channel. */
+async function withBareRelay<T>(fakes: FakesControl, body: () => Promise<T>): Promise<T> {
+  let relay: Awaited<ReturnType<typeof startBareRelay>> | undefined;
+  try {
+    relay = await startBareRelay({
+      ircUrl: fakes.ircUrl,
+      ollamaUrl: fakes.ollamaUrl,
+      channel: CHANNEL,
+      bot: BENCH_BOT,
+      token: BENCH_TOKEN,
+    });
+    await Promise.all([fakes.joined(), relay.joined]);
+    return await body();
+  } finally {
+    await relay?.stop();
+    await fakes.close();
+  }
+}
+
+/** What answers the mentions: the bot, or the bare relay that gives the floor. */
+type Subject = "bot" | "relay";
+
+/** Overheads (ms) of the measured mentions of one fresh bot (or relay). */
+async function measureRun(
+  run: number,
+  background: boolean,
+  isolated: boolean,
+  subject: Subject = "bot",
+): Promise<number[]> {
   const results = new Map<number, number>();
   const waiters = new Map<number, () => void>();
   const onResult = (k: number, overheadMs: number) => {
@@ -139,7 +167,8 @@ async function measureRun(run: number, background: boolean, isolated: boolean): 
   const seed = 7919 * (run + 1) + (background ? 1 : 0);
   const options = { channel: CHANNEL, bot: BENCH_BOT, token: BENCH_TOKEN, seed, onResult };
   const fakes = isolated ? await fakesInWorker(options) : await fakesHere(options);
-  return await withReplyBot(fakes, async () => {
+  const withSubject = subject === "bot" ? withReplyBot : withBareRelay;
+  return await withSubject(fakes, async () => {
     if (background) {
       fakes.background(BACKGROUND_PER_SECOND);
       await sleep(500);
@@ -166,50 +195,99 @@ async function measureRun(run: number, background: boolean, isolated: boolean): 
   });
 }
 
+/** Percentiles of one scenario, run after run. */
+interface Series {
+  p50: number[];
+  p99: number[];
+  all: number[];
+}
+
+function describe(isolated: boolean, background: boolean, subject: Subject): string {
+  return `${subject === "relay" ? "bare relay" : "bot"}, ` +
+    `${isolated ? "fakes on their own thread" : "fakes on the bot's thread"}, ` +
+    `${background ? "1,000 lines/s" : "idle"}`;
+}
+
+function pooledOf(series: Series): string {
+  const all = series.all;
+  return `pooled over all ${all.length} mentions: p50 ${percentile(all, 50).toFixed(2)} ms, ` +
+    `p99 ${percentile(all, 99).toFixed(2)} ms, max ${percentile(all, 100).toFixed(2)} ms`;
+}
+
 /** Runs the reply-overhead benchmark. */
 export async function benchReplyOverhead(options: BenchOptions): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const isolated of [true, false]) {
     for (const background of [false, true]) {
-      const p50: number[] = [];
-      const p99: number[] = [];
-      const all: number[] = [];
+      // The bare relay (the floor) runs only with the fakes on their own thread, alternating with the
+      // bot run by run so both see the same state of the machine.
+      const subjects: Subject[] = isolated ? ["bot", "relay"] : ["bot"];
+      const series = new Map<Subject, Series>(subjects.map((s) => [s, { p50: [], p99: [], all: [] }]));
       // One whole run first, not counted: V8 compiles the hot paths over the first few hundred
       // calls, and a bot that has run for an hour is what the figure is about.
-      const warm = await measureRun(WARMUP_RUN, background, isolated);
-      options.progress(
-        `${isolated ? "fakes on their own thread" : "fakes on the bot's thread"}, ` +
-          `${background ? "1,000 lines/s" : "idle"}, warm-up run (not counted): p50 ` +
-          `${percentile(warm, 50).toFixed(2)} ms, p99 ${percentile(warm, 99).toFixed(2)} ms`,
-      );
-      for (let run = 0; run < options.runs; run++) {
-        const overheads = await measureRun(run, background, isolated);
-        all.push(...overheads);
-        p50.push(percentile(overheads, 50));
-        p99.push(percentile(overheads, 99));
+      for (const subject of subjects) {
+        const warm = await measureRun(WARMUP_RUN, background, isolated, subject);
         options.progress(
-          `${isolated ? "fakes on their own thread" : "fakes on the bot's thread"}, ` +
-            `${background ? "1,000 lines/s" : "idle"}, run ${run + 1}: p50 ${p50.at(-1)!.toFixed(2)} ms, ` +
-            `p99 ${p99.at(-1)!.toFixed(2)} ms over ${overheads.length} mentions`,
+          `${describe(isolated, background, subject)}, warm-up run (not counted): p50 ` +
+            `${percentile(warm, 50).toFixed(2)} ms, p99 ${percentile(warm, 99).toFixed(2)} ms`,
         );
+      }
+      for (let run = 0; run < options.runs; run++) {
+        for (const subject of subjects) {
+          const overheads = await measureRun(run, background, isolated, subject);
+          const s = series.get(subject)!;
+          s.all.push(...overheads);
+          s.p50.push(percentile(overheads, 50));
+          s.p99.push(percentile(overheads, 99));
+          options.progress(
+            `${describe(isolated, background, subject)}, run ${run + 1}: p50 ${
+              s.p50.at(-1)!.toFixed(2)
+            } ms, ` +
+              `p99 ${s.p99.at(-1)!.toFixed(2)} ms over ${overheads.length} mentions`,
+          );
+        }
       }
       const label = (background ? "with 1,000 lines/s chat" : "idle") +
         (isolated ? "" : ", fakes on the bot's thread");
-      const pooled = `pooled over all ${all.length} mentions: p50 ${percentile(all, 50).toFixed(2)} ms, ` +
-        `p99 ${percentile(all, 99).toFixed(2)} ms, max ${percentile(all, 100).toFixed(2)} ms`;
+      const bot = series.get("bot")!;
       figures.push(
-        { group: "Reply overhead", name: `${label}: p50`, unit: "ms", runs: p50 },
+        { group: "Reply overhead", name: `${label}: p50`, unit: "ms", runs: bot.p50 },
         {
           group: "Reply overhead",
           name: `${label}: p99`,
           unit: "ms",
-          runs: p99,
+          runs: bot.p99,
           target: isolated ? { op: "<", value: 5 } : undefined,
           note: isolated
-            ? `${MENTIONS} mentions per run after a warm-up run, fake Twitch and Ollama in a Worker; ${pooled}`
-            : `the first method: fakes share the bot's thread and their work counts as the bot's; ${pooled}`,
+            ? `${MENTIONS} mentions per run after a warm-up run, fake Twitch and Ollama in a Worker; ${
+              pooledOf(bot)
+            }`
+            : `the first method: fakes share the bot's thread and their work counts as the bot's; ${
+              pooledOf(bot)
+            }`,
         },
       );
+      const relay = series.get("relay");
+      if (relay) {
+        figures.push(
+          { group: "Reply overhead", name: `${label}, bare relay (floor): p50`, unit: "ms", runs: relay.p50 },
+          {
+            group: "Reply overhead",
+            name: `${label}, bare relay (floor): p99`,
+            unit: "ms",
+            runs: relay.p99,
+            note: `tmi.js and ollama-js alone (bench/bare_relay.ts), same fakes, run after each bot run; ${
+              pooledOf(relay)
+            }`,
+          },
+          {
+            group: "Reply overhead",
+            name: `${label}: bot − bare relay, p50`,
+            unit: "ms",
+            runs: bot.p50.map((p, i) => p - relay.p50[i]!),
+          },
+        );
+      }
     }
   }
   return figures;
