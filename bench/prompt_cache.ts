@@ -72,89 +72,134 @@ export function prefixShares(
   return { shares, steady, shared, total };
 }
 
+/** Figures of one configuration over all runs. */
+interface Shares {
+  means: number[];
+  weighted: number[];
+  p10s: number[];
+  steadyMeans: number[];
+  moved: number[];
+  counts: number[];
+  lengths: number[];
+  uncached: number[];
+}
+
+/** A model context and history window to replay the log with; the shipped defaults carry the target. */
+interface Setting {
+  numCtx: number;
+  context: number;
+}
+
+const SHIPPED: Setting = { numCtx: 4096, context: 200 };
+/** For comparison: what raising `num_ctx` gives, and the largest window the config allows. */
+const LARGER: readonly Setting[] = [{ numCtx: 8192, context: 200 }, { numCtx: 16384, context: 500 }];
+
+/** Replays the log of every run with `setting`. */
+async function replayShares(setting: Setting, dir: string, options: BenchOptions): Promise<Shares> {
+  const s: Shares = {
+    means: [],
+    weighted: [],
+    p10s: [],
+    steadyMeans: [],
+    moved: [],
+    counts: [],
+    lengths: [],
+    uncached: [],
+  };
+  for (let run = 0; run < options.runs; run++) {
+    const rand = seededRandom(31 * (run + 1));
+    const ollama = await startFakeOllama({ reply: () => randomWords(6 + Math.floor(rand() * 8), rand) });
+    try {
+      const file = `${dir}/chat_${run}.jsonl`;
+      await Deno.writeTextFile(file, syntheticLog(LINES, run + 1));
+      const config = ConfigSchema.parse({
+        twitch: { username: BOT },
+        ollama: { url: ollama.url, num_ctx: setting.numCtx },
+        defaults: { context: setting.context },
+        plugins_dir: `${dir}/plugins.d`,
+      });
+      const log = new Logger({ level: "warn", format: "json", sink: () => {} });
+      const code = await runReplay({ file, config, log, speed: 0, channel: CHANNEL, out: () => {} });
+      if (code !== 0) throw new Error(`The replay exited with code ${code}`);
+      const prompts = ollama.generations()
+        .map((g) => g.body?.messages as PromptMessage[] | undefined)
+        .filter((m): m is PromptMessage[] => Array.isArray(m));
+      if (prompts.length < 10) throw new Error(`Only ${prompts.length} prompts reached the fake Ollama`);
+      const { shares, steady, shared, total } = prefixShares(prompts);
+      s.means.push(100 * mean(shares));
+      s.steadyMeans.push(steady.length > 0 ? 100 * mean(steady) : 0);
+      s.moved.push((100 * (shares.length - steady.length)) / shares.length);
+      s.weighted.push((100 * shared) / total);
+      s.p10s.push(100 * percentile(shares, 10));
+      s.counts.push(prompts.length);
+      s.lengths.push(total / shares.length);
+      s.uncached.push((total - shared) / shares.length);
+      options.progress(
+        `num_ctx ${setting.numCtx}, context ${setting.context}, run ${run + 1}: ${prompts.length} prompts, ` +
+          `mean prefix share ${s.means.at(-1)!.toFixed(1)} %, weighted ${s.weighted.at(-1)!.toFixed(1)} %, ` +
+          `p10 ${s.p10s.at(-1)!.toFixed(1)} %, window moved before ${s.moved.at(-1)!.toFixed(1)} % of ` +
+          `prompts, mean share of the others ${s.steadyMeans.at(-1)!.toFixed(1)} %, ` +
+          `${Math.round(s.uncached.at(-1)!)} characters to evaluate per prompt`,
+      );
+    } finally {
+      await ollama.close();
+    }
+  }
+  return s;
+}
+
 /** Runs the prompt-cache benchmark. */
 export async function benchPromptCache(options: BenchOptions): Promise<Figure[]> {
   const dir = await Deno.makeTempDir({ prefix: "clank-bench-cache-" });
-  const means: number[] = [];
-  const weighted: number[] = [];
-  const p10s: number[] = [];
-  const steadyMeans: number[] = [];
-  const moved: number[] = [];
-  const counts: number[] = [];
-  const lengths: number[] = [];
-  const uncached: number[] = [];
   try {
-    for (let run = 0; run < options.runs; run++) {
-      const rand = seededRandom(31 * (run + 1));
-      const ollama = await startFakeOllama({ reply: () => randomWords(6 + Math.floor(rand() * 8), rand) });
-      try {
-        const file = `${dir}/chat_${run}.jsonl`;
-        await Deno.writeTextFile(file, syntheticLog(LINES, run + 1));
-        const config = ConfigSchema.parse({
-          twitch: { username: BOT },
-          ollama: { url: ollama.url },
-          plugins_dir: `${dir}/plugins.d`,
-        });
-        const log = new Logger({ level: "warn", format: "json", sink: () => {} });
-        const code = await runReplay({ file, config, log, speed: 0, channel: CHANNEL, out: () => {} });
-        if (code !== 0) throw new Error(`The replay exited with code ${code}`);
-        const prompts = ollama.generations()
-          .map((g) => g.body?.messages as PromptMessage[] | undefined)
-          .filter((m): m is PromptMessage[] => Array.isArray(m));
-        if (prompts.length < 10) throw new Error(`Only ${prompts.length} prompts reached the fake Ollama`);
-        const { shares, steady, shared, total } = prefixShares(prompts);
-        means.push(100 * mean(shares));
-        steadyMeans.push(steady.length > 0 ? 100 * mean(steady) : 0);
-        moved.push((100 * (shares.length - steady.length)) / shares.length);
-        weighted.push((100 * shared) / total);
-        p10s.push(100 * percentile(shares, 10));
-        counts.push(prompts.length);
-        lengths.push(total / shares.length);
-        uncached.push((total - shared) / shares.length);
-        options.progress(
-          `run ${run + 1}: ${prompts.length} prompts, mean prefix share ${means.at(-1)!.toFixed(1)} %, ` +
-            `weighted ${weighted.at(-1)!.toFixed(1)} %, p10 ${
-              p10s.at(-1)!.toFixed(1)
-            } %, window moved before ` +
-            `${moved.at(-1)!.toFixed(1)} % of prompts, mean share of the others ${
-              steadyMeans.at(-1)!.toFixed(1)
-            } %`,
-        );
-      } finally {
-        await ollama.close();
-      }
+    const s = await replayShares(SHIPPED, dir, options);
+    const figures: Figure[] = [
+      {
+        group: "Prompt cache",
+        name: "prompt share that prefixes the previous prompt: mean",
+        unit: "%",
+        runs: s.means,
+        target: { op: ">=", value: 90 },
+        note: `${LINES}-line synthetic log per run (a different seed each run), shipped channel defaults ` +
+          `(context = ${SHIPPED.context}, num_ctx = ${SHIPPED.numCtx}); prompts per run: ${
+            s.counts.join(", ")
+          }`,
+      },
+      { group: "Prompt cache", name: "same, weighted by prompt length", unit: "%", runs: s.weighted },
+      { group: "Prompt cache", name: "same, 10th percentile", unit: "%", runs: s.p10s },
+      { group: "Prompt cache", name: "prompts whose history window moved", unit: "%", runs: s.moved },
+      {
+        group: "Prompt cache",
+        name: "mean share of the prompts whose window did not move",
+        unit: "%",
+        runs: s.steadyMeans,
+      },
+      { group: "Prompt cache", name: "prompt length, mean", unit: "chars", runs: s.lengths },
+      {
+        group: "Prompt cache",
+        name: "characters Ollama must evaluate per prompt (not a prefix of the previous), mean",
+        unit: "chars",
+        runs: s.uncached,
+        note: "what a reply waits for on a CPU-only Ollama: prompt evaluation of everything not cached",
+      },
+    ];
+    for (const setting of LARGER) {
+      const larger = await replayShares(setting, dir, options);
+      const label = `num_ctx = ${setting.numCtx}, context = ${setting.context}`;
+      figures.push(
+        { group: "Prompt cache", name: `${label}: mean prefix share`, unit: "%", runs: larger.means },
+        {
+          group: "Prompt cache",
+          name: `${label}: characters to evaluate per prompt, mean`,
+          unit: "chars",
+          runs: larger.uncached,
+        },
+      );
     }
+    return figures;
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
-  return [
-    {
-      group: "Prompt cache",
-      name: "prompt share that prefixes the previous prompt: mean",
-      unit: "%",
-      runs: means,
-      target: { op: ">=", value: 90 },
-      note: `${LINES}-line synthetic log per run (a different seed each run), shipped channel defaults; ` +
-        `prompts per run: ${counts.join(", ")}`,
-    },
-    { group: "Prompt cache", name: "same, weighted by prompt length", unit: "%", runs: weighted },
-    { group: "Prompt cache", name: "same, 10th percentile", unit: "%", runs: p10s },
-    { group: "Prompt cache", name: "prompts whose history window moved", unit: "%", runs: moved },
-    {
-      group: "Prompt cache",
-      name: "mean share of the prompts whose window did not move",
-      unit: "%",
-      runs: steadyMeans,
-    },
-    { group: "Prompt cache", name: "prompt length, mean", unit: "chars", runs: lengths },
-    {
-      group: "Prompt cache",
-      name: "characters Ollama must evaluate per prompt (not a prefix of the previous), mean",
-      unit: "chars",
-      runs: uncached,
-      note: "what a reply waits for on a CPU-only Ollama: prompt evaluation of everything not cached",
-    },
-  ];
 }
 
 if (import.meta.main) await benchMain("prompt_cache", benchPromptCache);

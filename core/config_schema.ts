@@ -254,7 +254,11 @@ export const ConfigSchema = z.object({
       .default("30m").describe(
         "How long Ollama keeps the model loaded after a request; `-1` keeps it loaded.",
       ),
-    num_ctx: intRange(512, 131072).default(4096).describe("Context window of the model, in tokens."),
+    num_ctx: intRange(512, 131072).default(4096).describe(
+      "Context window of the model, in tokens. A prompt's history is cut to fit it, less `num_predict` " +
+        "(by an estimate that errs on the safe side), and a warning says when; raise it, with a model " +
+        "that supports it, to show a channel's whole `context` when its lines are long.",
+    ),
     num_predict: intRange(8, 1024).default(80).describe("Most tokens generated for one line."),
     temperature: numberRange(0, 2).default(0.8).describe(
       "Sampling temperature: higher is more varied, lower more predictable.",

@@ -1,6 +1,7 @@
 /**
- * The `ollama` generator: builds a cache-friendly prompt (`prompt_builder.ts`), asks Ollama for one
- * line through `core/ollama_client.ts`, and hands the channel's canary to the output filters.
+ * The `ollama` generator: builds a cache-friendly prompt (`prompt_builder.ts`) that fits the model's
+ * context (`num_ctx` less `num_predict`), asks Ollama for one line through `core/ollama_client.ts`,
+ * and hands the channel's canary to the output filters.
  *
  * Options are the `[ollama]` config section (same names, ranges and defaults: the schema is taken
  * from `core/config_schema.ts`). A failure throws the client's `ClankError` (`OLLAMA_*`, with
@@ -34,6 +35,28 @@ function clientFor(options: OllamaGeneratorOptions, log: PluginApi["log"]): Olla
   return client;
 }
 
+/** Channels already warned that their history does not fit `num_ctx` (once per process is enough). */
+const warnedCut = new Set<string>();
+const MAX_WARNED = 10_000;
+
+function warnCutOnce(
+  api: PluginApi<OllamaGeneratorOptions>,
+  channel: string,
+  numCtx: number,
+  shown: number,
+  eligible: number,
+): void {
+  if (warnedCut.has(channel)) return;
+  if (warnedCut.size >= MAX_WARNED) warnedCut.clear();
+  warnedCut.add(channel);
+  api.log.warn(
+    `The chat history of #${channel} does not fit ollama.num_ctx = ${numCtx} tokens: the prompt shows ` +
+      `${shown} of ${eligible} lines. Raise num_ctx in [ollama] (the model must support it) or lower ` +
+      `the channel's context setting to show them all.`,
+    { channel, num_ctx: numCtx, shown, eligible },
+  );
+}
+
 /** Writes one line for `req` with Ollama; `null` when the model said nothing. */
 export async function generateWithOllama(
   req: GenerateRequest,
@@ -53,6 +76,8 @@ export async function generateWithOllama(
     maxLength: req.settings.max_length,
     rejected: req.attempt > 1 ? req.rejected ?? "it was not usable" : undefined,
     canary,
+    tokenBudget: options.num_ctx - options.num_predict,
+    onCut: (shown, eligible) => warnCutOnce(api, req.channel, options.num_ctx, shown, eligible),
   });
   const model = req.model || options.model;
   const result = await clientFor(options, api.log).chatLine({ model, messages });

@@ -5,7 +5,8 @@
  * Layout, most stable first:
  * 1. system: the persona (`{bot}`, `{channel}` replaced), the fixed rules, the channel's canary;
  * 2. history from a start that moves in blocks (by `HistoryLine.seq`), bot lines as `assistant`
- *    turns, runs of chat lines as one `user` turn of quoted data (`name: "text"`);
+ *    turns, runs of chat lines as one `user` turn of quoted data (`name: "text"`); with a token
+ *    budget (`num_ctx`), only as much of it as fits, by an estimate (`token_estimate.ts`);
  * 3. one final `user` turn with the instruction (reply to a mention, or say something), the facts from
  *    context plugins and the length limit — everything that changes on every call comes last.
  *
@@ -14,6 +15,7 @@
  */
 import { createHash } from "node:crypto";
 import type { HistoryLine, TriggerKind } from "./sdk.ts";
+import { estimateTokens, MESSAGE_OVERHEAD_TOKENS } from "./token_estimate.ts";
 
 /** One chat message as Ollama takes it. */
 export interface PromptMessage {
@@ -99,21 +101,70 @@ export function authorName(line: { user: string; displayName?: string }): string
   return display.toLowerCase() === line.user.toLowerCase() && display !== "" ? display : line.user;
 }
 
+/** A token budget for the history of a prompt, and what one line of it costs. */
+export interface HistoryBudget {
+  /** Tokens the shown history may take. */
+  tokens: number;
+  /** Tokens one line takes in the prompt. */
+  cost(line: HistoryLine): number;
+}
+
 /**
  * The lines kept for the prompt. The oldest kept `seq` is a multiple of `block`, so it stays put
  * while the history grows and then jumps a whole block: between jumps each prompt extends the last.
- * Keeps between `window - block + 1` and `window` lines. Lines without `seq` are numbered by position.
+ * Keeps between `window - block + 1` and `window` lines. Lines without `seq` are numbered by position;
+ * the history is oldest first.
+ *
+ * With a `budget`, lines that would not fit are left out from the oldest on, still in steps: the start
+ * becomes the first multiple of a step past the newest line that does not fit (the step is the block
+ * halved until it is at most two thirds of what fits), or, when the lines since that multiple do not fit
+ * either, the first line that does. While the lines are of a similar length the step stays the same and the start only
+ * moves forward, so the prompt keeps its prefix between moves.
  */
-export function trimHistory(history: readonly HistoryLine[], window: number, block?: number): HistoryLine[] {
+export function trimHistory(
+  history: readonly HistoryLine[],
+  window: number,
+  block?: number,
+  budget?: HistoryBudget,
+): HistoryLine[] {
   if (history.length === 0 || window <= 0) return [];
-  // Half the window: a quarter moved the start before a third of the prompts of a busy replay and left
-  // Ollama 77 % more characters to evaluate per prompt (bench/prompt_cache.ts, docs/BENCHMARKS.md).
-  const size = Math.max(1, Math.min(window, block ?? Math.floor(window / 2)));
-  const seqOf = (line: HistoryLine, i: number) => line.seq ?? i;
-  const newest = seqOf(history[history.length - 1]!, history.length - 1);
+  const size = blockSize(window, block);
+  const seqOf = (i: number) => history[i]!.seq ?? i;
+  const newest = seqOf(history.length - 1);
   const earliest = newest - window + 1;
   const start = Math.ceil(earliest / size) * size;
-  return history.filter((line, i) => seqOf(line, i) >= start);
+  let first = 0;
+  while (first < history.length && seqOf(first) < start) first++;
+  if (budget === undefined) return history.slice(first);
+
+  // The oldest line of the longest suffix that fits.
+  let fits = history.length;
+  let used = 0;
+  for (let i = history.length - 1; i >= first; i--) {
+    used += budget.cost(history[i]!);
+    if (used > budget.tokens) break;
+    fits = i;
+  }
+  if (fits === first) return history.slice(first);
+  if (fits === history.length) return [];
+  // The block, halved until it is at most two thirds of what fits: the step changes only when what
+  // fits halves or doubles, its grid holds the block's own jumps, and at least a third of what fits
+  // is shown. Half of what fits moved the start before 30 % of a replay's prompts and left Ollama
+  // 3,231 characters to evaluate per prompt; two thirds, 17 % and 2,009 (bench/prompt_cache.ts).
+  const fitting = history.length - fits;
+  let step = size;
+  while (step > 1 && step > (2 * fitting) / 3) step = Math.floor(step / 2);
+  const stepStart = (Math.floor(seqOf(fits - 1) / step) + 1) * step;
+  let from = fits;
+  while (from < history.length && seqOf(from) < stepStart) from++;
+  return history.slice(from < history.length ? from : fits);
+}
+
+/** Lines the start of the history moves by: `block`, by default half the window. */
+function blockSize(window: number, block?: number): number {
+  // Half the window: a quarter moved the start before a third of the prompts of a busy replay and left
+  // Ollama 77 % more characters to evaluate per prompt (bench/prompt_cache.ts, docs/BENCHMARKS.md).
+  return Math.max(1, Math.min(window, block ?? Math.floor(window / 2)));
 }
 
 /** Everything {@link buildPrompt} needs. */
@@ -137,19 +188,67 @@ export interface PromptInput {
   /** Why the previous try was rejected, for the one regeneration. */
   rejected?: string;
   canary: string;
+  /**
+   * Tokens the whole prompt may take: the model's `num_ctx` less the reply's `num_predict`. Past it
+   * Ollama cuts the prompt itself, from the front, and some versions drop the system prompt with it.
+   * Without it, the history is only limited by `window`.
+   */
+  tokenBudget?: number;
+  /** Called when the token budget left out lines of the window: how many are shown, of how many. */
+  onCut?: (shown: number, eligible: number) => void;
+}
+
+/** Tokens a prompt takes besides its messages: the start of the text and the assistant's header. */
+const PROMPT_OVERHEAD_TOKENS = 8;
+
+/** Estimated tokens one history line takes in a prompt (a bot line is a turn of its own). */
+export function historyLineTokens(line: HistoryLine): number {
+  if (line.bot) return cachedTokens(line.text, false) + 2 * MESSAGE_OVERHEAD_TOKENS;
+  // `name: "text"` and its newline: the estimate adds up over the parts, which end at ":" and '"'.
+  return cachedTokens(authorName(line), false) + 1 + cachedTokens(line.text, true) + 1;
+}
+
+/**
+ * Estimates of texts seen before, plain and quoted: a line is estimated once, not on every prompt
+ * that shows it (200 lines took ~80 µs per prompt).
+ */
+const tokenCache = [new Map<string, number>(), new Map<string, number>()] as const;
+/** Far more than the lines of all windows of a busy bot; only a bound against unbounded growth. */
+const MAX_CACHED_TEXTS = 50_000;
+
+function cachedTokens(text: string, quoted: boolean): number {
+  const cache = tokenCache[quoted ? 1 : 0];
+  let tokens = cache.get(text);
+  if (tokens === undefined) {
+    if (cache.size >= MAX_CACHED_TEXTS) cache.clear();
+    tokens = estimateTokens(quoted ? JSON.stringify(text) : text);
+    cache.set(text, tokens);
+  }
+  return tokens;
 }
 
 /** Builds the messages of one generation (see the module doc for the layout). */
 export function buildPrompt(input: PromptInput): PromptMessage[] {
-  const messages: PromptMessage[] = [
-    { role: "system", content: systemPrompt(input.persona, input.bot, input.channel, input.canary) },
-  ];
+  const system = systemPrompt(input.persona, input.bot, input.channel, input.canary);
+  const final = finalInstruction(input);
+  const messages: PromptMessage[] = [{ role: "system", content: system }];
   let chatRun: string[] = [];
   const flush = () => {
     if (chatRun.length > 0) messages.push({ role: "user", content: chatRun.join("\n") });
     chatRun = [];
   };
-  for (const line of trimHistory(input.history, input.window, input.block)) {
+  let budget: HistoryBudget | undefined;
+  if (input.tokenBudget !== undefined) {
+    const fixed = estimateTokens(system) + estimateTokens(final) + 2 * MESSAGE_OVERHEAD_TOKENS +
+      PROMPT_OVERHEAD_TOKENS;
+    budget = { tokens: input.tokenBudget - fixed, cost: historyLineTokens };
+  }
+  const shown = trimHistory(input.history, input.window, input.block, budget);
+  if (budget !== undefined && input.onCut !== undefined) {
+    const eligible = trimHistory(input.history, input.window, input.block).length;
+    if (shown.length < eligible) input.onCut(shown.length, eligible);
+  }
+  for (const line of shown) {
     if (line.bot) {
       flush();
       messages.push({ role: "assistant", content: line.text });
@@ -158,7 +257,7 @@ export function buildPrompt(input: PromptInput): PromptMessage[] {
     }
   }
   flush();
-  messages.push({ role: "user", content: finalInstruction(input) });
+  messages.push({ role: "user", content: final });
   return messages;
 }
 

@@ -4,6 +4,7 @@ import { canaryFor } from "../plugins/prompt_builder.ts";
 import { ChannelSettingsSchema } from "../core/config_schema.ts";
 import { isClankError } from "../core/errors.ts";
 import type { GenerateRequest, HistoryLine, PluginApi } from "../plugins/sdk.ts";
+import { getEncoding } from "js-tiktoken";
 import { startFakeOllama } from "./fakes/fake_ollama.ts";
 
 /** A minimal plugin api (stand-in until core/testing.ts ships one). */
@@ -177,5 +178,65 @@ self.onmessage = async (e) => {
   } finally {
     await fake.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Long chat lines (Twitch allows 500 characters): 200 of them are far more than 4096 tokens. */
+function longHistory(n: number): HistoryLine[] {
+  return Array.from({ length: n }, (_, i) => ({
+    seq: i + 1,
+    user: `viewer_${i % 37}_xx`,
+    displayName: `Viewer_${i % 37}_xx`,
+    text: `line ${i + 1}: ` +
+      "that play was absolutely wild, PogChamp KEKW did you see the chat go off? ".repeat(4),
+    time: 1_700_000_000_000 + i,
+    bot: false,
+  }));
+}
+
+Deno.test("ollama generator keeps the prompt inside num_ctx", async (t) => {
+  const fake = await startFakeOllama({ reply: () => "ok" });
+  const cl100k = getEncoding("cl100k_base");
+  const tokensOf = (messages: Array<{ content: string }>) =>
+    messages.reduce((sum, m) => sum + cl100k.encode(m.content).length + 4, 0);
+  try {
+    const api = testApi(options(fake.url, { num_ctx: 4096, num_predict: 80 }));
+    const settings = ChannelSettingsSchema.parse({ context: 200 });
+    const lines = longHistory(200);
+
+    await t.step(
+      "200 long lines are cut to what fits, newest kept, system prompt and instruction whole",
+      async () => {
+        await plugin.generate(request({ settings, history: lines }), api);
+        const messages = fake.generations().at(-1)!.body!.messages as Array<
+          { role: string; content: string }
+        >;
+        // A BPE tokenizer of the llama-3 family's kind is the oracle, not the bot's own estimate.
+        assert.ok(tokensOf(messages) <= 4096 - 80, `prompt of ${tokensOf(messages)} tokens`);
+        assert.equal(messages[0]!.role, "system");
+        assert.ok(messages[0]!.content.includes(canaryFor("somechan")));
+        assert.match(messages.at(-1)!.content, /Write one new chat line as clankbot/);
+        assert.ok(messages.at(-2)!.content.endsWith(JSON.stringify(lines.at(-1)!.text)));
+        // Not cut to nothing either: at least a third of what num_ctx could hold.
+        assert.ok(tokensOf(messages) > 4096 / 3, `prompt of only ${tokensOf(messages)} tokens`);
+      },
+    );
+
+    await t.step("says once per channel that the history did not fit, and how to make it fit", async () => {
+      await plugin.generate(request({ settings, history: lines }), api);
+      const warnings = api.logged.filter((l) => l.startsWith("warn"));
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /num_ctx/);
+      assert.match(warnings[0]!, /context/);
+    });
+
+    await t.step("short lines within num_ctx are all shown", async () => {
+      await plugin.generate(request({ settings, history: history(150) }), api);
+      const messages = fake.generations().at(-1)!.body!.messages as Array<{ content: string }>;
+      const shown = messages.slice(1, -1).flatMap((m) => m.content.split("\n")).length;
+      assert.equal(shown, 150);
+    });
+  } finally {
+    await fake.close();
   }
 });

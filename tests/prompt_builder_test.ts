@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   buildPrompt,
   canaryFor,
+  historyLineTokens,
   PROMPT_RULES,
   type PromptInput,
   quoteLine,
@@ -12,6 +13,7 @@ import {
   trimHistory,
 } from "../plugins/prompt_builder.ts";
 import type { HistoryLine } from "../plugins/sdk.ts";
+import { estimateTokens, MESSAGE_OVERHEAD_TOKENS } from "../plugins/token_estimate.ts";
 
 function line(seq: number, user: string, text: string, bot = false): HistoryLine {
   return { seq, user, displayName: user, text, time: 1_700_000_000_000 + seq * 1000, bot };
@@ -208,4 +210,106 @@ Deno.test("sharedPrefixShare measures the cached share", () => {
   }
   // With blocks of 100 lines, 99 of 100 consecutive prompts extend the previous one.
   assert.ok(sum / count > 0.95, `average shared prefix ${sum / count}`);
+});
+
+Deno.test("trimHistory keeps the history inside a token budget", async (t) => {
+  const history = Array.from({ length: 300 }, (_, i) => line(i, "u", `line ${i}`));
+  /** Every line costs 10 tokens, so the budget holds tokens / 10 lines. */
+  const tenEach = (tokens: number) => ({ tokens, cost: () => 10 });
+
+  await t.step("a budget that holds the window changes nothing", () => {
+    for (let n = 1; n <= 300; n += 7) {
+      assert.deepEqual(
+        trimHistory(history.slice(0, n), 200, undefined, tenEach(2000)),
+        trimHistory(history.slice(0, n), 200),
+      );
+    }
+  });
+
+  await t.step("otherwise keeps a run of the newest lines that fits, and not a sliver of it", () => {
+    for (let n = 40; n <= 300; n++) {
+      const kept = trimHistory(history.slice(0, n), 200, undefined, tenEach(365));
+      assert.equal(kept.at(-1)!.seq, n - 1, "the newest line is always shown");
+      assert.ok(kept.length <= 36, `n=${n}: ${kept.length} lines are more than 365 tokens`);
+      // 36 lines fit; the block of 100 halved to at most 24 is a step of 12: at least 36 - 12 + 1 shown.
+      assert.ok(kept.length >= 25, `n=${n}: only ${kept.length} lines`);
+      assert.deepEqual(kept, history.slice(n - kept.length, n), "a contiguous run");
+    }
+  });
+
+  await t.step("its start moves forward only, in steps, while lines are alike", () => {
+    let start = -1;
+    let moves = 0;
+    for (let n = 40; n <= 300; n++) {
+      const first = trimHistory(history.slice(0, n), 200, undefined, tenEach(365))[0]!.seq!;
+      assert.ok(first >= start, `n=${n}: the start went back from ${start} to ${first}`);
+      if (first !== start) moves++;
+      start = first;
+    }
+    // A move per step of 12 new lines, where the block's own jumps (every 100) fall on that grid.
+    assert.ok(moves <= Math.ceil(260 / 12) + 1, `${moves} moves for 260 lines`);
+  });
+
+  await t.step("a newest line that does not fit leaves no history", () => {
+    assert.deepEqual(trimHistory(history.slice(0, 10), 200, undefined, tenEach(9)), []);
+    assert.deepEqual(trimHistory(history.slice(0, 10), 200, undefined, tenEach(-5)), []);
+  });
+
+  await t.step("whatever the lengths, what is kept fits and ends with the newest line", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 250 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer({ min: 1, max: 250 }),
+        (costs, tokens, window) => {
+          const lines = costs.map((_, i) => line(i * 2, "u", `l${i}`));
+          const cost = (l: HistoryLine) => costs[l.seq! / 2]!;
+          const kept = trimHistory(lines, window, undefined, { tokens, cost });
+          const used = kept.reduce((sum, l) => sum + cost(l), 0);
+          if (used > tokens) return false;
+          if (kept.length === 0) return costs.at(-1)! > tokens;
+          return kept.at(-1) === lines.at(-1) && kept.length <= window;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+Deno.test("buildPrompt fits a token budget and says when it cut", async (t) => {
+  const long = "that play was absolutely wild, PogChamp KEKW did you see the chat go off? ".repeat(4);
+  const history = Array.from(
+    { length: 200 },
+    (_, i) => line(i + 1, `viewer${i % 9}`, `${i + 1}: ${long}`, i % 10 === 9),
+  );
+  const estimate = (messages: Array<{ content: string }>) =>
+    messages.reduce((sum, m) => sum + estimateTokens(m.content) + MESSAGE_OVERHEAD_TOKENS, 0);
+
+  await t.step("the estimate of the whole prompt stays inside the budget", () => {
+    const cuts: Array<[number, number]> = [];
+    for (const tokenBudget of [600, 1500, 4016, 8000]) {
+      const messages = buildPrompt(input(history, { tokenBudget, onCut: (s, e) => cuts.push([s, e]) }));
+      assert.ok(estimate(messages) <= tokenBudget, `${estimate(messages)} > ${tokenBudget}`);
+      assert.equal(messages[0]!.role, "system");
+      assert.match(messages.at(-1)!.content, /Write one new chat line/);
+    }
+    assert.equal(cuts.length, 4);
+    for (const [shown, eligible] of cuts) assert.ok(shown < eligible && eligible === 101);
+  });
+
+  await t.step("no budget, or a budget that holds it all, shows the whole window and reports nothing", () => {
+    let cut = false;
+    const short = history.map((l) => ({ ...l, text: "hi" }));
+    const all = buildPrompt(input(short, { onCut: () => (cut = true) }));
+    const budgeted = buildPrompt(input(short, { tokenBudget: 100_000, onCut: () => (cut = true) }));
+    assert.deepEqual(budgeted, all);
+    assert.equal(cut, false);
+  });
+
+  await t.step("a line costs its quoted text, a bot line a turn of its own", () => {
+    const chat = line(1, "viewer", "hello there");
+    assert.equal(historyLineTokens(chat), estimateTokens(quoteLine(chat)) + 1);
+    const own = line(2, "clankbot", "hi!", true);
+    assert.equal(historyLineTokens(own), estimateTokens("hi!") + 2 * MESSAGE_OVERHEAD_TOKENS);
+  });
 });
