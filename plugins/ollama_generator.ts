@@ -35,7 +35,7 @@ function clientFor(options: OllamaGeneratorOptions, log: PluginApi["log"]): Olla
   return client;
 }
 
-/** Channels already warned that their history does not fit `num_ctx` (once per process is enough). */
+/** Channels (and `num_ctx`) already warned that their history does not fit (once per process is enough). */
 const warnedCut = new Set<string>();
 const MAX_WARNED = 10_000;
 
@@ -46,9 +46,11 @@ function warnCutOnce(
   shown: number,
   eligible: number,
 ): void {
-  if (warnedCut.has(channel)) return;
+  // Keyed by num_ctx too: after a reload that raised it but not enough, say so again.
+  const key = `${channel}\u0000${numCtx}`;
+  if (warnedCut.has(key)) return;
   if (warnedCut.size >= MAX_WARNED) warnedCut.clear();
-  warnedCut.add(channel);
+  warnedCut.add(key);
   api.log.warn(
     `The chat history of #${channel} does not fit ollama.num_ctx = ${numCtx} tokens: the prompt shows ` +
       `${shown} of ${eligible} lines. Raise num_ctx in [ollama] (the model must support it) or lower ` +

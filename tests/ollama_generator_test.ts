@@ -230,6 +230,17 @@ Deno.test("ollama generator keeps the prompt inside num_ctx", async (t) => {
       assert.match(warnings[0]!, /context/);
     });
 
+    await t.step("and once more after a reload to a num_ctx that still does not hold it", async () => {
+      const reloaded = testApi(options(fake.url, { num_ctx: 6000 }));
+      await plugin.generate(request({ settings, history: lines }), reloaded);
+      const warned = reloaded.logged.filter((l) => l.startsWith("warn"));
+      assert.equal(warned.length, 1);
+      assert.match(warned[0]!, /num_ctx = 6000/);
+      const again = testApi(options(fake.url, { num_ctx: 6000 }));
+      await plugin.generate(request({ settings, history: lines }), again);
+      assert.equal(again.logged.filter((l) => l.startsWith("warn")).length, 0);
+    });
+
     await t.step("short lines within num_ctx are all shown", async () => {
       await plugin.generate(request({ settings, history: history(150) }), api);
       const messages = fake.generations().at(-1)!.body!.messages as Array<{ content: string }>;
