@@ -117,9 +117,9 @@ export interface HistoryBudget {
  *
  * With a `budget`, lines that would not fit are left out from the oldest on, still in steps: the start
  * becomes the first multiple of a step past the newest line that does not fit (the step is the block
- * halved until it is at most two thirds of what fits), or, when the lines since that multiple do not fit
- * either, the first line that does. While the lines are of a similar length the step stays the same and the start only
- * moves forward, so the prompt keeps its prefix between moves.
+ * halved until it is at most two thirds of what fits), or, when the lines since that multiple do not
+ * fit either, the first line that does. While the lines are of a similar length the step stays the
+ * same and the start only moves forward, so the prompt keeps its prefix between moves.
  */
 export function trimHistory(
   history: readonly HistoryLine[],
@@ -213,8 +213,8 @@ export function historyLineTokens(line: HistoryLine): number {
  * that shows it (200 lines took ~80 µs per prompt).
  */
 const tokenCache = [new Map<string, number>(), new Map<string, number>()] as const;
-/** Far more than the lines of all windows of a busy bot; only a bound against unbounded growth. */
-const MAX_CACHED_TEXTS = 50_000;
+/** The windows of 100 channels at the default `context`; past it the cache starts over. */
+const MAX_CACHED_TEXTS = 20_000;
 
 function cachedTokens(text: string, quoted: boolean): number {
   const cache = tokenCache[quoted ? 1 : 0];
