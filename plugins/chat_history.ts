@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import { BoundedMemo } from "./bounded_memo.ts";
 import { definePlugin, type HistoryLine, type ObservedEvent } from "./sdk.ts";
 import { RingBuffer } from "../core/ring_buffer.ts";
 
@@ -54,15 +55,11 @@ function historyOf(channel: string, maxChannels: number): ChannelHistory {
  * One string per distinct login and display name: a busy channel repeats a few hundred names across
  * its whole history, and lines restored from the database would otherwise each carry their own copy.
  */
-const names = new Map<string, string>();
 const MAX_NAMES = 100_000;
+const names = new BoundedMemo(MAX_NAMES, (name: string) => name);
 
 function intern(name: string): string {
-  const known = names.get(name);
-  if (known !== undefined) return known;
-  if (names.size >= MAX_NAMES) names.clear();
-  names.set(name, name);
-  return name;
+  return names.get(name);
 }
 
 function push(h: ChannelHistory, line: HistoryLine): void {

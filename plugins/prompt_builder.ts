@@ -14,6 +14,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { BoundedMemo } from "./bounded_memo.ts";
 import type { HistoryLine, TriggerKind } from "./sdk.ts";
 import { estimateTokens, MESSAGE_OVERHEAD_TOKENS } from "./token_estimate.ts";
 
@@ -52,17 +53,15 @@ const PROCESS_SEED = Array.from(
 export function canaryFor(channel: string, seed: string = PROCESS_SEED): string {
   if (seed !== PROCESS_SEED) return canaryOf(channel, seed);
   // A hash per prompt showed in the reply profile; the canary of a channel never changes while it runs.
-  let canary = processCanaries.get(channel);
-  if (canary === undefined) {
-    if (processCanaries.size >= MAX_CACHED_CANARIES) processCanaries.clear();
-    processCanaries.set(channel, canary = canaryOf(channel, seed));
-  }
-  return canary;
+  return processCanaries.get(channel);
 }
 
-const processCanaries = new Map<string, string>();
 /** Far more channels than a bot joins; only a bound against unbounded growth. */
 const MAX_CACHED_CANARIES = 10_000;
+const processCanaries = new BoundedMemo(
+  MAX_CACHED_CANARIES,
+  (channel: string) => canaryOf(channel, PROCESS_SEED),
+);
 
 function canaryOf(channel: string, seed: string): string {
   const hex = createHash("sha256").update(`${seed}\u0000${channel}`).digest("hex");
@@ -107,6 +106,8 @@ export interface HistoryBudget {
   tokens: number;
   /** Tokens one line takes in the prompt. */
   cost(line: HistoryLine): number;
+  /** Called when the budget left out lines of the window: how many are shown, of how many. */
+  onCut?(shown: number, eligible: number): void;
 }
 
 /**
@@ -146,18 +147,24 @@ export function trimHistory(
     fits = i;
   }
   if (fits === first) return history.slice(first);
-  if (fits === history.length) return [];
-  // The block, halved until it is at most two thirds of what fits: the step changes only when what
-  // fits halves or doubles, its grid holds the block's own jumps, and at least a third of what fits
-  // is shown. Half of what fits moved the start before 30 % of a replay's prompts and left Ollama
-  // 3,231 characters to evaluate per prompt; two thirds, 17 % and 2,009 (bench/prompt_cache.ts).
-  const fitting = history.length - fits;
-  let step = size;
-  while (step > 1 && step > (2 * fitting) / 3) step = Math.floor(step / 2);
-  const stepStart = (Math.floor(seqOf(fits - 1) / step) + 1) * step;
-  let from = fits;
-  while (from < history.length && seqOf(from) < stepStart) from++;
-  return history.slice(from < history.length ? from : fits);
+  // Nothing fits when even the newest line does not.
+  let from = history.length;
+  if (fits < history.length) {
+    // The block, halved until it is at most two thirds of what fits: the step changes only when what
+    // fits halves or doubles, its grid holds the block's own jumps, and at least a third of what fits
+    // is shown. Half of what fits moved the start before 30 % of a replay's prompts and left Ollama
+    // 3,231 characters to evaluate per prompt; two thirds, 17 % and 2,009 (bench/prompt_cache.ts).
+    const fitting = history.length - fits;
+    let step = size;
+    while (step > 1 && step > (2 * fitting) / 3) step = Math.floor(step / 2);
+    const stepStart = (Math.floor(seqOf(fits - 1) / step) + 1) * step;
+    from = fits;
+    while (from < history.length && seqOf(from) < stepStart) from++;
+    if (from === history.length) from = fits;
+  }
+  const kept = history.slice(from);
+  budget.onCut?.(kept.length, history.length - first);
+  return kept;
 }
 
 /** Lines the start of the history moves by: `block`, by default half the window. */
@@ -203,29 +210,23 @@ const PROMPT_OVERHEAD_TOKENS = 8;
 
 /** Estimated tokens one history line takes in a prompt (a bot line is a turn of its own). */
 export function historyLineTokens(line: HistoryLine): number {
-  if (line.bot) return cachedTokens(line.text, false) + 2 * MESSAGE_OVERHEAD_TOKENS;
+  if (line.bot) return plainTokens.get(line.text) + 2 * MESSAGE_OVERHEAD_TOKENS;
   // `name: "text"` and its newline: the estimate adds up over the parts, which end at ":" and '"'.
-  return cachedTokens(authorName(line), false) + 1 + cachedTokens(line.text, true) + 1;
+  return plainTokens.get(authorName(line)) + 1 + quotedTokens.get(line.text) + 1;
 }
+
+/** The windows of 100 channels at the default `context`; past it the cache starts over. */
+const MAX_CACHED_TEXTS = 20_000;
 
 /**
  * Estimates of texts seen before, plain and quoted: a line is estimated once, not on every prompt
  * that shows it (200 lines took ~80 µs per prompt).
  */
-const tokenCache = [new Map<string, number>(), new Map<string, number>()] as const;
-/** The windows of 100 channels at the default `context`; past it the cache starts over. */
-const MAX_CACHED_TEXTS = 20_000;
-
-function cachedTokens(text: string, quoted: boolean): number {
-  const cache = tokenCache[quoted ? 1 : 0];
-  let tokens = cache.get(text);
-  if (tokens === undefined) {
-    if (cache.size >= MAX_CACHED_TEXTS) cache.clear();
-    tokens = estimateTokens(quoted ? JSON.stringify(text) : text);
-    cache.set(text, tokens);
-  }
-  return tokens;
-}
+const plainTokens = new BoundedMemo(MAX_CACHED_TEXTS, estimateTokens);
+const quotedTokens = new BoundedMemo(
+  MAX_CACHED_TEXTS,
+  (text: string) => estimateTokens(JSON.stringify(text)),
+);
 
 /** Builds the messages of one generation (see the module doc for the layout). */
 export function buildPrompt(input: PromptInput): PromptMessage[] {
@@ -241,14 +242,9 @@ export function buildPrompt(input: PromptInput): PromptMessage[] {
   if (input.tokenBudget !== undefined) {
     const fixed = estimateTokens(system) + estimateTokens(final) + 2 * MESSAGE_OVERHEAD_TOKENS +
       PROMPT_OVERHEAD_TOKENS;
-    budget = { tokens: input.tokenBudget - fixed, cost: historyLineTokens };
+    budget = { tokens: input.tokenBudget - fixed, cost: historyLineTokens, onCut: input.onCut };
   }
-  const shown = trimHistory(input.history, input.window, input.block, budget);
-  if (budget !== undefined && input.onCut !== undefined) {
-    const eligible = trimHistory(input.history, input.window, input.block).length;
-    if (shown.length < eligible) input.onCut(shown.length, eligible);
-  }
-  for (const line of shown) {
+  for (const line of trimHistory(input.history, input.window, input.block, budget)) {
     if (line.bot) {
       flush();
       messages.push({ role: "assistant", content: line.text });

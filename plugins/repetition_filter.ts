@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { BoundedMemo } from "./bounded_memo.ts";
 import { definePlugin, type FilterInput, type FilterVerdict, type PluginApi } from "./sdk.ts";
 
 /** Options of the `repetition` filter. */
@@ -50,22 +51,18 @@ interface Prepared {
   distinct: string[];
 }
 
-/** Prepared lines by text. The same recent lines are compared with every candidate of a channel. */
-const prepared = new Map<string, Prepared>();
-/** Entries kept; the map is emptied when it grows past this (recent lines come back at once). */
+/** Entries kept; the memo starts over when it grows past this (recent lines come back at once). */
 const PREPARED_MAX = 2048;
+/** Prepared lines by text. The same recent lines are compared with every candidate of a channel. */
+const prepared = new BoundedMemo(PREPARED_MAX, (text: string): Prepared => {
+  const norm = normalizeLine(text);
+  const words = norm.split(" ").filter(Boolean);
+  const set = new Set(words);
+  return { norm, words, set, distinct: [...set] };
+});
 
 function prepare(text: string): Prepared {
-  let p = prepared.get(text);
-  if (p === undefined) {
-    const norm = normalizeLine(text);
-    const words = norm.split(" ").filter(Boolean);
-    const set = new Set(words);
-    p = { norm, words, set, distinct: [...set] };
-    if (prepared.size >= PREPARED_MAX) prepared.clear();
-    prepared.set(text, p);
-  }
-  return p;
+  return prepared.get(text);
 }
 
 /** Jaccard similarity of the word sets of two normalized lines. */
