@@ -10,6 +10,7 @@ import "../core/node_warnings.ts";
 import { Ollama } from "ollama";
 import tmi from "tmi.js";
 import { tmiConnection } from "../core/twitch_transport.ts";
+import { silentTmiLogger } from "./silent_tmi_logger.ts";
 
 /** Lines of chat the relay keeps for its prompt, like the bot's shipped `context`. */
 const RELAY_CONTEXT = 200;
@@ -19,11 +20,6 @@ export interface BareRelay {
   /** Resolves once tmi.js reports the channel joined. */
   joined: Promise<void>;
   stop(): Promise<void>;
-}
-
-function silentLogger() {
-  const noop = () => {};
-  return { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, setLevel: noop };
 }
 
 /** Connects a bare relay as `bot` to `channel` on the fakes at `ircUrl` and `ollamaUrl`. */
@@ -39,7 +35,7 @@ export async function startBareRelay(options: {
     connection: { ...tmiConnection(options.ircUrl), reconnect: false },
     identity: { username: options.bot, password: `oauth:${options.token}` },
     channels: [],
-    logger: silentLogger(),
+    logger: silentTmiLogger(),
   });
   const ollama = new Ollama({ host: options.ollamaUrl });
   const recent: string[] = [];

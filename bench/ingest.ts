@@ -15,6 +15,7 @@ import tmi from "tmi.js";
 import { type FakeTwitch, startFakeTwitch } from "../tests/fakes/fake_twitch.ts";
 import { BENCH_TOKEN, channelNames, moderatorBadges, startBenchBot } from "./bench_bot.ts";
 import { chatText, seededRandom, viewerName } from "./chat_lines.ts";
+import { silentTmiLogger } from "./silent_tmi_logger.ts";
 import type { Figure } from "./report.ts";
 import { benchMain, type BenchOptions, waitUntil } from "./suite.ts";
 
@@ -49,11 +50,6 @@ function send(twitch: FakeTwitch, frames: string[]): void {
   for (const frame of frames) twitch.sendRaw(frame);
 }
 
-function silentLogger() {
-  const noop = () => {};
-  return { trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop, setLevel: noop };
-}
-
 /** Lines per second a bare tmi.js client counts. */
 async function measureBare(twitch: FakeTwitch, channels: string[], frames: string[], lines: number) {
   let counted = 0;
@@ -63,7 +59,7 @@ async function measureBare(twitch: FakeTwitch, channels: string[], frames: strin
     options: { skipUpdatingEmotesets: true, skipMembership: false, messagesLogLevel: "debug" },
     connection: { server: "127.0.0.1", port: twitch.port, secure: false, reconnect: false },
     channels: [],
-    logger: silentLogger(),
+    logger: silentTmiLogger(),
   });
   client.on("message", () => {
     if (++counted === lines) done();
