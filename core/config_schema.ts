@@ -72,7 +72,7 @@ export const ChannelSettingsSchema = z.object({
   context: intRange(50, 500).default(200).describe(
     "Chat lines of history kept per channel and shown to the model at most. The prompt's history " +
       "starts at a multiple of half of it, so it shows between half and all of it and Ollama can reuse " +
-      "its prompt cache (docs/GENERATION.md).",
+      "its prompt cache; fewer when they do not fit `ollama.num_ctx` (docs/GENERATION.md).",
   ),
   /** Ollama model; empty means the global `ollama.model`. */
   model: z.string().max(200, { error: "must be at most 200 characters" }).regex(/^[\w.:/-]*$/, {
