@@ -56,7 +56,14 @@ export function isClankError(err: unknown, code?: ErrorCode): err is ClankError 
 
 /** A one-line description of any thrown value, for logs. */
 export function describeError(err: unknown): string {
-  if (err instanceof ClankError) return `${err.code}: ${err.message}`;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  // Never throws: plugins can throw anything, including values with no string form
+  // (`Object.create(null)`, a throwing `toString` or `message` getter), and a failed description
+  // must not turn one failed call into a lost batch.
+  try {
+    if (err instanceof ClankError) return `${err.code}: ${err.message}`;
+    if (err instanceof Error) return `${err.name}: ${err.message}`;
+    return String(err);
+  } catch {
+    return `a thrown ${err === null ? "null" : typeof err} with no string form`;
+  }
 }

@@ -201,11 +201,12 @@ class InProcessPluginHandle implements PluginHandle {
     let result: unknown;
     try {
       result = fn.call(this.#plugin, input, this.#api);
+      // Only async handlers pay for a timer and a promise; a sync one has already finished. Reading
+      // `then` runs plugin code too (a getter), so it stays inside the try.
+      if (isThenable(result)) return this.#settle<T>(method, result, timeoutMs ?? this.#timeoutMs);
     } catch (err) {
       return this.#health.failed("threw", `${method}() threw ${describeError(err)}`);
     }
-    // Only async handlers pay for a timer and a promise; a sync one has already finished.
-    if (isThenable(result)) return this.#settle<T>(method, result, timeoutMs ?? this.#timeoutMs);
     return this.#checked<T>(method, result);
   }
 
@@ -232,7 +233,16 @@ class InProcessPluginHandle implements PluginHandle {
       this.#health.succeeded();
       return DONE as CallOutcome<T>;
     }
-    const checked = checkPluginOutput(method, result);
+    let checked: ReturnType<typeof checkPluginOutput>;
+    try {
+      checked = checkPluginOutput(method, result);
+    } catch (err) {
+      // An in-process reply can be any object, getters that throw included.
+      return this.#health.failed(
+        "malformed",
+        `${method}() returned a value that cannot be read: ${describeError(err)}`,
+      );
+    }
     if (!checked.ok) return this.#health.failed("malformed", checked.error);
     this.#health.succeeded();
     return { ok: true, value: checked.value as T };

@@ -417,41 +417,46 @@ class SandboxedPlugin implements PluginHandle {
       // A restart or disable inside this loop retires the Worker; ignore the rest of its batch.
       if (worker !== this.#worker) return;
       if (typeof m !== "object" || m === null) continue;
-      switch (m.t) {
-        case "result":
-          this.#settle(m);
-          break;
-        case "passes":
-        case "dones":
-          if (!Array.isArray(m.ids)) break;
-          for (const id of m.ids) {
-            if (worker !== this.#worker) return;
-            this.#settleCompact(id, m.t === "passes");
+      // One message the host cannot handle must not cost the rest of the batch, nor the process.
+      try {
+        switch (m.t) {
+          case "result":
+            this.#settle(m);
+            break;
+          case "passes":
+          case "dones":
+            if (!Array.isArray(m.ids)) break;
+            for (const id of m.ids) {
+              if (worker !== this.#worker) return;
+              this.#settleCompact(id, m.t === "passes");
+            }
+            break;
+          case "log":
+            this.#pluginLog(m);
+            break;
+          case "store":
+            void this.#storeOp(m);
+            break;
+          case "pong":
+            if (m.id === this.#awaitingPong) {
+              this.#awaitingPong = 0;
+              clearTimeout(this.#pingTimer);
+              this.#pingTimer = undefined;
+            }
+            break;
+          case "ready":
+          case "init_error":
+          case "setup_done":
+          case "setup_error":
+          case "teardown_done": {
+            const c = this.#control;
+            this.#control = undefined;
+            c?.resolve(m);
+            break;
           }
-          break;
-        case "log":
-          this.#pluginLog(m);
-          break;
-        case "store":
-          void this.#storeOp(m);
-          break;
-        case "pong":
-          if (m.id === this.#awaitingPong) {
-            this.#awaitingPong = 0;
-            clearTimeout(this.#pingTimer);
-            this.#pingTimer = undefined;
-          }
-          break;
-        case "ready":
-        case "init_error":
-        case "setup_done":
-        case "setup_error":
-        case "teardown_done": {
-          const c = this.#control;
-          this.#control = undefined;
-          c?.resolve(m);
-          break;
         }
+      } catch (err) {
+        this.#log.warn("Plugin sent a message the host could not handle", { error: describeError(err) });
       }
     }
   }
@@ -509,8 +514,15 @@ class SandboxedPlugin implements PluginHandle {
     // flood the log with megabytes per line.
     let extra: Record<string, unknown> | undefined;
     if (fields !== undefined) {
-      const json = JSON.stringify(fields) ?? "";
-      extra = {
+      let json: string;
+      try {
+        json = JSON.stringify(fields) ?? "";
+      } catch (err) {
+        // A BigInt or a cycle crosses the Worker boundary but has no JSON form.
+        json = "";
+        extra = { plugin_fields: `(could not be logged: ${describeError(err)})` };
+      }
+      extra ??= {
         plugin_fields: json.length <= MAX_LOG_FIELDS_CHARS ? fields : `(${json.length} characters, dropped)`,
       };
     }

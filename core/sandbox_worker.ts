@@ -141,16 +141,15 @@ function call(id: number, method: PluginMethod, input: unknown): void {
     );
     return;
   }
-  let result: unknown;
   try {
-    result = fn.call(plugin, input, api);
+    const result = fn.call(plugin, input, api);
+    // Closures only for async handlers: a synchronous answer is the common case, once per chat line.
+    // Reading `then` runs plugin code too (a getter), so it stays inside the try.
+    if (isThenable(result)) result.then((v) => succeeded(id, method, v), (err) => failed(id, method, err));
+    else succeeded(id, method, result);
   } catch (err) {
     failed(id, method, err);
-    return;
   }
-  // Closures only for async handlers: a synchronous answer is the common case, once per chat line.
-  if (isThenable(result)) result.then((v) => succeeded(id, method, v), (err) => failed(id, method, err));
-  else succeeded(id, method, result);
 }
 
 function succeeded(id: number, method: PluginMethod, value: unknown): void {

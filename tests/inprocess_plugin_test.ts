@@ -5,6 +5,7 @@ import { createInProcessPlugin } from "../core/inprocess_plugin.ts";
 import type { Plugin } from "../plugins/sdk.ts";
 import counter from "./fixtures/plugins/counter.ts";
 import echoFilter from "./fixtures/plugins/echo_filter.ts";
+import oddValues from "./fixtures/plugins/hostile_odd_values.ts";
 import { filterInput, metricValue, SETTINGS, testDeps } from "./fixtures/plugins/_deps.ts";
 
 const realSetTimeout = globalThis.setTimeout;
@@ -61,6 +62,24 @@ Deno.test("createInProcessPlugin calls handlers and validates their replies", as
     const out = await h.call("check", filterInput("x"));
     assert.deepEqual(out, { ok: false, reason: "threw", error: "check() threw TypeError: nope" });
     assert.ok(deps.lines.some((l) => JSON.parse(l).plugin === "f" && l.includes("TypeError: nope")));
+    await h.close();
+  });
+
+  await t.step("a throw with no string form fails that call, sync or async, and never throws", async () => {
+    const h = await createInProcessPlugin(oddValues, { source: "t", ...testDeps(), timeoutMs: 100 });
+    for (const text of ["poison", "poison async", "bad then"]) {
+      const now = h.callNow!("check", filterInput(text));
+      const outcome = now instanceof Promise ? await now : now;
+      assert.equal(outcome.ok ? "ok" : outcome.reason, "threw", text);
+      const called = await h.call("check", filterInput(text));
+      assert.equal(called.ok ? "ok" : called.reason, "threw", text);
+      // A success between the texts, or five failures in a row would disable the plugin.
+      assert.equal((await h.call("check", filterInput("fine"))).ok, true);
+    }
+    assert.deepEqual(await h.call("check", filterInput("bad")), {
+      ok: true,
+      value: { action: "drop", reason: "bad word" },
+    });
     await h.close();
   });
 

@@ -204,6 +204,48 @@ Deno.test("sandboxed plugin contains faults and keeps answering", async (t) => {
     await handle.close();
   });
 
+  await t.step("a throw with no string form fails that call only; its batch is answered", async () => {
+    const { handle } = await sandboxed("hostile_odd_values.ts");
+    // Made in one tick, so the four calls travel to the Worker in one batch.
+    const outs = await Promise.all(
+      ["poison", "bad", "poison async", "bad then", "bad", "hello"].map((text) =>
+        handle.call("check", filterInput(text))
+      ),
+    );
+    assert.deepEqual(outs.map((o) => o.ok ? o.value : o.reason), [
+      "threw",
+      { action: "drop", reason: "bad word" },
+      "threw",
+      "threw",
+      { action: "drop", reason: "bad word" },
+      { action: "pass" },
+    ]);
+    assert.match(failure(outs[0]!).error, /check\(\) threw .*object/);
+    await handle.close();
+  });
+
+  await t.step("log fields with no JSON form are left out of the line; the host runs on", async () => {
+    const { handle, deps } = await sandboxed("hostile_odd_values.ts");
+    assert.deepEqual(await handle.call("check", filterInput("bigint log")), {
+      ok: true,
+      value: { action: "pass" },
+    });
+    assert.deepEqual(await handle.call("check", filterInput("cyclic log")), {
+      ok: true,
+      value: { action: "pass" },
+    });
+    const logged = deps.lines.map((l) => JSON.parse(l));
+    const counted = logged.find((l) => l.msg === "counted");
+    const looped = logged.find((l) => l.msg === "looped");
+    assert.match(String(counted?.plugin_fields), /could not be logged: .*BigInt/);
+    assert.match(String(looped?.plugin_fields), /could not be logged: .*circular/);
+    assert.deepEqual(await handle.call("check", filterInput("bad")), {
+      ok: true,
+      value: { action: "drop", reason: "bad word" },
+    });
+    await handle.close();
+  });
+
   await t.step("a forged pass or empty answer for another method is checked like any reply", async () => {
     const { handle } = await sandboxed("../direct_plugins/forged_pass.ts");
     const gate = { channel: "chan", trigger: "mention", settings: SETTINGS };
