@@ -64,6 +64,19 @@ export const TWITCH_CHANNEL_LIMIT = 100;
 const MAX_LINE = 499;
 /** A connection must last this long before the reconnect backoff starts over. */
 const STABLE_CONNECTION_MS = 30_000;
+/** How far this machine's clock may be from Twitch's before the transport warns about it. */
+const CLOCK_SKEW_WARN_MS = 10_000;
+
+/** A clock difference for a log line: seconds, minutes, hours or days. */
+function formatSkew(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${Math.round(s / 3600)} h`;
+  const days = Math.round(s / 86_400);
+  return `${days} ${days === 1 ? "day" : "days"}`;
+}
+
 /** tmi.js races each command against an untracked 600 ms timer; wait it out before reporting closed. */
 const TMI_TIMER_MS = 700;
 
@@ -158,6 +171,8 @@ export class TwitchTransport implements Transport {
   #closing = new Set<Promise<unknown>>();
   #quietAt = 0;
   #lineTime: number | undefined;
+  /** The clock warning is given once per connection. */
+  #clockChecked = false;
   #selfCount = 0;
   #warnedLimit = false;
   /** Channels whose USERSTATE said the bot is neither moderator nor broadcaster there. */
@@ -406,6 +421,7 @@ export class TwitchTransport implements Transport {
     this.#everConnected = true;
     this.#connectedAt = Date.now();
     this.#authRetried = false;
+    this.#clockChecked = false;
     this.#metrics.ircConnected.set(1);
     this.#log.info("Connected to Twitch", { user: this.#login, channels: this.#wanted.size });
     this.#emit({ type: "connected", time: Date.now() });
@@ -592,6 +608,19 @@ export class TwitchTransport implements Transport {
     }
   }
 
+  /** Warns when this machine's clock is far from Twitch's (more than network delay explains). */
+  #checkClock(sent: number, now: number): void {
+    this.#clockChecked = true;
+    const skew = now - sent;
+    if (Math.abs(skew) < CLOCK_SKEW_WARN_MS) return;
+    this.#log.warn(
+      `This machine's clock is ${formatSkew(Math.abs(skew))} ${skew > 0 ? "ahead of" : "behind"} Twitch's: ` +
+        "the bot keeps to its own clock, but logs, stored lines and the dashboard will show times off by " +
+        "as much; synchronise the clock (NTP, e.g. systemd-timesyncd or chrony)",
+      { skew_ms: skew },
+    );
+  }
+
   #time(): number {
     return this.#lineTime ?? Date.now();
   }
@@ -608,7 +637,13 @@ export class TwitchTransport implements Transport {
         this.#onTwitchReconnect(client);
         return;
       }
-      this.#lineTime = sentTime(message.tags, Date.now());
+      // Every time in the bot is this machine's: a line is stamped on arrival. Twitch's tmi-sent-ts
+      // only checks the clock; mixed with local times it made a skewed machine drop every mention as
+      // stale and restore replies before the lines they answered.
+      this.#lineTime = Date.now();
+      if (!this.#clockChecked && message.tags?.["tmi-sent-ts"] !== undefined) {
+        this.#checkClock(sentTime(message.tags, this.#lineTime), this.#lineTime);
+      }
       try {
         original(message);
         if (message.prefix === "tmi.twitch.tv") this.#afterServerLine(message);

@@ -104,6 +104,27 @@ Deno.test("bot answers a mention end to end through tmi.js and ollama", async (t
   }
 });
 
+Deno.test("a machine clock far from Twitch's still answers mentions, and says so once", async (t) => {
+  for (const skewMs of [90_000, -90_000]) {
+    await t.step(`clock ${skewMs > 0 ? "ahead of" : "behind"} Twitch's by 90 s`, async () => {
+      const h = await startHarness({
+        twitch: { now: () => Date.now() - skewMs },
+        ollama: { reply: () => "sure thing, hello there" },
+      });
+      try {
+        h.twitch.sendPrivmsg("alpha", { login: "viewer1", text: "@clankbot hi, how are you?" });
+        await h.twitch.waitFor(() => h.twitch.privmsgs.length >= 1, 10_000, "the reply");
+        assertMatch(h.twitch.privmsgs[0]!.text, /^@viewer1 sure thing, hello there$/);
+        const warned = h.logs.filter((l) => l.includes("clock is"));
+        assertEquals(warned.length, 1, warned.join("\n"));
+        assertMatch(warned[0]!, skewMs > 0 ? /90 s ahead of Twitch's/ : /90 s behind Twitch's/);
+      } finally {
+        await h.stop();
+      }
+    });
+  }
+});
+
 Deno.test("at start the bot says what is wrong with Ollama, and what it does meanwhile", async (t) => {
   const logged = (h: { logs: string[] }, pattern: RegExp) => h.logs.some((l) => pattern.test(l));
   await t.step("unreachable: one warning naming the URL and the opt-in fallback", async () => {
