@@ -135,6 +135,10 @@ const HOST_KV = "host";
 /** Channels whose history is restored at the same time. */
 const RESTORE_CONCURRENCY = 8;
 
+/** Retries of reading stored settings that failed at start: 2 s, doubling up to a minute. */
+const SETTINGS_RETRY_FIRST_MS = 2_000;
+const SETTINGS_RETRY_MAX_MS = 60_000;
+
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
 async function eachLimited<T>(
   items: readonly T[],
@@ -186,6 +190,14 @@ export class Host implements ControlApi {
   readonly #metricRows: MetricRowWriter | undefined;
   #hourlyTimer: ReturnType<typeof setInterval> | undefined;
   readonly #decisions = new Set<(d: Decision) => void>();
+  /**
+   * Channels whose stored settings could not be read (the database was down at start or join). Their
+   * settings changes wait to be written until the stored ones are read and merged under them: writing
+   * the row then would replace every override a moderator stored before.
+   */
+  readonly #settingsUnread = new Set<string>();
+  #settingsRetry: ReturnType<typeof setTimeout> | undefined;
+  #settingsRetryMs = SETTINGS_RETRY_FIRST_MS;
 
   constructor(deps: HostDeps) {
     this.#config = deps.config;
@@ -239,12 +251,15 @@ export class Host implements ControlApi {
   /** Loads channel state and history, connects the transport and starts the tick. */
   async start(): Promise<void> {
     const stored = await this.#storage.allSettings().catch((err) => {
-      this.#log.warn("Could not read stored channel settings; using the configured ones", {
-        error: describeError(err),
-      });
+      this.#log.warn(
+        "Could not read stored channel settings; using the configured ones until the database answers",
+        { error: describeError(err) },
+      );
+      for (const channel of this.#config.twitch.channels) this.#settingsUnread.add(channel);
       return {} as Record<string, Partial<ChannelSettings>>;
     });
     for (const channel of this.#config.twitch.channels) this.#ensureChannel(channel, stored[channel] ?? {});
+    if (this.#settingsUnread.size > 0) this.#retrySettingsLater();
     // A few channels at a time: all at once held every channel's rows in memory together, a start-up
     // peak the process kept for good (bench/memory.ts); one at a time would wait on each MySQL round trip.
     await eachLimited(this.#config.twitch.channels, RESTORE_CONCURRENCY, (c) => this.#restoreHistory(c));
@@ -263,6 +278,13 @@ export class Host implements ControlApi {
     this.#stopping = true;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
+    clearTimeout(this.#settingsRetry);
+    this.#settingsRetry = undefined;
+    // A last try, so changes made while the stored settings were unread are not lost.
+    if (this.#settingsUnread.size > 0) {
+      await raceDeadline(this.#loadUnreadSettings(), Math.min(2000, graceMs));
+    }
+    this.#warnUnsavedSettings();
     if (this.#hourlyTimer !== undefined) clearInterval(this.#hourlyTimer);
     this.#hourlyTimer = undefined;
     const idle = Promise.all([
@@ -871,6 +893,71 @@ export class Host implements ControlApi {
     return state;
   }
 
+  #retrySettingsLater(): void {
+    if (this.#settingsRetry !== undefined || this.#stopping) return;
+    this.#settingsRetry = setTimeout(async () => {
+      this.#settingsRetry = undefined;
+      if (await this.#loadUnreadSettings()) return;
+      this.#settingsRetryMs = Math.min(this.#settingsRetryMs * 2, SETTINGS_RETRY_MAX_MS);
+      this.#retrySettingsLater();
+    }, this.#settingsRetryMs);
+  }
+
+  /**
+   * Reads the stored settings of the channels that missed them and merges the changes made meanwhile
+   * over them. True when done (or nothing was left to do).
+   */
+  async #loadUnreadSettings(): Promise<boolean> {
+    let stored: Record<string, Partial<ChannelSettings>>;
+    try {
+      stored = await this.#storage.allSettings();
+    } catch {
+      return this.#settingsUnread.size === 0;
+    }
+    const channels = [...this.#settingsUnread];
+    this.#settingsUnread.clear();
+    this.#settingsRetryMs = SETTINGS_RETRY_FIRST_MS;
+    for (const channel of channels) {
+      const state = this.#channels.get(channel);
+      if (state === undefined) continue;
+      const changed = Object.keys(state.overrides).length > 0;
+      const { settings, skipped } = resolveSettings(state.configured, {
+        ...stored[channel],
+        ...state.overrides,
+      });
+      if (skipped.length > 0) {
+        this.#log.warn(`Stored settings skipped: ${describeProblems(skipped)}`, {
+          channel,
+          event: "settings",
+        });
+      }
+      const skippedKeys = new Set(skipped.map((p) => p.field.split(".")[0]));
+      state.overrides = Object.fromEntries(
+        Object.entries({ ...stored[channel], ...state.overrides }).filter(([k]) => !skippedKeys.has(k)),
+      ) as Partial<ChannelSettings>;
+      state.settings = settings;
+      if (changed) this.#write(this.#storage.setSettings(channel, state.overrides), "settings");
+    }
+    this.#log.info("Loaded the stored channel settings now that the database answers", {
+      channels: channels.length,
+      event: "settings",
+    });
+    return true;
+  }
+
+  /** Says which changes are lost when the bot stops before it could read the stored settings. */
+  #warnUnsavedSettings(): void {
+    for (const channel of this.#settingsUnread) {
+      const keys = Object.keys(this.#channels.get(channel)?.overrides ?? {});
+      if (keys.length === 0) continue;
+      this.#log.warn(
+        "Settings changed while the database was unavailable were not stored (the stored ones could not " +
+          "be read to merge them); set them again",
+        { channel, keys, event: "settings" },
+      );
+    }
+  }
+
   async #restoreHistory(channel: string): Promise<void> {
     const state = this.#channels.get(channel);
     if (state === undefined) return;
@@ -1115,7 +1202,10 @@ export class Host implements ControlApi {
     state.overrides = overrides;
     state.settings = { ...state.configured, ...overrides };
     // Applied at once; the write is buffered, so a database outage delays storing, never the change.
-    this.#write(this.#storage.setSettings(channel, overrides), "settings");
+    // While the stored row is unread it waits for the merge instead of replacing that row.
+    if (!this.#settingsUnread.has(channel)) {
+      this.#write(this.#storage.setSettings(channel, overrides), "settings");
+    }
     this.#log.info("Channel settings changed", {
       channel,
       event: "settings",
@@ -1143,6 +1233,8 @@ export class Host implements ControlApi {
     }
     state.overrides = {};
     state.settings = { ...state.configured };
+    // A reset replaces whatever is stored, read or not.
+    this.#settingsUnread.delete(channel);
     this.#write(this.#storage.setSettings(channel, null), "settings");
     this.#log.info("Channel settings reset to the configured defaults", { channel, event: "settings" });
     return Promise.resolve(state.settings);
@@ -1150,7 +1242,18 @@ export class Host implements ControlApi {
 
   async join(channel: string): Promise<void> {
     const existed = this.#channels.has(channel);
-    const stored = existed ? {} : await this.#storage.getSettings(channel).catch(() => ({}));
+    const stored = existed ? {} : await this.#storage.getSettings(channel).catch((err) => {
+      this.#log.warn(
+        "Could not read the channel's stored settings; using the configured ones until the database answers",
+        {
+          channel,
+          error: describeError(err),
+        },
+      );
+      this.#settingsUnread.add(channel);
+      this.#retrySettingsLater();
+      return {};
+    });
     const state = this.#ensureChannel(channel, stored);
     state.wanted = true;
     if (!existed) await this.#restoreHistory(channel);

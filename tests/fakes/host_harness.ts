@@ -16,6 +16,7 @@ import { loadPlugins } from "../../core/plugin_loader.ts";
 import { PluginSet } from "../../core/plugin_set.ts";
 import { pluginStore } from "../../core/plugin_store.ts";
 import { SendQueue } from "../../core/send_queue.ts";
+import type { Storage } from "../../core/storage.ts";
 import { openStorage } from "../../core/storage_open.ts";
 import type { Transport } from "../../core/transport.ts";
 import { BufferedStorage } from "../../core/write_buffer.ts";
@@ -157,7 +158,12 @@ const realClearTimeout = globalThis.clearTimeout;
  * `close()`.
  */
 export async function createHostHarness(
-  options: { config?: Record<string, unknown>; dbPath?: string } = {},
+  options: {
+    config?: Record<string, unknown>;
+    dbPath?: string;
+    /** Wraps the database under the write buffer (outages, slow calls), on every (re)start. */
+    storage?: (inner: Storage) => Storage;
+  } = {},
 ): Promise<HostHarness> {
   generatorRequests.length = 0;
   generatorReply = defaultReply;
@@ -192,7 +198,8 @@ export async function createHostHarness(
 
   const open = async () => {
     const metrics = new Metrics();
-    const storage = new BufferedStorage(openStorage(config.database, log), { log, metrics });
+    const inner = openStorage(config.database, log);
+    const storage = new BufferedStorage(options.storage?.(inner) ?? inner, { log, metrics });
     await storage.init();
     const transport = new MemoryTransport(() => Date.now());
     const sendQueue = new SendQueue({ transport, log, metrics, botLogin: "clankbot" });
