@@ -4,6 +4,7 @@
  * returns. Viewers without permission are ignored silently: no chat noise.
  * @module
  */
+import { stripInvisible } from "../plugins/output_shaping.ts";
 import type { MessageEvent } from "./events.ts";
 import type { PluginHandle } from "./plugin_handle.ts";
 import type { ChannelStatus, CommandInvocation, CommandResult } from "../plugins/sdk.ts";
@@ -56,7 +57,9 @@ export class CommandRouter {
 
   /** Handles one `!clank …` line. Returns what happened, for logs and tests. */
   async handle(event: MessageEvent): Promise<"ran" | "ignored" | "cooldown" | "failed"> {
-    const words = event.text.trim().split(/\s+/).slice(1);
+    // Invisible characters are never arguments: chat clients append one (" \u034f") to a repeated
+    // message so Twitch takes it for a new one, and "!clank threshold 41 \u034f" must still set 41.
+    const words = stripInvisible(event.text).trim().split(/\s+/).slice(1);
     const word = (words[0] ?? "help").toLowerCase();
     const plugin = this.#plugins.commands.get(word) ?? this.#plugins.commands.get("help");
     if (plugin === undefined) return "ignored";

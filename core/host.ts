@@ -37,6 +37,7 @@ import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { HourlyCounters, type MetricRowWriter } from "./hourly_counters.ts";
 import { safeUrl, sameModel } from "./ollama_client.ts";
+import { TWITCH_MAX_LENGTH } from "../plugins/output_shaping.ts";
 import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
 
 /** The storage the host writes through (`BufferedStorage`). */
@@ -134,6 +135,25 @@ const HOST_KV = "host";
 
 /** Channels whose history is restored at the same time. */
 const RESTORE_CONCURRENCY = 8;
+
+/** Characters of a command reply the list of installed models may take (the rest says how many more). */
+const MODEL_LIST_CHARS = 380;
+
+/** `a, b, c… and N more` within `max` characters, or `(none)`. */
+function listWithin(items: readonly string[], max: number): string {
+  if (items.length === 0) return "(none)";
+  let out = "";
+  for (let i = 0; i < items.length; i++) {
+    const next = out === "" ? items[i]! : `${out}, ${items[i]}`;
+    const rest = items.length - i - 1;
+    // Room for the " … and N more" this item would otherwise need.
+    if (next.length + (rest > 0 ? ` … and ${rest} more`.length : 0) > max && out !== "") {
+      return `${out} … and ${items.length - i} more`;
+    }
+    out = next;
+  }
+  return out;
+}
 
 /** Retries of reading stored settings that failed at start: 2 s, doubling up to a minute. */
 const SETTINGS_RETRY_FIRST_MS = 2_000;
@@ -597,7 +617,9 @@ export class Host implements ControlApi {
   }
 
   #commands(ctx: IngestContext, next: Next): Promise<void> | void {
-    if (ctx.event.type === "message" && ctx.facts?.ourCommand) {
+    // Another bot's line is never a command, moderator or not: Nightbot and co. echo what viewers
+    // type (`!echo`, `$(query)`), so obeying them would hand the settings to every viewer.
+    if (ctx.event.type === "message" && ctx.facts?.ourCommand && !ctx.facts.fromBot) {
       // Tracked, not awaited: a reply waiting out slow mode or a model check against Ollama must not
       // hold up the channel's chat, bans and mentions behind it.
       // Chained per channel: a slow `!clank model x` (it asks Ollama) must not land after a later `reset`.
@@ -1141,7 +1163,9 @@ export class Host implements ControlApi {
       direction: "out",
       channel: state.name,
       text,
-      settings: state.settings,
+      // max_length is for generated lines; a command reply may use all of Twitch's line (an error
+      // cut at 20 characters would lose the allowed range it names).
+      settings: { ...state.settings, max_length: TWITCH_MAX_LENGTH },
       bot: this.bot,
       recent: { bot: [], chat: [] },
     }, "skip");
@@ -1219,11 +1243,17 @@ export class Host implements ControlApi {
     let installed: string[];
     try {
       installed = await this.#ollama.tags();
-    } catch {
-      return `cannot be checked: Ollama is not reachable at ${safeUrl(this.#config.ollama.url)}`;
+    } catch (err) {
+      // The answer goes to public chat: Ollama's address (an internal host, a home IP) stays in the log.
+      this.#log.warn("Could not check a model against Ollama", {
+        model,
+        url: safeUrl(this.#config.ollama.url),
+        error: describeError(err),
+      });
+      return "cannot be checked: Ollama is not reachable";
     }
     if (installed.some((m) => sameModel(m, model))) return null;
-    return `is not installed in Ollama; installed: ${installed.length ? installed.join(", ") : "(none)"}`;
+    return `is not installed in Ollama; installed: ${listWithin(installed, MODEL_LIST_CHARS)}`;
   }
 
   resetSettings(channel: string): Promise<ChannelSettings> {

@@ -99,6 +99,36 @@ Deno.test("!clank commands for moderators, end to end", async (t) => {
       assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 40);
     });
 
+    await t.step(
+      "another bot's line is not obeyed, even from a moderator (Nightbot echoes viewers)",
+      async () => {
+        assertEquals(await command(h, "!clank threshold 7", "nightbot"), null);
+        assertEquals(h.bot.host.channel("alpha")!.settings.threshold, 40);
+      },
+    );
+
+    await t.step(
+      "command replies are not cut to the channel's max_length (it is for generated lines)",
+      async () => {
+        assertEquals((await h.bot.host.updateSettings("alpha", { max_length: 20 })).ok, true);
+        assertEquals(
+          await command(h, "!clank threshold 300"),
+          "@moddy threshold: 300 is out of range 5..200",
+        );
+        assertEquals((await h.bot.host.updateSettings("alpha", { max_length: 400 })).ok, true);
+      },
+    );
+
+    await t.step(
+      "the invisible suffix chat clients add to a repeated message is not an argument",
+      async () => {
+        // Chatterino appends " \u034f" (older versions " \u{E0000}") so Twitch takes a repeat for new.
+        assertMatch((await command(h, "!clank threshold 41 \u034f"))!, /threshold set to 41/);
+        assertMatch((await command(h, "!clank threshold 40 \u{E0000}"))!, /threshold set to 40/);
+        assertMatch((await command(h, "!clank threshold \u034f", "othermod"))!, /threshold is 40/);
+      },
+    );
+
     await t.step("settings survive a restart of the bot", async () => {
       await h.restart();
       const view = h.bot.host.channel("alpha")!;
@@ -118,6 +148,34 @@ Deno.test("!clank commands for moderators, end to end", async (t) => {
   } finally {
     await h.stop();
   }
+});
+
+Deno.test("!clank model never posts Ollama's address in chat, and names how many models it leaves out", async (t) => {
+  await t.step("Ollama down: the reply says so without the URL", async () => {
+    const h = await startHarness({ ollamaDown: true, twitch: { badges: { alpha: "moderator/1" } } });
+    try {
+      const reply = await command(h, "!clank model qwen2.5:7b");
+      assertEquals(reply, '@moddy model: "qwen2.5:7b" cannot be checked: Ollama is not reachable');
+      assert(h.logs.some((l) => l.includes("127.0.0.1")), "the log keeps the address for the operator");
+    } finally {
+      await h.stop();
+    }
+  });
+
+  await t.step("25 installed models: the reply fits Twitch and says how many more there are", async () => {
+    const models = Array.from({ length: 25 }, (_, i) => `some-rather-long-model-name-${i}:latest`);
+    const h = await startHarness({ ollama: { models }, twitch: { badges: { alpha: "moderator/1" } } });
+    try {
+      const reply = (await command(h, "!clank model nosuchmodel"))!;
+      assert(reply.length <= 500, `${reply.length} characters`);
+      const more = reply.match(/… and (\d+) more$/);
+      assert(more, reply);
+      const listed = reply.split("installed: ")[1]!.split(", ").length;
+      assertEquals(listed + Number(more[1]), 25, reply);
+    } finally {
+      await h.stop();
+    }
+  });
 });
 
 Deno.test("command cooldown and prefix are configurable", async () => {
