@@ -1,6 +1,8 @@
 /**
- * The Ollama client clank uses for generation: one chat line per call, streamed and cut at the first
- * complete line, with its own first-token and total deadlines and failures classified as coded errors.
+ * The Ollama client clank uses for generation: one chat line per call, streamed, with reasoning
+ * (`<think>` blocks) and filler lines (`Reply:`, code fences) left out, its own first-token and total
+ * deadlines, and failures classified as coded errors. The library never prints: error answers and
+ * the NDJSON stream are checked by the client before ollama-js sees them.
  *
  * It wraps `npm:ollama`'s `Ollama` class. `Ollama.abort()` stops every stream of an instance, so each
  * request gets its own instance whose `fetch` carries that request's own AbortController: ending one
@@ -63,7 +65,10 @@ export interface ChatLineRequest {
 
 /** The result of {@link OllamaClient.chatLine}. */
 export interface ChatLineResult {
-  /** The first non-empty line of the answer, trimmed; empty when the model said nothing. */
+  /**
+   * The first line of the answer that is a reply (outside `<think>` blocks, not a label or a fence),
+   * trimmed; empty when the model said nothing usable.
+   */
   text: string;
   /** Milliseconds from the request to the first token. */
   firstTokenMs: number;
@@ -105,24 +110,143 @@ export function sameModel(a: string, b: string): boolean {
   return tag(a.trim()) === tag(b.trim());
 }
 
+/** `<think>` or `</think>`, in any case: some models write the tags in capitals. */
+const THINK_TAG = /<\/?think>/i;
+
 /** The visible part of streamed text: `<think>` blocks removed; `open` when one is still unterminated. */
 function visibleText(raw: string): { text: string; open: boolean } {
-  let text = raw.replace(/<think>[\s\S]*?<\/think>/g, "");
+  let text = raw.replace(/<think>[\s\S]*?<\/think>/gi, "");
   // Some templates open the think block themselves, so only the closing tag shows up.
-  const close = text.lastIndexOf("</think>");
+  const close = text.toLowerCase().lastIndexOf("</think>");
   if (close >= 0) text = text.slice(close + "</think>".length);
-  const open = text.indexOf("<think>");
+  const open = text.search(/<think>/i);
   return open >= 0 ? { text: text.slice(0, open), open: true } : { text, open: false };
 }
 
-/** The first complete non-empty line of `text`, if a newline already follows it. */
-function firstCompleteLine(text: string): string | undefined {
+/**
+ * True for a line that is no reply on its own, so the line after it is the answer: a label of one
+ * to three words ending in `:` (`Reply:`, `clankbot:`, `**My reply:**`), a code fence, or a line of
+ * only quotes, dashes, dots and markdown marks. A line that says something after its label
+ * (`Note: bring snacks`) and an emoticon such as `:)` are replies.
+ */
+export function isFillerLine(line: string): boolean {
+  const t = line.trim();
+  if (t === "") return true;
+  if (/^(?:`{3,}|~{3,})[\w+#.-]*$/.test(t)) return true;
+  if (/^["'“”„«»‘’‚‹›`*_~=#>|.…\s–—-]+$/u.test(t)) return true;
+  const bare = t.replace(/\*\*|__/g, "").trim();
+  return /^@?[\p{L}\p{N}_'’.-]+(?:\s+[\p{L}\p{N}_'’.-]+){0,2}\s*:$/u.test(bare);
+}
+
+/**
+ * The first line of `text` that is a reply ({@link isFillerLine}), trimmed. With `complete`, only a
+ * line that a newline already follows counts: the last piece of a stream may still grow.
+ */
+function firstReplyLine(text: string, complete: boolean): string | undefined {
   const lines = text.split("\n");
-  for (let i = 0; i < lines.length - 1; i++) {
+  const end = complete ? lines.length - 1 : lines.length;
+  for (let i = 0; i < end; i++) {
     const line = lines[i]!.trim();
-    if (line !== "") return line;
+    if (!isFillerLine(line)) return line;
   }
   return undefined;
+}
+
+/** Thrown from inside the response body when the NDJSON stream is broken; classified as `stream`. */
+class StreamLineError extends Error {
+  override name = "StreamLineError";
+}
+
+/** An HTTP error answer, read by the client itself so that ollama-js never prints about it. */
+class HttpAnswerError extends Error {
+  override name = "HttpAnswerError";
+  constructor(
+    /** Same name as ollama-js's `ResponseError`. */
+    readonly status_code: number,
+    /** Path of the request, for a wrong-URL message. */
+    readonly path: string,
+    /** The `error` field of a JSON body: only then did Ollama itself answer. */
+    readonly apiError: string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A short, one-line excerpt of a body or stream line for an error message. */
+function excerpt(text: string, max = 120): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/**
+ * Reads an error answer into an {@link HttpAnswerError}. ollama-js would read it itself and print
+ * "Getting text from response" on stdout for a non-JSON body, past the bot's logger.
+ */
+async function httpAnswerError(res: Response, url: string): Promise<HttpAnswerError> {
+  let path = "";
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    // Only a hint for the message.
+  }
+  let body = "";
+  try {
+    body = await res.text();
+  } catch {
+    // The status alone still says what happened.
+  }
+  let apiError: string | undefined;
+  if ((res.headers.get("content-type") ?? "").includes("application/json")) {
+    try {
+      const parsed = JSON.parse(body);
+      if (parsed && typeof parsed.error === "string") apiError = parsed.error;
+    } catch {
+      // A JSON content type with a broken body is not Ollama's own answer.
+    }
+  }
+  const message = apiError ?? (excerpt(body) || `${res.status} ${res.statusText}`.trim());
+  return new HttpAnswerError(res.status, path, apiError, message);
+}
+
+/**
+ * Passes an NDJSON body through line by line, failing the stream at the first line that is not a
+ * JSON object. ollama-js skips such a line with a `console.warn` and goes on, which would join the
+ * pieces around a lost line into one reply and print past the bot's logger.
+ */
+function checkedNdjson(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const decoder = new TextDecoder();
+  const encoder = new TextEncoder();
+  let buffer = "";
+  let count = 0;
+  const pass = (line: string, out: TransformStreamDefaultController<Uint8Array>) => {
+    count++;
+    if (line.trim() === "") return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw new StreamLineError(`line ${count} of the answer is not JSON: ${excerpt(line, 80)}`);
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new StreamLineError(`line ${count} of the answer is not a JSON object: ${excerpt(line, 80)}`);
+    }
+    out.enqueue(encoder.encode(line + "\n"));
+  };
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        buffer += decoder.decode(chunk, { stream: true });
+        const lines = buffer.split("\n");
+        buffer = lines.pop() ?? "";
+        for (const line of lines) pass(line, out);
+      },
+      flush(out) {
+        buffer += decoder.decode();
+        if (buffer !== "") pass(buffer, out);
+      },
+    }),
+  );
 }
 
 /** The URL without user info, for messages (a `user:password@` part is a secret). */
@@ -137,8 +261,15 @@ export function safeUrl(url: string): string {
   }
 }
 
-function firstLine(text: string): string {
-  return text.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+/**
+ * The model named by Ollama's own "model … not found" answer (a JSON `error`), if `err` is one. A
+ * 404 without it (a wrong URL, a proxy) says nothing about the model.
+ */
+function modelMissing(err: unknown): string | undefined {
+  if (!(err instanceof HttpAnswerError) || err.status_code !== 404 || err.apiError === undefined) {
+    return undefined;
+  }
+  return err.apiError.match(/^model ["'](.*)["'] not found/i)?.[1];
 }
 
 /** Talks to one Ollama server. Stateless apart from a short-lived cache of installed models. */
@@ -155,18 +286,37 @@ export class OllamaClient {
     return this.#opts.url;
   }
 
-  /** An `Ollama` whose every request is bound to `signal`. */
-  #ollama(signal: AbortSignal): Ollama {
+  /**
+   * An `Ollama` whose every request is bound to `signal`. Error answers never reach ollama-js, and
+   * with `ndjson` the streamed body is checked line by line: the library prints to the console in
+   * both cases, and goes on past a broken line.
+   */
+  #ollama(signal: AbortSignal, ndjson = false): Ollama {
     // `signal` replaces the library's own: it aborts that one only from `Ollama.abort()` and
     // `AbortableAsyncIterator.abort()`, which this client never calls, and combining the two
     // (`AbortSignal.any`) was a dependent signal and its bookkeeping per reply.
-    const boundFetch: typeof fetch = (input, init) => fetch(input, { ...init, signal });
+    const boundFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, { ...init, signal });
+      if (!res.ok) throw await httpAnswerError(res, res.url || String(input));
+      if (!ndjson || !res.body) return res;
+      return new Response(checkedNdjson(res.body), {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
+    };
     return new Ollama({ host: this.#opts.url, fetch: boundFetch });
   }
 
   /**
-   * Streams one chat answer and returns its first complete non-empty line, aborting the request as
-   * soon as that line is known. Throws a {@link ClankError} (`OLLAMA_*`, `details.kind`) on failure.
+   * Streams one chat answer and returns its first line that is a reply (not blank, not a label, a
+   * fence or only quotes), outside any `<think>` block. Throws a {@link ClankError} (`OLLAMA_*`,
+   * `details.kind`) on failure.
+   *
+   * The answer is read to its end (bounded by `num_predict` and the deadline) unless a `</think>`
+   * has already been seen: a template may open the think block itself, so only `</think>` ever
+   * shows, and until it does, any line may be reasoning. After it, the first reply line is final and
+   * the request is aborted at once.
    */
   async chatLine(req: ChatLineRequest): Promise<ChatLineResult> {
     const controller = new AbortController();
@@ -192,7 +342,7 @@ export class OllamaClient {
     let line: string | undefined;
     let streaming = false;
     try {
-      const stream = await this.#ollama(controller.signal).chat({
+      const stream = await this.#ollama(controller.signal, true).chat({
         model: req.model,
         messages: req.messages,
         stream: true,
@@ -217,12 +367,14 @@ export class OllamaClient {
           evalCount = part.eval_count;
           break;
         }
+        // Before any think tag, a line may still turn out to be reasoning that a lone </think> ends.
+        if (!THINK_TAG.test(raw)) continue;
         const visible = visibleText(raw);
-        if (!visible.open) line = firstCompleteLine(visible.text);
+        if (!visible.open) line = firstReplyLine(visible.text, true);
         if (line !== undefined) break;
       }
     } catch (err) {
-      if ((err as { status_code?: unknown }).status_code === 404) await this.refreshModels();
+      if (timedOut === undefined && modelMissing(err) !== undefined) await this.refreshModels();
       throw this.#classify(err, { model: req.model, timedOut, streaming });
     } finally {
       clearTimeout(totalTimer);
@@ -231,7 +383,7 @@ export class OllamaClient {
       controller.abort();
     }
     const totalMs = performance.now() - started;
-    const text = line ?? firstLine(visibleText(raw).text);
+    const text = line ?? firstReplyLine(visibleText(raw).text, false) ?? "";
     this.#opts.log?.debug("Ollama line generated", {
       model: req.model,
       first_token_ms: Math.round(firstTokenMs ?? totalMs),
@@ -305,13 +457,24 @@ export class OllamaClient {
     }
     const status = (err as { status_code?: unknown }).status_code;
     if (typeof status === "number") {
-      if (status === 404 && model !== undefined && /not found/i.test(message)) {
+      if (model !== undefined && modelMissing(err) !== undefined) {
         const installed = this.#knownModels;
         const list = installed && installed.length > 0 ? installed.join(", ") : "unknown";
         return new ClankError(
           "OLLAMA_MODEL_MISSING",
           `Ollama has no model "${model}"; installed models: ${list}. Pull it with "ollama pull ${model}"`,
           { cause: err, details: { kind: "model_missing", model, status, installed: installed ?? null } },
+        );
+      }
+      // Ollama answers its own 404s in JSON; a plain one comes from its router (Go's "404 page not
+      // found") or a proxy, for a path with no API: the URL is wrong, not the model.
+      if (status === 404 && err instanceof HttpAnswerError && err.apiError === undefined) {
+        return new ClankError(
+          "OLLAMA_ERROR",
+          `Ollama ${what} failed with HTTP 404 (${message}) at ${url}: there is no Ollama API at this ` +
+            `URL. Set the [ollama] url (OLLAMA_URL) to the server's base URL, such as ` +
+            `http://localhost:11434, without a path like /api`,
+          { cause: err, details: { kind: "http", status, path: err.path, ...(model ? { model } : {}) } },
         );
       }
       return new ClankError("OLLAMA_ERROR", `Ollama ${what} failed with HTTP ${status}: ${message}`, {
@@ -328,7 +491,10 @@ export class OllamaClient {
     }
     // Everything else happened after a 200: an `error` line in the NDJSON stream, a cut-off or
     // malformed stream. Never text.
-    return new ClankError("OLLAMA_ERROR", `Ollama ${what} stream failed: ${message}`, {
+    const reason = /did not receive done/i.test(message)
+      ? "the answer ended before its last (done) line, the connection was cut"
+      : message;
+    return new ClankError("OLLAMA_ERROR", `Ollama ${what} stream failed: ${reason}`, {
       cause: err,
       details: { kind: "stream", ...(model ? { model } : {}) },
     });

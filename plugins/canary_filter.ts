@@ -1,11 +1,13 @@
 /**
  * The `canary` filter: drops an outgoing line that leaks the prompt. That is a line containing one of
- * `item.forbidden` (the generator's canary, compared ignoring case), or quoting a run of
- * `chunk_words` consecutive words (default 6) of the fixed system rules from `prompt_builder.ts`.
+ * `item.forbidden` (the generator's canary, compared ignoring case, and also with the spaces and
+ * punctuation a model may put inside it), quoting a run of `chunk_words` consecutive words
+ * (default 6) of the fixed system rules from `prompt_builder.ts`, or quoting a run of the channel's
+ * persona of at least {@link PERSONA_RUN_WORDS} words and {@link PERSONA_RUN_CHARS} characters.
  * @module
  */
 import { z } from "zod";
-import { PROMPT_RULES } from "./prompt_builder.ts";
+import { personaFor, PROMPT_RULES } from "./prompt_builder.ts";
 import { definePlugin, type FilterInput, type FilterVerdict, type PluginApi } from "./sdk.ts";
 
 /** Options of the `canary` filter. */
@@ -47,15 +49,82 @@ export function quotesRules(text: string, n = 6): boolean {
   return false;
 }
 
-/** Drops lines containing a forbidden string or a chunk of the rules. */
-export function checkCanary(item: FilterInput, api: PluginApi<CanaryOptions>): FilterVerdict {
-  const lower = item.text.toLowerCase();
-  for (const secret of item.forbidden ?? []) {
-    if (secret.trim() !== "" && lower.includes(secret.toLowerCase())) {
-      return { action: "drop", reason: "canary" };
+/**
+ * A run of the persona must have at least this many words and {@link PERSONA_RUN_CHARS} characters
+ * to count as a leak: a persona is ordinary prose, and a short phrase of it ("a friendly bot") is
+ * what a normal reply may say too.
+ */
+export const PERSONA_RUN_WORDS = 8;
+/** See {@link PERSONA_RUN_WORDS}; counted on the normalized words with one space between them. */
+export const PERSONA_RUN_CHARS = 40;
+
+/**
+ * A forbidden string this long or longer is also looked for with everything but letters and digits
+ * removed from both sides (`zx12 ab-cd…`): the canary is random, so its letters in a row are no
+ * accident, while a short string would match across the words of ordinary text.
+ */
+const MIN_COMPACT_SECRET = 8;
+
+function compact(text: string): string {
+  return text.toLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
+}
+
+/** True when `text` contains `secret`, ignoring case, and for a long one also spaces and punctuation. */
+export function containsSecret(text: string, secret: string): boolean {
+  if (secret.trim() === "") return false;
+  if (text.toLowerCase().includes(secret.toLowerCase())) return true;
+  const packed = compact(secret);
+  return packed.length >= MIN_COMPACT_SECRET && compact(text).includes(packed);
+}
+
+/** Personas seen, by text: a few per process (one per channel at most), bounded against growth. */
+const personaRunCache = new Map<string, string[]>();
+const MAX_CACHED_PERSONAS = 256;
+
+/** The shortest runs of the persona's words, one per start, that are long enough to be a leak. */
+function personaRuns(persona: string): string[] {
+  let runs = personaRunCache.get(persona);
+  if (!runs) {
+    runs = [];
+    const w = words(persona);
+    for (let i = 0; i < w.length; i++) {
+      let run = "";
+      for (let j = i; j < w.length; j++) {
+        run = run === "" ? w[j]! : `${run} ${w[j]}`;
+        if (j - i + 1 >= PERSONA_RUN_WORDS && run.length >= PERSONA_RUN_CHARS) {
+          runs.push(run);
+          break;
+        }
+      }
     }
+    if (personaRunCache.size >= MAX_CACHED_PERSONAS) personaRunCache.clear();
+    personaRunCache.set(persona, runs);
+  }
+  return runs;
+}
+
+/**
+ * True when `text` quotes a run of `persona` (with `{bot}` and `{channel}` filled in as the model saw
+ * them) of at least {@link PERSONA_RUN_WORDS} words and {@link PERSONA_RUN_CHARS} characters,
+ * ignoring case, punctuation and spacing.
+ */
+export function quotesPersona(text: string, persona: string): boolean {
+  const runs = personaRuns(persona);
+  if (runs.length === 0) return false;
+  const padded = ` ${words(text).join(" ")} `;
+  return runs.some((run) => padded.includes(` ${run} `));
+}
+
+/** Drops lines containing a forbidden string, a chunk of the rules or a run of the persona. */
+export function checkCanary(item: FilterInput, api: PluginApi<CanaryOptions>): FilterVerdict {
+  for (const secret of item.forbidden ?? []) {
+    if (containsSecret(item.text, secret)) return { action: "drop", reason: "canary" };
   }
   if (quotesRules(item.text, api.options.chunk_words)) return { action: "drop", reason: "prompt_leak" };
+  const persona = item.settings?.persona;
+  if (persona && quotesPersona(item.text, personaFor(persona, item.bot, item.channel))) {
+    return { action: "drop", reason: "persona_leak" };
+  }
   return { action: "pass" };
 }
 
@@ -63,7 +132,7 @@ export default definePlugin({
   name: "canary",
   kind: "filter",
   apiVersion: 1,
-  description: "Drops lines that leak the prompt (its canary or its rules)",
+  description: "Drops lines that leak the prompt (its canary, its rules or the persona)",
   directions: ["out"],
   options: CanaryOptions,
   check: checkCanary,

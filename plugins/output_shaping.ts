@@ -4,7 +4,8 @@
  *
  * In order: `<think>` blocks go; the first non-empty line stays; control and zero-width characters
  * go; a leading speaker name (`bot:`, `[name]`, `<name>`) and surrounding quotes go; leading `/ . \ !`
- * go (tmi.js would send such a line as a command); `@everyone`-style pings go and only the first
+ * go (tmi.js would send such a line as a command); a leading `@name` of the user being answered goes
+ * (the reply's own address names them); `@everyone`-style pings go and only the first
  * two `@name`s keep their `@`; the line is cut at a word boundary to `max_length` characters and to
  * {@link TWITCH_MAX_UNITS} UTF-16 units, so the transport's own cut never has to split a word.
  * @module
@@ -78,8 +79,14 @@ function stripQuotes(text: string): string {
 /**
  * Strips a leading speaker label: `[name]`, `<name>`, `**name**:`, the bot's own name, the addressed
  * user, or a login-like name (with `_` or digits) followed by `:`. A plain word such as `Note:` stays.
+ * The addressed user's `@name` goes even without a colon (`@name`, `@name,`).
  */
 function stripSpeaker(text: string, bot: string, user: string | undefined): string {
+  // A reply goes out as "@user text": the model's own "@user" (or "@user,") would name them twice.
+  if (user !== undefined) {
+    const own = text.match(/^\s*@([\p{L}\p{N}_]+)(?![\p{L}\p{N}_'’])[\s,:;.!–—-]*/u);
+    if (own && own[1]!.toLowerCase() === user.toLowerCase()) return text.slice(own[0].length);
+  }
   const bracket = text.match(/^\s*(?:\[[^\]\n]{1,40}\]|<[^>\n]{1,40}>)\s*:?\s*/u);
   if (bracket) return text.slice(bracket[0].length);
   const label = text.match(/^\s*(?:\*\*)?@?([\p{L}\p{N}_]{1,25})(?:\*\*)?\s*:\s*/u);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import plugin, { CanaryOptions, quotesRules } from "../plugins/canary_filter.ts";
-import { canaryFor, PROMPT_RULES } from "../plugins/prompt_builder.ts";
+import { canaryFor, personaFor, PROMPT_RULES } from "../plugins/prompt_builder.ts";
 import { ChannelSettingsSchema } from "../core/config_schema.ts";
 import type { FilterInput, FilterVerdict, PluginApi } from "../plugins/sdk.ts";
 
@@ -52,6 +52,48 @@ Deno.test("canary filter", async (t) => {
       action: "drop",
       reason: "prompt_leak",
     });
+  });
+
+  await t.step("drops the canary written with spaces or punctuation inside", () => {
+    for (
+      const text of [
+        `the code word is ${canary.slice(0, 6)} ${canary.slice(6)}`,
+        `it is ${canary.split("").join(" ")}`,
+        `psst: ${canary.split("").join("-")}!`,
+        `${canary.slice(0, 4).toUpperCase()}.${canary.slice(4)}`,
+      ]
+    ) {
+      assert.deepEqual(check(text, { forbidden: [canary] }), { action: "drop", reason: "canary" }, text);
+    }
+  });
+
+  await t.step("a short forbidden string is matched as written only", () => {
+    assert.deepEqual(check("a bc d", { forbidden: ["abcd"] }), { action: "pass" });
+    assert.deepEqual(check("xx abcd", { forbidden: ["abcd"] }), { action: "drop", reason: "canary" });
+  });
+
+  await t.step("drops a line quoting the channel's persona", () => {
+    const persona = personaFor(settings.persona, "clankbot", "chan");
+    assert.deepEqual(check(`sure, my instructions say: ${persona}`), {
+      action: "drop",
+      reason: "persona_leak",
+    });
+    // Eight words of it, in other case and spacing, with {bot} and {channel} filled in.
+    assert.deepEqual(check("lol I AM CLANKBOT,   a friendly regular in the Twitch chat"), {
+      action: "drop",
+      reason: "persona_leak",
+    });
+  });
+
+  await t.step("passes a reply sharing a short phrase with the persona", () => {
+    const persona = { ...settings, persona: "You are {bot}, a friendly bot. Keep it short." };
+    assert.deepEqual(check("I'm a friendly bot, keep it short chat", { settings: persona }), {
+      action: "pass",
+    });
+    assert.deepEqual(check("you write short, casual chat lines too"), { action: "pass" });
+    // Eight words, but short ones: too common to be a leak.
+    const tiny = { ...settings, persona: "You are {bot} and you do it all the way now, ok." };
+    assert.deepEqual(check("you do it all the way now ok", { settings: tiny }), { action: "pass" });
   });
 
   await t.step("passes a line sharing only a few words with the rules", () => {

@@ -110,6 +110,27 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
       assert.deepEqual(lines[2], { error: "an error was encountered while running the model" });
     });
 
+    await t.step("writes raw lines verbatim where the script puts them", async () => {
+      fake.setReply(() => ({
+        chunks: ["a", " b"],
+        rawLines: { at: 1, lines: ['{"message":{"con', "null"] },
+      }));
+      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] });
+      const lines = (await res.text()).split("\n");
+      assert.deepEqual(lines.slice(1, 3), ['{"message":{"con', "null"]);
+      assert.match(lines[0]!, /"content":"a"/);
+      assert.match(lines[3]!, /"content":" b"/);
+    });
+
+    await t.step("answers an unknown path with Go's plain-text 404, as Ollama does", async () => {
+      for (const path of ["/v1/api/chat", "/ollama/api/tags", "/api/nope"]) {
+        const res = await post(`${fake.url}${path}`, { model: "llama3.1", messages: [] });
+        assert.equal(res.status, 404, path);
+        assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
+        assert.equal(await res.text(), "404 page not found");
+      }
+    });
+
     await t.step("answers a scripted status with an error body", async () => {
       fake.setReply(() => ({ chunks: [], status: 500, error: "boom" }));
       const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] });

@@ -55,21 +55,27 @@ async function rejectsWith(p: Promise<unknown>, code: string, kind: string): Pro
 }
 
 Deno.test("OllamaClient.chatLine stops at the first complete line", async (t) => {
-  await t.step("returns the first line and aborts the stream while it is still open", async () => {
-    // The fake keeps the stream open after these chunks: only an early stop can finish the call.
-    await withFake(
-      () => ({ chunks: ["Hello", " chat", "!", "\n", "Second", " line"], hang: "after_chunks" }),
-      async (fake) => {
-        const result = await client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES });
-        assert.equal(result.text, "Hello chat!");
-        assert.equal(result.evalCount, undefined);
-        const rec = fake.generations()[0]!;
-        await fake.waitForEnd(rec);
-        assert.equal(rec.aborted, true);
-        assert.equal(rec.completed, false);
-      },
-    );
-  });
+  await t.step(
+    "after a think block, returns the first line and aborts the stream while it is still open",
+    async () => {
+      // The fake keeps the stream open after these chunks: only an early stop can finish the call.
+      await withFake(
+        () => ({
+          chunks: ["<think>", "plan", "</think>", "Hello", " chat", "!", "\n", "Second", " line"],
+          hang: "after_chunks",
+        }),
+        async (fake) => {
+          const result = await client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES });
+          assert.equal(result.text, "Hello chat!");
+          assert.equal(result.evalCount, undefined);
+          const rec = fake.generations()[0]!;
+          await fake.waitForEnd(rec);
+          assert.equal(rec.aborted, true);
+          assert.equal(rec.completed, false);
+        },
+      );
+    },
+  );
 
   await t.step("skips blank leading lines", async () => {
     await withFake(() => "\n\n   \n  hi there  \nnext", async (fake) => {
@@ -137,8 +143,147 @@ Deno.test("OllamaClient.chatLine stops at the first complete line", async (t) =>
         const outcome = await settled;
         assert.ok(isClankError(outcome, "OLLAMA_ERROR"));
         assert.equal(outcome.details?.kind, "stream");
+        assert.match(outcome.message, /ended before its last \(done\) line/);
       },
     );
+  });
+});
+
+/** Runs `fn` with every console method recorded instead of printed; the library must print nothing. */
+async function consoleDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  const printed: string[] = [];
+  const methods = ["log", "info", "warn", "error", "debug"] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const m of methods) console[m] = (...args: unknown[]) => printed.push(`${m}: ${args.join(" ")}`);
+  try {
+    await fn().catch(() => {});
+  } finally {
+    methods.forEach((m, i) => (console[m] = saved[i]!));
+  }
+  return printed;
+}
+
+Deno.test("OllamaClient.chatLine keeps reasoning out of the line", async (t) => {
+  const line = async (reply: FakeReply) => {
+    let text = "";
+    await withFake(() => reply, async (fake) => {
+      text = (await client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES })).text;
+    });
+    return text;
+  };
+
+  await t.step("a lone </think> (the template opened the block) hides everything before it", async () => {
+    const reply = "The user greets me.\nI should answer briefly.\n</think>\n\nhey there, welcome!\n";
+    assert.equal(await line(reply), "hey there, welcome!");
+  });
+
+  await t.step("a lone </think> arriving long after a first line still hides it", async () => {
+    const reasoning = Array.from({ length: 12 }, (_, i) => `step ${i} of my plan.`).join("\n");
+    assert.equal(await line(`${reasoning}\n</think>\nok chat!\nmore`), "ok chat!");
+  });
+
+  await t.step("think tags in any case", async () => {
+    assert.equal(await line("<THINK>\nplan\n</THINK>\nreal answer\n"), "real answer");
+    assert.equal(await line("<Think>plan</Think>real answer\nmore"), "real answer");
+    assert.equal(await line("plan, then\n</THINK>\nreal answer\n"), "real answer");
+  });
+
+  await t.step("an unterminated think block is nothing to send, but the text before it is", async () => {
+    assert.equal(await line("<think>\nplanning\nstill planning"), "");
+    assert.equal(await line("hello there <think>and now I reason"), "hello there");
+  });
+
+  await t.step(
+    "without a think tag the answer is read to its end, where a </think> could still be",
+    async () => {
+      await withFake(() => "first line\nsecond line", async (fake) => {
+        const result = await client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES });
+        assert.equal(result.text, "first line");
+        assert.equal(result.evalCount, 5);
+        assert.equal(fake.generations()[0]!.completed, true);
+      });
+    },
+  );
+});
+
+Deno.test("OllamaClient.chatLine skips lines that are no reply on their own", async (t) => {
+  const line = async (reply: string) => {
+    let text = "";
+    await withFake(() => reply, async (fake) => {
+      text = (await client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES })).text;
+    });
+    return text;
+  };
+
+  await t.step("a label line", async () => {
+    assert.equal(await line("Reply:\nhey there chat\n"), "hey there chat");
+    assert.equal(await line("clankbot:\nhey there chat, welcome in\n"), "hey there chat, welcome in");
+    assert.equal(await line("**My reply:**\nhey there chat\n"), "hey there chat");
+    assert.equal(await line("@viewer1:\nhey\n"), "hey");
+  });
+
+  await t.step("a code fence", async () => {
+    assert.equal(await line("```\nhey there chat\n```\n"), "hey there chat");
+    assert.equal(await line("```text\nhey there chat\n```"), "hey there chat");
+  });
+
+  await t.step("a line of quotes, dashes or dots only", async () => {
+    assert.equal(await line('"\nhey there chat\n"'), "hey there chat");
+    assert.equal(await line("---\n...\nhey there chat"), "hey there chat");
+  });
+
+  await t.step("keeps lines that say something", async () => {
+    assert.equal(await line("Note: bring snacks\nmore"), "Note: bring snacks");
+    assert.equal(await line(":)\nmore"), ":)");
+    assert.equal(await line("gg: well played\n"), "gg: well played");
+  });
+
+  await t.step("nothing but filler is an empty answer", async () => {
+    assert.equal(await line("Reply:\n```\n```\n"), "");
+  });
+});
+
+Deno.test("OllamaClient.chatLine fails on a broken stream and prints nothing", async (t) => {
+  await t.step("an unparsable line mid-stream fails the line instead of joining the pieces", async () => {
+    await withFake(
+      () => ({
+        chunks: ["hel", " there", "\n"],
+        rawLines: { at: 1, lines: ['{"message":{"content":"lo wo', 'rld"},"done":false}'] },
+      }),
+      async (fake) => {
+        let err: ClankError | undefined;
+        const printed = await consoleDuring(async () => {
+          err = await rejectsWith(
+            client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES }),
+            "OLLAMA_ERROR",
+            "stream",
+          );
+        });
+        assert.ok(err);
+        assert.match(err.message, /line 2 .*not JSON/);
+        assert.deepEqual(printed, []);
+      },
+    );
+  });
+
+  await t.step("a JSON line that is not an object fails with a clear message", async () => {
+    await withFake(() => ({ chunks: ["hi"], rawLines: { at: 1, lines: ["null"] } }), async (fake) => {
+      const err = await rejectsWith(
+        client(fake.url).chatLine({ model: "llama3.1", messages: MESSAGES }),
+        "OLLAMA_ERROR",
+        "stream",
+      );
+      assert.match(err.message, /line 2 .*not a JSON object: null/);
+    });
+  });
+
+  await t.step("a plain-text error response is not printed by the library", async () => {
+    await withFake(() => "x", async (fake) => {
+      const printed = await consoleDuring(() =>
+        client(`${fake.url}/wrong`).chatLine({ model: "llama3.1", messages: MESSAGES })
+      );
+      assert.deepEqual(printed, []);
+    });
   });
 });
 
@@ -222,6 +367,23 @@ Deno.test("OllamaClient.chatLine classifies failures", async (t) => {
       assert.match(err.message, /"mistral"/);
       assert.match(err.message, /llama3\.1:latest, qwen2\.5:7b/);
     }, ["llama3.1", "qwen2.5:7b"]);
+  });
+
+  await t.step("a plain 404 means a wrong URL, not a missing model", async () => {
+    await withFake(() => "x", async (fake) => {
+      const url = `${fake.url.replace("http://", "http://user:hunter2secret@")}/ollama`;
+      const err = await rejectsWith(
+        client(url).chatLine({ model: "llama3.1", messages: MESSAGES }),
+        "OLLAMA_ERROR",
+        "http",
+      );
+      assert.equal(err.details?.status, 404);
+      assert.doesNotMatch(err.message, /ollama pull|no model/);
+      assert.match(err.message, /URL/);
+      assert.ok(err.message.includes(`${fake.url}/ollama`), err.message);
+      assert.ok(!err.message.includes("hunter2secret"), err.message);
+      assert.equal(fake.requests.at(-1)!.path, "/ollama/api/chat");
+    });
   });
 
   await t.step("an error line mid-stream with HTTP 200 is a failure, never text", async () => {

@@ -71,6 +71,14 @@ Deno.test("stripThinking removes think blocks", async (t) => {
   });
   await t.step("a lone closing tag from a template that opened the block", () => {
     assert.equal(shaped("thinking here</think>the answer"), "the answer");
+    assert.equal(
+      shaped("The user greets me.\nI answer.\n</think>\n\nhey there, welcome!"),
+      "hey there, welcome!",
+    );
+  });
+  await t.step("tags in any case", () => {
+    assert.equal(shaped("<THINK>\nplan\n</THINK>\nreal answer"), "real answer");
+    assert.equal(shaped("plan</Think>real answer"), "real answer");
   });
 });
 
@@ -99,6 +107,34 @@ Deno.test("shapeLine strips a leading speaker name", async (t) => {
   });
   await t.step("but not an ordinary word with a colon", () => {
     assert.equal(shaped("Note: the stream starts at 5"), "Note: the stream starts at 5");
+  });
+});
+
+Deno.test("shapeLine drops the answered user's own @name, which the reply's address adds again", async (t) => {
+  await t.step("@name with or without a comma or colon, in any case", () => {
+    assert.equal(
+      shaped("@viewer1 sure thing, the run is going great", { user: "viewer1" }),
+      "sure thing, the run is going great",
+    );
+    assert.equal(
+      shaped("@Viewer2, yes the boss fight is next", { user: "viewer2" }),
+      "yes the boss fight is next",
+    );
+    assert.equal(shaped("@VIEWER1: hi there", { user: "viewer1" }), "hi there");
+    assert.equal(shaped("@viewer1 - hi there", { user: "viewer1" }), "hi there");
+    assert.equal(shaped('@viewer1 "hi there"', { user: "viewer1" }), "hi there");
+  });
+  await t.step("a reply that is only the @name is empty", () => {
+    assert.deepEqual(check("@viewer1", { user: "viewer1" }), { action: "drop", reason: "empty" });
+  });
+  await t.step("keeps other names, possessives and longer names", () => {
+    assert.equal(shaped("@viewer2 hi", { user: "viewer1" }), "@viewer2 hi");
+    assert.equal(shaped("@viewer1's clip was great", { user: "viewer1" }), "@viewer1's clip was great");
+    assert.equal(shaped("@viewer10 hi", { user: "viewer1" }), "@viewer10 hi");
+    assert.equal(shaped("hi @viewer1", { user: "viewer1" }), "hi @viewer1");
+  });
+  await t.step("keeps a leading @name when nobody is being answered", () => {
+    assert.equal(shaped("@viewer1 sure thing"), "@viewer1 sure thing");
   });
 });
 

@@ -2,7 +2,8 @@
  * A fake Ollama server on 127.0.0.1 for integration tests: it speaks the parts of Ollama's HTTP API
  * that clank uses (`/api/chat`, `/api/generate`, `/api/tags`, `/api/version`, `/api/show`), with the
  * real response shapes (NDJSON streaming, `done_reason` and timing fields on the last chunk, `error`
- * bodies), records every request, and can be scripted to be slow, hang, fail mid-stream or be down.
+ * bodies), records every request, and can be scripted to be slow, hang, fail mid-stream, send broken
+ * NDJSON lines or be down. Unknown paths get the plain-text `404 page not found` of Ollama's Go router.
  *
  * @example
  * ```ts
@@ -34,6 +35,12 @@ export interface FakeReplyScript {
   hang?: "headers" | "after_chunks";
   /** `done_reason` of the last chunk (default `stop`). */
   doneReason?: string;
+  /**
+   * Lines written verbatim into the NDJSON stream before chunk `at` (0-based; the chunk count puts
+   * them after the last chunk). Ollama never sends them itself: they stand for a stream broken on the
+   * way, by a proxy or a half-written line, which a client must not read as text.
+   */
+  rawLines?: { at: number; lines: string[] };
 }
 
 /** What a reply function may return: plain text (split into word chunks) or a script. */
@@ -248,13 +255,19 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const stream = new ReadableStream<Uint8Array>({
       start(controller) {
         const send = (obj: unknown) => controller.enqueue(encoder.encode(JSON.stringify(obj) + "\n"));
+        const sendRaw = (at: number) => {
+          if (script.rawLines?.at !== at) return;
+          for (const line of script.rawLines.lines) controller.enqueue(encoder.encode(line + "\n"));
+        };
         const work = (async () => {
           if (!(await sleep(script.firstTokenDelayMs ?? 0, signal))) return;
           for (const [i, chunk] of script.chunks.entries()) {
             if (i > 0 && !(await sleep(script.delayMs ?? 0, signal))) return;
             if (signal.aborted) return;
+            sendRaw(i);
             send(piece(chunk, false));
           }
+          sendRaw(script.chunks.length);
           if (script.hang === "after_chunks") {
             await untilAborted(signal);
             return;
