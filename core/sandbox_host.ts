@@ -14,6 +14,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { raceDeadline } from "./deadline.ts";
 import { ClankError, describeError } from "./errors.ts";
 import { checkStoreKey, type PluginStoreBackend } from "./inprocess_plugin.ts";
 import type { Logger } from "./log.ts";
@@ -293,6 +294,9 @@ class SandboxedPlugin implements PluginHandle {
     // A Worker suspected of hanging (a ping is unanswered) gets no chance to run teardown.
     const wasRunning = this.#state === "running" && this.#worker !== undefined && this.#awaitingPong === 0;
     this.#state = "closed";
+    // Calls already made finish first, up to their deadlines: failed as "disabled" they were waved
+    // through, so a chat line halfway through the filters during a reload skipped the rest of them.
+    if (wasRunning && this.#pending.size > 0) await this.#drain();
     this.#clearTimers();
     this.#failPending(() => ({ ok: false, reason: "disabled", error: "Plugin was closed" }));
     if (wasRunning) {
@@ -307,6 +311,25 @@ class SandboxedPlugin implements PluginHandle {
       }
     }
     this.#terminate();
+  }
+
+  /** Resolves once every pending call has its answer, or at the latest of their deadlines. */
+  async #drain(): Promise<void> {
+    let latest = 0;
+    const answered: Promise<void>[] = [];
+    for (const p of this.#pending.values()) {
+      latest = Math.max(latest, p.deadline);
+      const resolve = p.resolve;
+      answered.push(
+        new Promise((done) => {
+          p.resolve = (outcome) => {
+            resolve(outcome);
+            done();
+          };
+        }),
+      );
+    }
+    await raceDeadline(Promise.all(answered), Math.max(0, latest - Date.now()));
   }
 
   /** Spawns a Worker and brings it to the running state (first start and restarts). */

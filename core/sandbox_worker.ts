@@ -20,6 +20,11 @@ import {
 } from "./sandbox_protocol.ts";
 import type { Plugin, PluginApi } from "../plugins/sdk.ts";
 
+// The Cache API is disk storage that no permission guards, shared by every Worker and kept across
+// runs: a plugin without a write grant could fill the disk or hand data to another plugin through it.
+// Removed before the plugin's module is even imported.
+delete (globalThis as { caches?: unknown }).caches;
+
 /** The parts of the Worker global scope used here (typed locally so this file checks with the default libs). */
 const scope = globalThis as unknown as {
   postMessage(message: unknown): void;

@@ -163,6 +163,34 @@ Deno.test("sandboxed plugin is denied everything it was not granted", async (t) 
     }
   });
 
+  await t.step("the Cache API (shared disk storage without a write grant)", async () => {
+    const { handle } = await sandboxed("hostile_cache.ts");
+    const out = await handle.call("check", filterInput("cache"));
+    assert.deepEqual(out, { ok: true, value: { action: "rewrite", text: "refused: ReferenceError" } });
+    await handle.close();
+  });
+
+  await t.step("an npm package that is not a dependency, under the flags of deno task start", async () => {
+    // Deno's Worker permissions do not cover npm packages: what stops one is that the bot runs with
+    // --cached-only: nothing is downloaded while it runs, so nothing new can load or enter deno.lock.
+    const root = new URL("../", import.meta.url);
+    const lock = await Deno.readTextFile(new URL("deno.lock", root));
+    const task: string = JSON.parse(await Deno.readTextFile(new URL("deno.json", root))).tasks.start;
+    const flags = task.split(" && ").at(-1)!.replace(/^deno run /, "").replace(/ main\.ts$/, "").split(" ");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, new URL("fixtures/sandbox_npm_probe.ts", import.meta.url).pathname],
+      cwd: root.pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const outcome = JSON.parse(stdout.trim().split("\n").at(-1)!);
+    assert.deepEqual(outcome.ok, true, stdout);
+    assert.match(outcome.value.text, /^refused: .*is-odd/, "the package must not load");
+    assert.equal(await Deno.readTextFile(new URL("deno.lock", root)), lock, "deno.lock changed");
+  });
+
   await t.step("running a subprocess", async () => {
     assert.match(await denied("hostile_run.ts", "true"), /NotCapable: Requires run access to "true"/);
   });
@@ -309,6 +337,19 @@ Deno.test("sandboxed plugin contains faults and keeps answering", async (t) => {
       () => sandboxed("invalid_api_version.ts"),
       (err: unknown) => isClankError(err, "PLUGIN_INVALID") && /apiVersion: must be 1/.test(err.message),
     );
+  });
+});
+
+Deno.test("closing a sandboxed plugin lets the calls already made finish", async (t) => {
+  await t.step("a line in flight during a reload is still checked; a later call is refused", async () => {
+    const { handle } = await sandboxed("slow_filter.ts");
+    const inFlight = handle.call("check", filterInput("bad"));
+    const closing = handle.close();
+    assert.equal(failure(await handle.call("check", filterInput("bad"))).reason, "disabled");
+    // Before, the call in flight came back "disabled" and the host kept the line: a reload let a
+    // blocked word through the filters.
+    assert.deepEqual(await inFlight, { ok: true, value: { action: "drop", reason: "bad word" } });
+    await closing;
   });
 });
 
