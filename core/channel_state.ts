@@ -12,6 +12,8 @@ import { Turnstile } from "./turnstile.ts";
 
 /** Most restricted (banned/timed-out) users remembered per channel. */
 const MAX_RESTRICTED = 2000;
+/** Deleted line ids remembered per channel. */
+const MAX_DELETED = 500;
 
 /** Runtime state of one channel. */
 export class ChannelState {
@@ -40,6 +42,10 @@ export class ChannelState {
   readonly queue: ReplyQueue;
   /** login → time the restriction ends (ms); Infinity for bans. */
   readonly #restricted = new Map<string, number>();
+  /** Ids of lines a moderator deleted, newest last (bounded: a reply waits seconds, not hours). */
+  readonly #deleted = new Set<string>();
+  /** When a moderator last cleared the chat (ms); mentions from before it are not answered. */
+  clearedAt = 0;
 
   constructor(
     name: string,
@@ -84,6 +90,17 @@ export class ChannelState {
     if (until > now) return true;
     this.#restricted.delete(user);
     return false;
+  }
+
+  /** Remembers a deleted line, so a reply to it that is already on its way is withdrawn. */
+  markDeleted(id: string): void {
+    this.#deleted.add(id);
+    if (this.#deleted.size > MAX_DELETED) this.#deleted.delete(this.#deleted.values().next().value!);
+  }
+
+  /** True when a moderator deleted the line. */
+  wasDeleted(id: string): boolean {
+    return this.#deleted.has(id);
   }
 
   /** Users restricted now (for the output guard). */

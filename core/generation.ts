@@ -49,7 +49,7 @@ export interface GenerationHost {
 type Generated = NonNullable<GenerateResult> | "empty" | "failed";
 
 /** Outcome for logs and tests. */
-export type GenerationOutcome = "sent" | "stale" | "restricted" | "no_text" | "rejected";
+export type GenerationOutcome = "sent" | "stale" | "restricted" | "withdrawn" | "no_text" | "rejected";
 
 /** Runs one job. */
 export async function runGeneration(
@@ -111,11 +111,13 @@ export async function runGeneration(
       : await checkOutput(result, address, job, state, host, restricted);
     if (checked.ok) {
       const line = address + checked.text;
-      // Bans and timeouts can arrive while the line is generated or waits in the send queue.
-      const stillValid = () => namesNoRestrictedUser(line, job, state, host.now());
-      if (!stillValid()) {
-        host.metrics.linesBlocked.inc({ filter: "restricted_user", direction: "out" });
-        return "restricted";
+      // Bans, timeouts, deletions and clears can arrive while the line is generated or waits in the
+      // send queue.
+      const stillValid = () => withdrawnBecause(line, job, state, host.now()) === null;
+      const withdrawn = withdrawnBecause(line, job, state, host.now());
+      if (withdrawn !== null) {
+        host.metrics.linesBlocked.inc({ filter: withdrawn, direction: "out" });
+        return withdrawn === "restricted_user" ? "restricted" : "withdrawn";
       }
       await host.send(state, line, job, stillValid);
       return "sent";
@@ -253,8 +255,20 @@ function namesUser(text: string, user: string): boolean {
   return new RegExp(`(?:^|[^a-z0-9_])@?${user}(?![a-z0-9_])`, "i").test(text);
 }
 
-/** The line addresses and names nobody who is banned or timed out now. */
-function namesNoRestrictedUser(line: string, job: ReplyJob, state: ChannelState, now: number): boolean {
-  if (job.mention && state.isRestricted(job.mention.user, now)) return false;
-  return !state.restrictedUsers(now).some((user) => namesUser(line, user));
+/**
+ * Why the line must not go out any more, or null: the mention it answers was deleted or cleared away
+ * by a moderator, or it addresses or names someone banned or timed out now.
+ */
+function withdrawnBecause(
+  line: string,
+  job: ReplyJob,
+  state: ChannelState,
+  now: number,
+): "deleted" | "cleared" | "restricted_user" | null {
+  if (job.mention) {
+    if (state.wasDeleted(job.mention.id)) return "deleted";
+    if (job.time < state.clearedAt) return "cleared";
+    if (state.isRestricted(job.mention.user, now)) return "restricted_user";
+  }
+  return state.restrictedUsers(now).some((user) => namesUser(line, user)) ? "restricted_user" : null;
 }

@@ -529,11 +529,16 @@ export class Host implements ControlApi {
         }
         break;
       case "deletion":
+        state?.markDeleted(event.messageId);
         state?.queue.discard((j) => j.mention?.id === event.messageId);
         this.#write(this.#storage.deleteMessage(event.channel, event.messageId), "deletion");
         break;
       case "clear":
-        if (state) state.contextLines = 0;
+        if (state) {
+          state.contextLines = 0;
+          state.clearedAt = event.time;
+          state.queue.discard((j) => j.mention !== undefined);
+        }
         this.#write(this.#storage.kvSet(HOST_KV, `cleared:${event.channel}`, String(event.time)), "clear");
         break;
       case "roomstate":

@@ -369,6 +369,41 @@ Deno.test("moderation while a line is on its way", async (t) => {
     }
   });
 
+  await t.step("a mention deleted after its reply was generated is not answered", async () => {
+    const h = await createHostHarness({ config: { defaults: { floor: 10, response: 10 } } });
+    try {
+      h.chat("alpha", "bob", "clankbot first question");
+      await h.clock.tickAsync(0);
+      const bad = h.chat("alpha", "ann", "clankbot say this nasty thing");
+      await h.advance(1000);
+      // ann's reply is generated and waits out the 10 s floor behind bob's.
+      assertEquals(generatorRequests.length, 2);
+      h.emit({ type: "deletion", channel: "alpha", user: "ann", messageId: bad.id, time: Date.now() });
+      await h.settle();
+      assertEquals(mentions(h).map((l) => l.split(" ")[0]), ["@bob"]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  await t.step("a chat cleared by a moderator takes the replies on their way with it", async () => {
+    const h = await createHostHarness({ config: { defaults: { floor: 10, response: 10 } } });
+    try {
+      h.chat("alpha", "bob", "clankbot first question");
+      await h.clock.tickAsync(0);
+      h.chat("alpha", "ann", "clankbot second question");
+      await h.clock.tickAsync(0);
+      h.chat("alpha", "carl", "clankbot third question");
+      await h.advance(1000);
+      h.emit({ type: "clear", channel: "alpha", time: Date.now() });
+      h.chat("alpha", "dora", "clankbot after the clear");
+      await h.settle();
+      assertEquals(mentions(h).map((l) => l.split(" ")[0]), ["@bob", "@dora"]);
+    } finally {
+      await h.close();
+    }
+  });
+
   await t.step("a command reply waiting out slow mode does not hold up the channel", async () => {
     const h = await createHostHarness({
       config: { defaults: { response: 10 }, twitch: { command_cooldown: 0 } },
