@@ -28,9 +28,12 @@ export const CharKind = {
 export type CharKind = typeof CharKind[keyof typeof CharKind];
 
 /**
- * Look-alikes that NFKD leaves alone: Cyrillic, Greek, Armenian and IPA letters, small capitals,
- * and a few Latin letters with strokes. Keys are case-sensitive because some capitals look like a
- * different letter than their lower case (Greek `Η` is an H, `η` an n).
+ * Look-alikes that NFKD leaves alone: Cyrillic, Greek, Armenian, Cherokee and IPA letters, small
+ * capitals, and Latin letters with strokes and hooks. Most come from Unicode's confusables list
+ * (UTS #39 `confusables.txt`, followed through to a Latin letter); a few that list leaves out are
+ * letters chat uses for a Latin one anyway (`п` for n, `ɛ` for e, `ĸ` for k). Keys are
+ * case-sensitive because some capitals look like a different letter than their lower case (Greek
+ * `Η` is an H, `η` an n).
  */
 const LOOK_ALIKES: Record<string, string> = {
   // Cyrillic
@@ -78,6 +81,14 @@ const LOOK_ALIKES: Record<string, string> = {
   "у": "y",
   "Ү": "y",
   "ү": "y",
+  // Italic and handwritten п is an n; chat uses it for one.
+  "п": "n",
+  "ґ": "r",
+  "ғ": "f",
+  "қ": "k",
+  "ҽ": "e",
+  "ѡ": "w",
+  "Ԍ": "g",
   // Greek
   "Α": "a",
   "α": "a",
@@ -108,12 +119,26 @@ const LOOK_ALIKES: Record<string, string> = {
   "ω": "w",
   "ϲ": "c",
   "Ϲ": "c",
+  "γ": "y",
+  "σ": "o",
+  "ϱ": "p",
+  "ϳ": "j",
+  "Ϳ": "j",
+  "Ϝ": "f",
   // Armenian
   "օ": "o",
   "ս": "u",
   "ո": "n",
   "հ": "h",
   "ց": "g",
+  "ռ": "n",
+  "ք": "f",
+  "գ": "q",
+  "զ": "q",
+  "ա": "w",
+  "Ս": "u",
+  "Տ": "s",
+  "Օ": "o",
   // Latin letters without a decomposition, IPA, small capitals
   "ı": "i",
   "ȷ": "j",
@@ -126,6 +151,72 @@ const LOOK_ALIKES: Record<string, string> = {
   "ħ": "h",
   "Ħ": "h",
   "ƀ": "b",
+  "ĸ": "k",
+  "ƒ": "f",
+  "Ƒ": "f",
+  "ꞙ": "f",
+  "Ꞙ": "f",
+  "ǥ": "g",
+  "Ǥ": "g",
+  "ɠ": "g",
+  "Ɠ": "g",
+  "ɛ": "e",
+  "Ɛ": "e",
+  "ɾ": "r",
+  "ɽ": "r",
+  "ɍ": "r",
+  "Ɍ": "r",
+  "ɓ": "b",
+  "Ɓ": "b",
+  "ƈ": "c",
+  "Ƈ": "c",
+  "ɗ": "d",
+  "Ɗ": "d",
+  "ɖ": "d",
+  "ƙ": "k",
+  "Ƙ": "k",
+  "ƥ": "p",
+  "Ƥ": "p",
+  "ƭ": "t",
+  "Ƭ": "t",
+  "ʈ": "t",
+  "ɦ": "h",
+  "ɱ": "m",
+  "ɲ": "n",
+  "ɳ": "n",
+  "ŋ": "n",
+  "ƞ": "n",
+  "ɵ": "o",
+  "Ɵ": "o",
+  "ʂ": "s",
+  "ƽ": "s",
+  "ƶ": "z",
+  "Ƶ": "z",
+  "ȥ": "z",
+  "ʐ": "z",
+  "ɨ": "i",
+  "Ɨ": "i",
+  "ʉ": "u",
+  "Ʉ": "u",
+  "ʋ": "u",
+  "ƴ": "y",
+  "Ƴ": "y",
+  "ɏ": "y",
+  "Ɏ": "y",
+  "ɣ": "y",
+  "ɉ": "j",
+  "Ɉ": "j",
+  "ʝ": "j",
+  "ƚ": "l",
+  "Ƚ": "l",
+  "ɫ": "l",
+  "ɬ": "l",
+  "ɭ": "l",
+  "ɯ": "w",
+  "ʠ": "q",
+  "ɋ": "q",
+  "ᶃ": "g",
+  "ᴦ": "r",
   "ß": "ss",
   "æ": "ae",
   "Æ": "ae",
@@ -161,6 +252,45 @@ const LOOK_ALIKES: Record<string, string> = {
   // Blank-looking symbols used as spaces
   "\u2800": " ",
 };
+
+/**
+ * Cherokee capitals that look like a Latin letter (from the confusables list). Their small letters
+ * (U+AB70–U+ABBF, U+13F8–U+13FD) are the same shapes, smaller, so they read the same.
+ */
+const CHEROKEE: Record<string, string> = {
+  "Ꭰ": "d",
+  "Ꭱ": "r",
+  "Ꭲ": "t",
+  "Ꭵ": "i",
+  "Ꭹ": "y",
+  "Ꭺ": "a",
+  "Ꭻ": "j",
+  "Ꭼ": "e",
+  "Ꮃ": "w",
+  "Ꮇ": "m",
+  "Ꮋ": "h",
+  "Ꮍ": "y",
+  "Ꮐ": "g",
+  "Ꮒ": "h",
+  "Ꮓ": "z",
+  "Ꮟ": "b",
+  "Ꮢ": "r",
+  "Ꮤ": "w",
+  "Ꮥ": "s",
+  "Ꮩ": "v",
+  "Ꮪ": "s",
+  "Ꮮ": "l",
+  "Ꮯ": "c",
+  "Ꮲ": "p",
+  "Ꮶ": "k",
+  "Ꮷ": "d",
+  "Ᏻ": "g",
+  "Ᏼ": "b",
+};
+for (const [capital, latin] of Object.entries(CHEROKEE)) {
+  LOOK_ALIKES[capital] = latin;
+  LOOK_ALIKES[capital.toLowerCase()] = latin;
+}
 
 /** Letters that leetspeak and look-alike symbols can stand for, besides the character itself. */
 const LEET: Record<string, string> = {

@@ -11,6 +11,13 @@
  * `b.a d.w`): a whitespace split between two longer pieces is how two ordinary words look ("go ok"
  * is not "gook"). Separators that are not whitespace (`bad.word`, `b-a-d`) may split a word anywhere.
  *
+ * Digits are read as letters, but chat is full of numbers, so three things keep a number a number:
+ * a piece made only of digits (or a letter glued to a number, "80s") touches whitespace only when it
+ * is one character with a one-character piece beside it (`n 1 g g 3 r`, but not "top 5 pics", "rap
+ * 3", "600 k", "the 80s pic"); a match that starts with a digit and has more digits than letters is a
+ * number with a unit ("600k", "900k views"); and a word does not start after an apostrophe inside a
+ * word ("here's pic").
+ *
  * A word match whose letters spell an `allow:` word of the same lists (plural `s`/`z` aside) is
  * ignored: "rapping" is not "raping" stretched. `re:` entries are tested against the raw line and
  * the folded line; `allow:` does not apply to them.
@@ -26,6 +33,22 @@ export const MAX_PHRASE_GAP = 12;
 /** Endings a word entry may have without listing them (plurals). */
 const SUFFIXES = ["s", "z"];
 const BREAK = " ";
+/** Apostrophes that join a contraction or possessive to the word before it ("here's", "that’s"). */
+const APOSTROPHES = new Set(["'", "\u2019", "\u2018", "`"]);
+
+/**
+ * What the walk knows about the pieces around the current one, for the whitespace rules. A piece is
+ * "single" when it reads as one entry letter (stretched or not).
+ */
+const Around = {
+  /** The gap before this piece held whitespace. */
+  SpacedBefore: 1,
+  /** The piece before this one, in the same word, was single. */
+  SingleBefore: 2,
+  /** This piece must stay single: it follows a longer piece across whitespace, or a lone number
+   * that has no single neighbour before it. */
+  MustBeSingle: 4,
+} as const;
 
 /** A match: the entry and where it is in the original line (UTF-16 offsets, end exclusive). */
 export interface BlockMatch {
@@ -49,6 +72,35 @@ function isDigitKey(key: string): boolean {
 
 function isWordKind(kind: number): boolean {
   return kind === CharKind.Letter || kind === CharKind.Digit;
+}
+
+/**
+ * Whether a piece may end here. A piece of digits next to whitespace must be single and have a
+ * single neighbour: `n 1 g g 3 r` and `r a p 3` are spelled out, `600 k`, `5 pics` and `rap 3` are a
+ * number next to a word. `last` is true when no piece of the word follows.
+ */
+function pieceMayEnd(
+  piece: number,
+  numeric: boolean,
+  around: number,
+  spacedAfter: boolean,
+  last: boolean,
+): boolean {
+  if (!numeric || !(around & Around.SpacedBefore || spacedAfter)) return true;
+  return piece < 2 && (!last || (around & Around.SingleBefore) !== 0);
+}
+
+/** What the next piece of the word knows, after a gap following a piece in state `around`. */
+function aroundNext(piece: number, numeric: boolean, around: number, spaced: boolean): number {
+  let next = piece < 2 ? Around.SingleBefore : 0;
+  if (spaced) next |= Around.SpacedBefore;
+  // Whitespace between two longer pieces is how two ordinary words look ("go ok" is not "gook").
+  if (spaced && !numeric && piece >= 2) next |= Around.MustBeSingle;
+  // A lone number with no single piece before it needs one after it.
+  if (numeric && (around & Around.SpacedBefore || spaced) && !(around & Around.SingleBefore)) {
+    next |= Around.MustBeSingle;
+  }
+  return next;
 }
 
 /** Per-line state of one {@link WordMatcher.match} call. */
@@ -184,6 +236,10 @@ export class WordMatcher {
     }
     for (let p = 0; p < n; p++) {
       if (kinds[p] === CharKind.Space || letterBefore[p]) continue;
+      // The "s" of "here's" belongs to "here": "here's pic" is not "spic".
+      if (p >= 2 && APOSTROPHES.has(text[p - 1] ?? "") && isWordKind(kinds[p - 2] ?? 0)) continue;
+      // A letter glued to a number is its unit ("80s", "5k"): it joins whitespace like the number would.
+      const glued = p > 0 && kinds[p - 1] === CharKind.Digit;
       if (scan.visitedFromStart.size > 0) scan.visitedFromStart.clear();
       scan.start = p;
       for (const reading of letterReadings(text[p] ?? "")) {
@@ -191,7 +247,8 @@ export class WordMatcher {
         if (!child || child.key === BREAK) continue;
         // An entry that starts with a digit needs a real boundary: "1488" is not in "11488".
         if (isDigitKey(reading) && p > 0 && isWordKind(kinds[p - 1] ?? 0)) continue;
-        const found = this.#walk(scan, child, p + 1, 1, false);
+        const numeric = (glued || kinds[p] === CharKind.Digit) && !isDigitKey(reading);
+        const found = this.#walk(scan, child, p + 1, 1, numeric, 0);
         if (found) return { entry: found.entry, start: p, end: found.end };
       }
     }
@@ -200,20 +257,22 @@ export class WordMatcher {
 
   /**
    * Explores the trie from `node`, whose letter was just read ending at `pos`. `piece` counts the
-   * entry letters (up to 2) read since the last gap; `pending` is true when the gap before this piece
-   * held whitespace and the piece before it had two or more letters, so this piece must stay at one.
+   * entry letters (up to 2) read since the last gap; `numeric` is true while every character of the
+   * piece is a digit read as a letter; `around` holds the {@link Around} flags of the piece.
    */
   #walk(
     scan: Scan,
     node: TrieNode,
     pos: number,
     piece: number,
-    pending: boolean,
+    numeric: boolean,
+    around: number,
   ): { entry: WordEntry; end: number } | null {
-    const state = ((node.id * (scan.text.length + 1) + pos) * 3 + piece) * 2 + (pending ? 1 : 0);
+    const state = (((node.id * (scan.text.length + 1) + pos) * 3 + piece) * 2 + (numeric ? 1 : 0)) * 8 +
+      around;
     if (scan.visited.has(state) || scan.visitedFromStart.has(state)) return null;
     const rejectionsBefore = scan.rejections;
-    const found = this.#explore(scan, node, pos, piece, pending);
+    const found = this.#explore(scan, node, pos, piece, numeric, around);
     if (found) return found;
     // Positions only grow, so a state is never re-entered while it is being explored.
     if (scan.rejections === rejectionsBefore) scan.visited.add(state);
@@ -227,23 +286,23 @@ export class WordMatcher {
     node: TrieNode,
     pos: number,
     piece: number,
-    pending: boolean,
+    numeric: boolean,
+    around: number,
   ): { entry: WordEntry; end: number } | null {
     const { text, kinds } = scan;
     const n = text.length;
-
     const first = node.entries[0];
-    if (first) {
+    if (first && pieceMayEnd(piece, numeric, around, false, true)) {
       const end = this.#endAt(scan, node.key, pos);
       if (end >= 0) {
-        if (!this.#isAllowed(scan, end)) return { entry: first, end };
+        if (!this.#isNumber(scan, first, end) && !this.#isAllowed(scan, end)) return { entry: first, end };
         scan.rejections++;
       }
     }
 
     // Same piece: the letter repeats, or the next letter follows.
     if (pos < n) {
-      const found = this.#step(scan, node, pos, piece, pending, false);
+      const found = this.#step(scan, node, pos, piece, numeric, around, false);
       if (found) return found;
     }
 
@@ -254,20 +313,23 @@ export class WordMatcher {
       const next = pos + g;
       if (next >= n || isWordKind(kinds[last] ?? 0)) break;
       if (kinds[last] === CharKind.Space) spaced = true;
-      // Any gap starts a new piece; only whitespace makes the piece before it count.
-      const found = this.#step(scan, node, next, 0, spaced && piece >= 2, true);
+      if (!pieceMayEnd(piece, numeric, around, spaced, false)) break;
+      // Any gap starts a new piece; only whitespace makes the pieces next to it count.
+      const found = this.#step(scan, node, next, 0, true, aroundNext(piece, numeric, around, spaced), true);
       if (found) return found;
     }
 
     // The next word of a phrase, after any separators (or none: "killyourself").
     const wordBreak = node.children.get(BREAK);
-    if (wordBreak) {
+    if (wordBreak && pieceMayEnd(piece, numeric, around, false, true)) {
       for (let g = 0; g <= MAX_PHRASE_GAP; g++) {
         const next = pos + g;
         if (next >= n || (g > 0 && isWordKind(kinds[next - 1] ?? 0))) break;
         for (const reading of letterReadings(text[next] ?? "")) {
           const child = wordBreak.children.get(reading);
-          const found = child ? this.#walk(scan, child, next + 1, 1, false) : null;
+          if (!child) continue;
+          const digit = kinds[next] === CharKind.Digit && !isDigitKey(reading);
+          const found = this.#walk(scan, child, next + 1, 1, digit, 0);
           if (found) return found;
         }
       }
@@ -275,30 +337,62 @@ export class WordMatcher {
     return null;
   }
 
-  /** Reads the character at `at` as a repeat of `node`'s letter or as one of its children. */
+  /**
+   * Reads the character at `at` as a repeat of `node`'s letter or as one of its children. `numeric`
+   * says whether the piece so far is all digits (true when `at` starts a new piece).
+   */
   #step(
     scan: Scan,
     node: TrieNode,
     at: number,
     piece: number,
-    pending: boolean,
+    numeric: boolean,
+    around: number,
     newPiece: boolean,
   ): { entry: WordEntry; end: number } | null {
     const readings = letterReadings(scan.text[at] ?? "");
+    const digit = scan.kinds[at] === CharKind.Digit;
     // Letters may be stretched ("baaad"); digits may not, so "11488" is not "1488".
     if (readings.includes(node.key) && !isDigitKey(node.key)) {
-      const found = this.#walk(scan, node, at + 1, newPiece ? 1 : piece, pending);
+      const found = this.#walk(scan, node, at + 1, newPiece ? 1 : piece, numeric && digit, around);
       if (found) return found;
     }
     const counted = Math.min(piece + 1, 2);
-    if (counted === 2 && pending) return null;
+    if (counted === 2 && around & Around.MustBeSingle) return null;
     for (const reading of readings) {
       if (reading === BREAK) continue;
       const child = node.children.get(reading);
-      const found = child ? this.#walk(scan, child, at + 1, counted, pending) : null;
+      if (!child) continue;
+      // A digit matched by a digit of the entry ("1488") is the entry's own spelling, not a number.
+      const found = this.#walk(
+        scan,
+        child,
+        at + 1,
+        counted,
+        numeric && digit && !isDigitKey(reading),
+        around,
+      );
       if (found) return found;
     }
     return null;
+  }
+
+  /**
+   * True when a match of `entry` from the current start to `end` reads as a number with a unit:
+   * it starts with a digit read as a letter and has more digits than letters ("600k", "600-k").
+   * Symbols read as letters (`$`, `!`) count as letters; other separators count as neither.
+   */
+  #isNumber(scan: Scan, entry: WordEntry, end: number): boolean {
+    const { text, kinds, start } = scan;
+    if (kinds[start] !== CharKind.Digit || isDigitKey(entry.pattern[0] ?? "")) return false;
+    let digits = 0;
+    let letters = 0;
+    for (let i = start; i < end; i++) {
+      const kind = kinds[i];
+      if (kind === CharKind.Digit) digits++;
+      else if (kind === CharKind.Letter || letterReadings(text[i] ?? "").length > 1) letters++;
+    }
+    return digits > letters;
   }
 
   /** True when the letters from the current start to `end` spell an allowed word. */

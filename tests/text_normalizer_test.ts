@@ -77,6 +77,25 @@ Deno.test("foldText maps look-alike letters to Latin", async (t) => {
   }
 });
 
+Deno.test("foldText maps IPA, Latin Extended-B, Cyrillic, Greek, Armenian and Cherokee look-alikes", async (t) => {
+  const cases: Array<[string, string, string]> = [
+    ["open e", "ɛƐ", "ee"],
+    ["r with fishhook, tail and stroke", "ɾɽɍ", "rrr"],
+    ["kra", "ĸ", "k"],
+    ["f with hook, f with stroke, Cyrillic ghe with stroke", "ƒꞙғҒ", "ffff"],
+    ["g with stroke and hook", "ǥǤɠƓ", "gggg"],
+    ["hooked and barred Latin letters", "ɓƈɗƙƥƭɦɲŋɵʂƶɨʉƴɉƚɫ", "bcdkpthnnosziuyjll"],
+    ["Cyrillic pe and ghe with upturn", "пПґ", "nnr"],
+    ["Greek sigma and gamma", "σγ", "oy"],
+    ["Armenian", "ռքզ", "nfq"],
+    ["Cherokee capitals", "ᎥᎪᏴᏟᎠᎬᏀᎻᏦᏞᎷᏢᏒᏚᎢᏙᏔᎩᏃ", "iabcdeghklmprstvwyz"],
+    ["Cherokee small letters", "ꭵꮪꮃꮯ", "iswc"],
+  ];
+  for (const [name, input, expected] of cases) {
+    await t.step(name, () => assert.equal(foldText(input), expected));
+  }
+});
+
 Deno.test("foldText keeps spacing and punctuation, turning tabs and newlines into spaces", () => {
   assert.equal(foldText("b a.d-w_o*r d"), "b a.d-w_o*r d");
   assert.equal(foldText("one\ttwo\nthree\r"), "one two three ");
@@ -131,5 +150,7 @@ Deno.test("letterReadings lists the letters a character can stand for", () => {
   assert.ok(letterReadings("0").includes("o"));
   assert.ok(letterReadings("3").includes("e"));
   assert.ok(letterReadings("7").includes("t"));
+  // "niqqa" is listed as a spelling instead: read as a g, the q of "faq" would spell a slur.
+  assert.equal(letterReadings("q"), "q");
   assert.equal(letterReadings("."), ".");
 });

@@ -126,12 +126,47 @@ const wordPlan: fc.Arbitrary<WordPlan> = fc.record({
   cut: fc.nat(),
 });
 
+/** A run of rendered letters between two separators: how many letters, and whether all are digits. */
+interface Piece {
+  letters: number;
+  digits: boolean;
+  spacedBefore: boolean;
+  spacedAfter: boolean;
+}
+
+const isDigitGlyph = (rendered: string) => /^\d/.test(rendered);
+
+/**
+ * True when a piece of digits touches whitespace without being a single character next to another
+ * single character: the docs' "number next to a word" (`5 pics`, `rap 3`, `600 k`), not caught.
+ */
+function hasLoneNumber(pieces: Piece[]): boolean {
+  return pieces.some((piece, i) => {
+    if (!piece.digits || !(piece.spacedBefore || piece.spacedAfter)) return false;
+    const singleNeighbour = pieces[i - 1]?.letters === 1 || pieces[i + 1]?.letters === 1;
+    return piece.letters > 1 || !singleNeighbour;
+  });
+}
+
+/**
+ * True when the text starts with a digit and has more digits than letters: the docs' "number with a
+ * unit" (`600k`), not caught. Leetspeak symbols count as letters.
+ */
+function readsAsNumber(obfuscated: string): boolean {
+  const folded = foldText(obfuscated);
+  const digits = folded.match(/\p{N}/gu)?.length ?? 0;
+  const letters = folded.match(/[\p{L}@$!|+(]/gu)?.length ?? 0;
+  return /^\p{N}/u.test(folded) && digits > letters;
+}
+
 /** Joins rendered letters of one word with the separators its spacing mode allows. */
-function spaceWord(letters: string[], plan: WordPlan): string {
+function spaceWord(letters: string[], plan: WordPlan, pieces: Piece[] = []): string {
   const n = letters.length;
   // A one-letter piece next to every whitespace gap: spell out a prefix or a suffix, or all of it.
   const cut = 1 + (plan.cut % Math.max(1, n - 1));
   let out = letters[0] ?? "";
+  let piece: Piece = { letters: 1, digits: isDigitGlyph(out), spacedBefore: false, spacedAfter: false };
+  pieces.push(piece);
   for (let i = 1; i < n; i++) {
     const sepIndex = plan.seps[i % plan.seps.length] ?? 0;
     const any = [...SPACES, ...PUNCTUATION];
@@ -142,7 +177,17 @@ function spaceWord(letters: string[], plan: WordPlan): string {
     }
     if (plan.spacing === "spelled-start" && i <= cut) sep = SPACES[sepIndex % SPACES.length] ?? " ";
     if (plan.spacing === "spelled-end" && i >= n - cut) sep = SPACES[sepIndex % SPACES.length] ?? " ";
-    out += sep + (letters[i] ?? "");
+    const letter = letters[i] ?? "";
+    out += sep + letter;
+    if (sep === "") {
+      piece.letters++;
+      piece.digits &&= isDigitGlyph(letter);
+    } else {
+      const spaced = /\s/.test(sep);
+      piece.spacedAfter = spaced;
+      piece = { letters: 1, digits: isDigitGlyph(letter), spacedBefore: spaced, spacedAfter: false };
+      pieces.push(piece);
+    }
   }
   return out;
 }
@@ -167,21 +212,29 @@ const evasion: fc.Arbitrary<Evasion> = fc.record({
   edges: fc.tuple(fc.nat(), fc.nat()),
 });
 
-/** Writes `entry` (lower-case letters, words separated by spaces) with a mix of evasions. */
-function obfuscate(entry: string, plan: Evasion): string {
+/**
+ * Writes `entry` (lower-case letters, words separated by spaces) with a mix of evasions. `number`
+ * is true when the result is one of the two forms the docs say read as a number, not as a word.
+ */
+function obfuscate(entry: string, plan: Evasion): { text: string; number: boolean } {
   let letterIndex = 0;
+  let loneNumber = false;
   const words = entry.split(" ").map((word, w) => {
     const letters = [...word].map((ch) =>
       renderLetter(ch, plan.letters[letterIndex++ % plan.letters.length]!)
     );
-    return spaceWord(letters, plan.words[w % plan.words.length]!);
+    const pieces: Piece[] = [];
+    const spaced = spaceWord(letters, plan.words[w % plan.words.length]!, pieces);
+    loneNumber ||= hasLoneNumber(pieces);
+    return spaced;
   });
   const phraseSeps = [" ", "  ", "-", "_", "", ", "];
   const chars = [...words.join(phraseSeps[plan.phraseSep % phraseSeps.length])];
   for (const [at, which] of plan.invisibles) {
     chars.splice(at % (chars.length + 1), 0, INVISIBLES[which % INVISIBLES.length]!);
   }
-  return chars.join("");
+  const text = chars.join("");
+  return { text, number: loneNumber || readsAsNumber(text) };
 }
 
 /** Puts an obfuscated entry inside a sentence. */
@@ -207,8 +260,8 @@ Deno.test("WordMatcher catches any default entry under any mix of evasions (prop
   assert.ok(defaultWords.length >= 20);
   fc.assert(
     fc.property(fc.constantFrom(...defaultWords), evasion, (entry, plan) => {
-      const obfuscated = obfuscate(entry, plan);
-      fc.pre(!spellsAllowedWord(obfuscated));
+      const { text: obfuscated, number } = obfuscate(entry, plan);
+      fc.pre(!spellsAllowedWord(obfuscated) && !number);
       const text = embed(obfuscated, plan);
       assert.notEqual(DEFAULT_MATCHER.match(text), null, `not caught: ${JSON.stringify(text)} (${entry})`);
     }),
@@ -222,7 +275,9 @@ Deno.test("WordMatcher catches generated words and phrases under any mix of evas
   const entry = fc.array(word, { minLength: 1, maxLength: 3 }).map((words) => words.join(" "));
   fc.assert(
     fc.property(entry, evasion, (text, plan) => {
-      const evaded = embed(obfuscate(text, plan), plan);
+      const { text: obfuscated, number } = obfuscate(text, plan);
+      fc.pre(!number);
+      const evaded = embed(obfuscated, plan);
       assert.equal(hit(matcherOf(text), evaded), text, `not caught: ${JSON.stringify(evaded)} (${text})`);
     }),
     { numRuns: 1500 },
@@ -276,6 +331,126 @@ Deno.test("WordMatcher reads spacing inside a word", async (t) => {
   await t.step("gaps longer than a few separators are not bridged", () => {
     assert.equal(hit(matcher, "b.......a.......d.......w.......o.......r.......d"), null);
   });
+});
+
+Deno.test("WordMatcher reads a number with a unit as a number, not as leetspeak", async (t) => {
+  // Chat is full of 600k, 900k, 1080p; "6" and "9" read as g and "0" as o would spell gook.
+  const numbers = [
+    "he just hit 600k followers",
+    "900k views",
+    "$600k salary",
+    "6000k",
+    "1.600k",
+    "600k's",
+    "600-k",
+    "600.k",
+    "!clank threshold 600k",
+    "9 0 0 k",
+  ];
+  for (const line of numbers) {
+    await t.step(`"${line}" passes`, () => assert.equal(hit(DEFAULT_MATCHER, line), null));
+  }
+  // A word that starts with a digit stays caught while letters are at least half of it.
+  const caught: Array<[string, string]> = [
+    ["the 9ook", "gook"],
+    ["g00k", "gook"],
+    ["9o0k", "gook"],
+    ["5p1c", "spic"],
+    ["n1994", "nigga"],
+    ["4$$", "ass"],
+    ["a55", "ass"],
+  ];
+  const matcher = WordMatcher.compile([DEFAULT_LIST, wordListFromArray(["ass"], "test")]);
+  for (const [line, entry] of caught) {
+    await t.step(`"${line}" is caught`, () => assert.equal(hit(matcher, line), entry));
+  }
+  await t.step("an entry written with digits still matches its digits", () => {
+    assert.equal(hit(matcherOf("1488"), "1488"), "1488");
+    assert.equal(hit(matcherOf("route 66"), "route 66 lol"), "route 66");
+  });
+});
+
+Deno.test("WordMatcher does not join a lone number to a word across whitespace", async (t) => {
+  const matcher = WordMatcher.compile([DEFAULT_LIST, wordListFromArray(["ass"], "test")]);
+  const ordinary = [
+    "top 5 pics of the stream",
+    "5 pics",
+    "best rap 3 years running",
+    "rap 3",
+    "600 k views",
+    "gg 9 0 k",
+    "a 55 inch tv",
+    // A letter glued to a number is its unit.
+    "the 80s pic",
+    "90s pics",
+  ];
+  for (const line of ordinary) {
+    await t.step(`"${line}" passes`, () => assert.equal(hit(matcher, line), null));
+  }
+  // Spelled out one character at a time, a digit is still a letter.
+  const spelled: Array<[string, string]> = [
+    ["n 1 g g 3 r", "nigger"],
+    ["r a p 3", "rape"],
+    ["5 p i c", "spic"],
+    ["f a 6", "fag"],
+    ["g 0 0 k", "gook"],
+    ["n 1gg3r", "nigger"],
+    ["n1gg3 r", "nigger"],
+    ["n i g 9 er", "nigger"],
+    ["69 r a p e", "rape"],
+    ["69r a p e", "rape"],
+  ];
+  for (const [line, entry] of spelled) {
+    await t.step(`"${line}" is caught`, () => assert.equal(hit(matcher, line), entry));
+  }
+});
+
+Deno.test("WordMatcher does not start a word after an apostrophe inside a word", async (t) => {
+  const matcher = matcherOf("spic");
+  for (
+    const line of [
+      "here's pic of my cat",
+      "that's pic related",
+      "what\u2019s pic",
+      "it's pics",
+      "the 90's pic",
+    ]
+  ) {
+    await t.step(`"${line}" passes`, () => assert.equal(hit(matcher, line), null));
+  }
+  for (const line of ["here's spic", "'spic'", "spic's", "lol 'spic"]) {
+    await t.step(`"${line}" is caught`, () => assert.equal(hit(matcher, line), "spic"));
+  }
+});
+
+Deno.test("WordMatcher catches the q-for-g spellings of the default list but reads q as q", async (t) => {
+  for (const line of ["niqqa", "niqqer", "NIQQERS", "n1qq3r", "n i q q a", "ոiqqa"]) {
+    await t.step(`"${line}" is caught`, () => assert.notEqual(hit(DEFAULT_MATCHER, line), null));
+  }
+  // Read as a g everywhere, the q of "faq" would spell "fag".
+  const ordinary = ["qq", "qqq gg", "queue", "quick", "q", "QQ that hurt", "iq test", "read the faq", "FAQs"];
+  for (const line of ordinary) {
+    await t.step(`"${line}" passes`, () => assert.equal(hit(DEFAULT_MATCHER, line), null));
+  }
+});
+
+Deno.test("WordMatcher catches IPA, Latin Extended-B, Cyrillic and Cherokee look-alikes", async (t) => {
+  const lines = [
+    "niggɛr",
+    "niggeɾ",
+    "ĸike",
+    "ƒag",
+    "niǥǥer",
+    "niɠɠer",
+    "nᎥgger",
+    "nꭵgger",
+    "пigger",
+    "ꞙaggot",
+    "ғag",
+  ];
+  for (const line of lines) {
+    await t.step(`"${line}" is caught`, () => assert.notEqual(hit(DEFAULT_MATCHER, line), null));
+  }
 });
 
 Deno.test("WordMatcher lets letters repeat but never drops a letter of the entry", () => {
