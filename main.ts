@@ -8,11 +8,11 @@ import { loadConfig } from "./core/config_load.ts";
 import type { Config } from "./core/config_schema.ts";
 import { describeError, isClankError } from "./core/errors.ts";
 import { Logger } from "./core/log.ts";
-import { startBot } from "./core/bootstrap.ts";
+import { registerSecrets, registerUrlSecret, startBot } from "./core/bootstrap.ts";
 import { runReplay } from "./core/replay_run.ts";
 import { runAuthCommand } from "./core/auth_cli.ts";
 import { runBackupCommand } from "./core/backup.ts";
-import { runMigrateDbCommand } from "./core/migrate_db.ts";
+import { MIGRATE_TO_ENV, runMigrateDbCommand } from "./core/migrate_db.ts";
 import { openStorage } from "./core/storage_open.ts";
 import { runHealthcheck } from "./core/healthcheck.ts";
 import { loadDotEnv } from "./core/dotenv.ts";
@@ -28,11 +28,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     args = parseCliArgs(argv);
   } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage()}`);
+    const command = argv[0] !== undefined && Object.hasOwn(COMMANDS, argv[0]) ? argv[0] : "run";
+    console.error(`${(err as Error).message}\n\n${usage(command)}`);
     return 2;
   }
   if (args.flags.help) {
-    console.log(usage());
+    console.log(usage(args.command));
     return 0;
   }
   if (args.flags.version) {
@@ -56,10 +57,21 @@ async function main(argv: string[]): Promise<number> {
   }
   const { config } = loaded;
   const log = new Logger({ level: config.log.level, format: config.log.format });
-  for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
-    log.addSecret(secret);
-  }
   mainLog = log;
+  try {
+    // Before any subcommand runs: backup and migrate-db log too, and must mask URL passwords.
+    registerSecrets(config, log);
+    if (args.command === "migrate-db") {
+      const to = typeof args.flags.to === "string" ? args.flags.to : Deno.env.get(MIGRATE_TO_ENV);
+      if (to) registerUrlSecret(to, typeof args.flags.to === "string" ? "--to" : MIGRATE_TO_ENV, log);
+    }
+  } catch (err) {
+    if (isClankError(err)) {
+      console.error(log.redact(err.message));
+      return 2;
+    }
+    throw err;
+  }
   if (loaded.file) log.debug(`Config read from ${loaded.file}`, { event: "startup" });
   if (dotenv.set.length > 0) log.debug(`Read ${dotenv.set.join(", ")} from .env`, { event: "startup" });
 
@@ -74,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case "backup":
-      return await runBackupCommand(flagArgs(args.flags), config, log);
+      return await runBackupCommand([...flagArgs(args.flags), ...args.positionals], config, log);
     case "migrate-db":
       return await runMigrateDbCommand(flagArgs(args.flags), config, log);
     case "healthcheck":
@@ -99,11 +111,24 @@ async function runBot(
     console.error(`--speed: ${JSON.stringify(flags.speed)} must be a number >= 0 (0 = as fast as possible)`);
     return 2;
   }
-  const channel = typeof flags.channel === "string"
-    ? flags.channel.replace(/^#/, "").toLowerCase()
-    : "replay";
+  let channel = "replay";
+  if (typeof flags.channel === "string") {
+    // The rule of channel names in the config: replayed lines become stored rows keyed by it.
+    channel = flags.channel.trim().replace(/^#/, "").toLowerCase();
+    if (!/^[a-z0-9_]{1,25}$/.test(channel)) {
+      const given = JSON.stringify(flags.channel);
+      console.error(
+        `--channel: ${given} must be a Twitch login: 1-25 letters, digits or underscores ` +
+          "(a leading # is ignored)",
+      );
+      return 2;
+    }
+  }
+  // A replay prints its own report; info lines would bury it, so the default level is quieted to
+  // warn. A LOG_LEVEL the operator set, or debug from any source, is asked for and kept.
+  const explicitLevel = Deno.env.get("LOG_LEVEL") !== undefined || config.log.level === "debug";
   const replayLog = (level: Config["log"]["level"]) =>
-    new Logger({ level: level === "info" || level === "debug" ? "warn" : level, format: config.log.format });
+    new Logger({ level: level === "info" && !explicitLevel ? "warn" : level, format: config.log.format });
   if (typeof flags.replay === "string") {
     return await runReplay({ file: flags.replay, config, log: replayLog(config.log.level), speed, channel });
   }

@@ -156,7 +156,8 @@ export function restoreSqlite(backupPath: string, dbPath: string): Promise<{ pre
   }
 }
 
-const USAGE = "Usage: backup [--out PATH] | backup --restore PATH (SQLite; stop the bot before restoring)";
+const USAGE =
+  "Usage: backup [--out PATH | PATH] | backup --restore PATH (SQLite; stop the bot before restoring)";
 
 function parseArgs(args: string[]): { out?: string; restore?: string; help?: boolean } | string {
   const opts: { out?: string; restore?: string; help?: boolean } = {};
@@ -174,15 +175,28 @@ function parseArgs(args: string[]): { out?: string; restore?: string; help?: boo
       if (inline === undefined) i++;
       continue;
     }
+    // `backup PATH` reads like `cp`: a bare path is the destination, the same as `--out PATH`.
+    if (!arg.startsWith("-")) {
+      // A URL would become a directory tree named after it, password included.
+      if (arg.includes("://")) return "PATH must be a file path, not a URL";
+      if (opts.out !== undefined) return `Give one destination, not ${arg} too; allowed: --out PATH or PATH`;
+      opts.out = arg;
+      continue;
+    }
     if (flag !== "--out" && flag !== "--restore") {
-      return `Unknown argument ${arg}; allowed: --out PATH, --restore PATH`;
+      return `Unknown argument ${arg}; allowed: --out PATH (or just PATH), --restore PATH`;
     }
     const value = inline ?? args[++i];
     if (!value) return `${flag} needs a file path`;
-    if (flag === "--out") opts.out = value;
-    else opts.restore = value;
+    if (value.includes("://")) return `${flag} needs a file path, not a URL`;
+    if (flag === "--out") {
+      if (opts.out !== undefined) return "Give one destination: --out PATH or PATH, not both";
+      opts.out = value;
+    } else opts.restore = value;
   }
-  if (opts.out && opts.restore) return "Give either --out or --restore, not both";
+  if (opts.out && opts.restore) {
+    return "Give either a destination (--out PATH or PATH) or --restore, not both";
+  }
   return opts;
 }
 
@@ -196,9 +210,9 @@ export function mysqldumpCommand(url: string): string {
 }
 
 /**
- * `deno task backup [--out PATH]` and `deno task backup --restore PATH`. Returns the exit code:
- * 0 done, 1 failed (or MySQL, which uses mysqldump), 2 bad arguments. `print` receives result lines
- * for stdout (the backup path).
+ * `deno task backup [--out PATH | PATH]` and `deno task backup --restore PATH`. Returns the exit code:
+ * 0 done, 1 failed (or MySQL, which uses mysqldump), 2 bad arguments or a `DATABASE_URL` that is not a
+ * file. `print` receives result lines for stdout (the backup path).
  */
 export async function runBackupCommand(
   args: string[],
@@ -233,8 +247,15 @@ export async function runBackupCommand(
     print(command);
     return 1;
   }
+  let dbPath: string;
   try {
-    const dbPath = sqlitePath(config.database.url);
+    dbPath = sqlitePath(config.database.url);
+  } catch (err) {
+    // A config mistake (a server URL where a file belongs), said as `start` says it: exit 2.
+    log.error(log.redact(err instanceof ClankError ? err.message : describeError(err)));
+    return 2;
+  }
+  try {
     if (opts.restore) {
       const { previous } = await restoreSqlite(opts.restore, dbPath);
       log.info("Database restored", { from: opts.restore, to: dbPath, previous });

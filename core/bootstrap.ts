@@ -6,7 +6,7 @@
  */
 import { resolve } from "node:path";
 import type { Config } from "./config_schema.ts";
-import { describeError } from "./errors.ts";
+import { ClankError, describeError } from "./errors.ts";
 import { Host, OBSERVE_NAME } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -103,7 +103,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       joinIntervalMs: config.twitch.join_interval_ms,
     });
   }
-  explainMode(config, transport, log);
+  // A replay (or a test) joins nothing, so advice about joining Twitch would be false there.
+  if (options.transport === undefined) explainMode(config, transport, log);
   // Twitch expects the chat session to end once validation finds the token invalid.
   tokens?.onChange((status) => {
     if (status.state === "invalid") void transport.disconnect();
@@ -244,15 +245,39 @@ function metricRowWriter(storage: BufferedStorage): MetricRowWriter | undefined 
   return backend.addMetricRows ? (rows) => backend.addMetricRows!(rows) : undefined;
 }
 
-/** Tells the logger every secret in `config`, so log lines and error responses mask them. */
-function registerSecrets(config: Config, log: Logger): void {
+/**
+ * Tells the logger every secret in `config`, so log lines and error responses mask them. Throws
+ * `CONFIG_INVALID` naming the key when a URL's password has a malformed %-escape (it could not be
+ * masked in its decoded form, and the server would get a different password than the one written).
+ */
+export function registerSecrets(config: Config, log: Logger): void {
   for (const secret of [config.twitch.oauth_token, config.twitch.client_secret, config.http.control_token]) {
     log.addSecret(secret);
   }
   // Passwords inside URLs (MySQL, an Ollama behind a proxy with basic auth) are secrets too.
-  for (const url of [config.database.url, config.ollama.url]) {
-    const password = /^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]*)@/i.exec(url)?.[1];
-    if (password) log.addSecret(decodeURIComponent(password));
+  registerUrlSecret(config.database.url, "database.url (DATABASE_URL)", log);
+  registerUrlSecret(config.ollama.url, "ollama.url (OLLAMA_URL)", log);
+}
+
+/**
+ * Registers the password of `scheme://user:password@host…` as a secret, as written and decoded.
+ * `name` says where the URL came from, for the error a malformed %-escape gives.
+ */
+export function registerUrlSecret(url: string, name: string, log: Logger): void {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url)?.[1] ?? "";
+  const userinfo = authority.includes("@") ? authority.slice(0, authority.lastIndexOf("@")) : "";
+  const colon = userinfo.indexOf(":");
+  if (colon === -1) return;
+  const password = userinfo.slice(colon + 1);
+  log.addSecret(password);
+  try {
+    log.addSecret(decodeURIComponent(password));
+  } catch {
+    throw new ClankError(
+      "CONFIG_INVALID",
+      `${name} has a malformed %-escape in its password: a % must start %XX with two hex digits ` +
+        "(write a literal % as %25)",
+    );
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Config } from "./config_schema.ts";
-import { describeError } from "./errors.ts";
+import { ClankError, describeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { COPIED_TABLES } from "./migrations.ts";
 import { MysqlStorage, type MysqlTarget, parseMysqlUrl, redactMysqlUrl } from "./storage_mysql.ts";
@@ -78,6 +78,8 @@ export async function runMigrateDbCommand(
       return 2;
     }
   }
+  // Errors about the target name where the URL came from, never DATABASE_URL (the source).
+  const toName = to !== undefined ? "--to" : MIGRATE_TO_ENV;
   to ??= Deno.env.get(MIGRATE_TO_ENV) || undefined;
   if (!to) {
     log.error(`--to (or ${MIGRATE_TO_ENV}) needs the MySQL URL to copy into`);
@@ -94,13 +96,13 @@ export async function runMigrateDbCommand(
   let target: MysqlStorage;
   let parsed: MysqlTarget;
   try {
-    sourcePath = sqlitePath(config.database.url);
-    parsed = parseMysqlUrl(to);
-    log.addSecret(parsed.password);
     log.addSecret(to);
+    sourcePath = sqlitePath(config.database.url);
+    parsed = parseMysqlUrl(to, toName);
+    log.addSecret(parsed.password);
     target = new MysqlStorage(parsed);
   } catch (err) {
-    log.error(log.redact(describeError(err)));
+    log.error(log.redact(err instanceof ClankError ? err.message : describeError(err)));
     return 2;
   }
   if (!existsSync(sourcePath)) {

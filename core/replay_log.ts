@@ -18,6 +18,17 @@ export interface ReplayProblem {
 
 const NO_BADGES: Badges = { broadcaster: false, moderator: false, vip: false, subscriber: false };
 
+/** Twitch refuses chat messages longer than this many characters, so no real log holds one. */
+export const MAX_TEXT_CHARS = 500;
+
+/**
+ * The times a line may carry: 1970 to the end of 9999. Later lines add gaps to the last time, and the
+ * report prints `hh:mm:ss` out of the ISO form, which needs a four-digit year; past ±8.64e15 ms there
+ * is no Date at all, and the pipeline failed with "Invalid time value".
+ */
+const MIN_TIME = 0;
+const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Parses a chat log into events; bad lines are reported and skipped. */
 export function parseReplayLog(
   text: string,
@@ -58,6 +69,15 @@ function login(name: string): string {
   return l;
 }
 
+/** Refuses text Twitch would never have delivered: it would fail downstream instead of here. */
+function checkText(text: string): void {
+  if (text.length <= MAX_TEXT_CHARS) return;
+  const chars = [...text].length;
+  if (chars > MAX_TEXT_CHARS) {
+    throw new Error(`Chat text is ${chars} characters; Twitch allows at most ${MAX_TEXT_CHARS}`);
+  }
+}
+
 function fromText(raw: string, channel: string, fallbackTime: number, start: number): ChatEvent {
   let time = fallbackTime;
   let rest = raw;
@@ -66,12 +86,16 @@ function fromText(raw: string, channel: string, fallbackTime: number, start: num
     const day = stamp[1] ? Date.parse(`${stamp[1]}T00:00:00Z`) : Math.floor(start / 86_400_000) * 86_400_000;
     time = day + (Number(stamp[2]) * 3600 + Number(stamp[3]) * 60 + Number(stamp[4] ?? 0)) * 1000;
     rest = raw.slice(stamp[0].length);
+    if (!(time >= MIN_TIME && time <= MAX_TIME)) {
+      throw new Error(`${stamp[0].trim()} is not a time between 1970 and 9999`);
+    }
   }
   const m = /^<?([^\s:>]+)>?:\s?(.*)$/.exec(rest);
   if (!m) throw new Error('Expected "user: text", "[hh:mm:ss] user: text" or a JSON object');
   const user = login(m[1]!);
   const text = m[2]!;
   if (text.trim() === "") throw new Error("Empty chat text");
+  checkText(text);
   return message(channel, user, m[1]!.replace(/^@/, ""), text, time, "", NO_BADGES);
 }
 
@@ -111,8 +135,12 @@ function fromJson(raw: string, defaultChannel: string, fallbackTime: number): Ch
     : typeof obj.time === "string"
     ? Date.parse(obj.time)
     : fallbackTime;
-  if (!Number.isFinite(time)) {
-    throw new Error(`"time" must be an ISO date or epoch milliseconds, got ${JSON.stringify(obj.time)}`);
+  if (!Number.isFinite(time) || time < MIN_TIME || time > MAX_TIME) {
+    throw new Error(
+      `"time" must be an ISO date or epoch milliseconds between 1970 and 9999, got ${
+        JSON.stringify(obj.time).slice(0, 40)
+      }`,
+    );
   }
   const channel = typeof obj.channel === "string" ? login(obj.channel.replace(/^#/, "")) : defaultChannel;
   const type = obj.type ?? "message";
@@ -126,6 +154,7 @@ function fromJson(raw: string, defaultChannel: string, fallbackTime: number): Ch
       if (typeof obj.text !== "string" || obj.text.trim() === "") {
         throw new Error('"text" must be a non-empty string');
       }
+      checkText(obj.text);
       const badges = { ...NO_BADGES, moderator: obj.mod === true, broadcaster: obj.broadcaster === true };
       const display = typeof obj.display === "string" ? obj.display : need(user, "user");
       return message(

@@ -45,42 +45,54 @@ const ROWS_PER_INSERT = 500;
 const PRUNE_BATCH = 5000;
 
 /**
- * Parses `mysql://user:password@host:port/database[?ssl=true]`. Errors name `DATABASE_URL` and never
- * echo the URL, which holds the password.
+ * Parses `mysql://user:password@host:port/database[?ssl=true]`. Errors name `name` (where the URL came
+ * from: `DATABASE_URL`, `--to`, `MIGRATE_TO_URL`) and never echo the URL, which holds the password.
  */
-export function parseMysqlUrl(url: string): MysqlTarget {
+export function parseMysqlUrl(url: string, name = "DATABASE_URL"): MysqlTarget {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new ClankError("CONFIG_INVALID", `DATABASE_URL is not a valid URL; ${URL_HELP}`);
+    throw new ClankError("CONFIG_INVALID", `${name} is not a valid URL; ${URL_HELP}`);
   }
   if (u.protocol !== "mysql:" && u.protocol !== "mariadb:") {
-    throw new ClankError("CONFIG_INVALID", `DATABASE_URL must start with mysql:// for MySQL; ${URL_HELP}`);
+    throw new ClankError("CONFIG_INVALID", `${name} must start with mysql:// for MySQL; ${URL_HELP}`);
   }
-  if (!u.hostname) throw new ClankError("CONFIG_INVALID", `DATABASE_URL has no host; ${URL_HELP}`);
-  const database = decodeURIComponent(u.pathname.replace(/^\//, ""));
+  if (!u.hostname) throw new ClankError("CONFIG_INVALID", `${name} has no host; ${URL_HELP}`);
+  // The URL parser keeps a bad escape such as %zz as it is; decoding it is where it would throw.
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ClankError(
+        "CONFIG_INVALID",
+        `${name} has a malformed %-escape in its ${what}: a % must start %XX with two hex digits ` +
+          "(write a literal % as %25)",
+      );
+    }
+  };
+  const database = decode(u.pathname.replace(/^\//, ""), "database name");
   if (!/^[\w$-]{1,64}$/.test(database)) {
     throw new ClankError(
       "CONFIG_INVALID",
-      `DATABASE_URL must name a database of 1-64 letters, digits, _, $ or -; ${URL_HELP}`,
+      `${name} must name a database of 1-64 letters, digits, _, $ or -; ${URL_HELP}`,
     );
   }
   let ssl = false;
   for (const [key, value] of u.searchParams) {
     if (key !== "ssl") {
-      throw new ClankError("CONFIG_INVALID", `DATABASE_URL has unknown parameter ${key}; allowed: ssl`);
+      throw new ClankError("CONFIG_INVALID", `${name} has unknown parameter ${key}; allowed: ssl`);
     }
     if (!["true", "false", "1", "0"].includes(value)) {
-      throw new ClankError("CONFIG_INVALID", "DATABASE_URL parameter ssl must be true or false");
+      throw new ClankError("CONFIG_INVALID", `${name} parameter ssl must be true or false`);
     }
     ssl = value === "true" || value === "1";
   }
   return {
     host: u.hostname.replace(/^\[(.*)\]$/, "$1"),
     port: u.port ? Number(u.port) : 3306,
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
+    user: decode(u.username, "user name"),
+    password: decode(u.password, "password"),
     database,
     ssl,
   };

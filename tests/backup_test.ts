@@ -216,6 +216,49 @@ Deno.test("runBackupCommand", async (t) => {
       assert.ok(lines.some((l) => l.includes("Usage: backup")));
     });
 
+    await t.step("a bare PATH is the destination, like --out PATH", async () => {
+      const { log } = memoryLogger();
+      const printed: string[] = [];
+      const out = `${dir}/positional.db`;
+      assert.equal(await runBackupCommand([out], config, log, (l) => printed.push(l)), 0);
+      assert.deepEqual(printed, [out]);
+      assert.ok(await exists(out));
+      const { log: log2, lines } = memoryLogger();
+      assert.equal(
+        await runBackupCommand([`${dir}/a.db`, "--out", `${dir}/b.db`], config, log2, () => {}),
+        2,
+      );
+      assert.equal(await runBackupCommand([`${dir}/a.db`, `${dir}/b.db`], config, log2, () => {}), 2);
+      assert.equal(await runBackupCommand([`${dir}/a.db`, "--restore", out], config, log2, () => {}), 2);
+      assert.equal(await runBackupCommand(["mysql://u:Hunter99@h/db"], config, log2, () => {}), 2);
+      assert.equal(await runBackupCommand(["--out=mysql://u:Hunter99@h/db"], config, log2, () => {}), 2);
+      assert.ok(!lines.join("\n").includes("Hunter99"), lines.join("\n"));
+      assert.ok(!(await exists(`${dir}/a.db`)) && !(await exists(`${dir}/b.db`)));
+      assert.ok(lines.some((l) => l.includes("Usage: backup")), lines.join("\n"));
+    });
+
+    await t.step(
+      "a mysql:// URL with DATABASE_TYPE sqlite exits 2, hides the password and writes nothing",
+      async () => {
+        const cwd = Deno.cwd();
+        const scratch = await Deno.makeTempDir();
+        Deno.chdir(scratch);
+        try {
+          const wrong = ConfigSchema.parse({ database: { url: "mysql://clank:S3cretPass@db:3306/clank" } });
+          for (const args of [[], ["--restore", `${dir}/mine.db`]]) {
+            const { log, lines } = memoryLogger();
+            assert.equal(await runBackupCommand(args, wrong, log, () => {}), 2);
+            assert.match(lines.join("\n"), /DATABASE_URL is a mysql:\/\/ URL but DATABASE_TYPE is sqlite/);
+            assert.ok(!lines.join("\n").includes("S3cretPass"), lines.join("\n"));
+          }
+          assert.deepEqual([...Deno.readDirSync(scratch)], []);
+        } finally {
+          Deno.chdir(cwd);
+          await Deno.remove(scratch, { recursive: true });
+        }
+      },
+    );
+
     await t.step("for MySQL it prints the mysqldump command, without the password, and exits 1", async () => {
       const { log, lines } = memoryLogger();
       const printed: string[] = [];

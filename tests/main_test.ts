@@ -8,6 +8,7 @@ import { startFakeTwitch } from "./fakes/fake_twitch.ts";
 import { startFakeOllama } from "./fakes/fake_ollama.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const SAMPLE = new URL("../examples/sample_chat.log", import.meta.url).pathname;
 /** Exactly the flags of `deno task start`, so these tests prove they are enough (and no -A). */
 const START_TASK: string =
   JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url))).tasks.start;
@@ -163,6 +164,146 @@ Deno.test("main.ts runs against Twitch and Ollama, becomes ready, reloads on SIG
     } catch { /* already exited */ }
     await twitch.close();
     await ollama.close();
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts command line: -h, -v, subcommand help and bad arguments exit before anything starts", async (t) => {
+  const cwd = await Deno.makeTempDir();
+  // Should anything start after all, it finds neither Twitch nor a control plane.
+  const env = { TWITCH_IRC_URL: "ws://127.0.0.1:9", HTTP_LISTEN: "", OLLAMA_URL: "http://127.0.0.1:9" };
+  try {
+    await t.step("-h prints the usage, even after other options; -v the version", async () => {
+      const h = await run(["--config", "none.toml", "-h"], cwd, env);
+      assertEquals(h.code, 0, h.stderr);
+      assertMatch(h.stdout, /Usage: deno task start/);
+      const v = await run(["-v"], cwd, env);
+      assertEquals(v.code, 0, v.stderr);
+      assertMatch(v.stdout, /^clank \d+\.\d+\.\d+/);
+    });
+    await t.step("a subcommand's --help is its own usage", async () => {
+      const r = await run(["backup", "--help"], cwd, env);
+      assertEquals(r.code, 0, r.stderr);
+      assertMatch(r.stdout, /Usage: deno task backup/);
+      assert(!r.stdout.includes("--replay"), r.stdout);
+    });
+    await t.step(
+      "unknown single-dash options and stray arguments exit 2 naming what is allowed",
+      async () => {
+        for (
+          const [args, message] of [
+            [["-c", "config.toml"], /Unknown option -c for "run"; allowed: .*--config/],
+            [["healthcheck", "extra"], /Unexpected argument "extra" for "healthcheck"/],
+            [["--config="], /Option --config needs a value \(--config PATH\)/],
+          ] as const
+        ) {
+          const r = await run([...args], cwd, env);
+          assertEquals(r.code, 2, r.stdout + r.stderr);
+          assertMatch(r.stderr, message);
+          assertNoStackTrace(r.stderr);
+        }
+        assertEquals([...Deno.readDirSync(cwd)].length, 0);
+      },
+    );
+    await t.step("--channel must be a Twitch login", async () => {
+      for (const channel of ["", "Bad!Name #x", "a".repeat(26)]) {
+        const r = await run(["--replay", SAMPLE, "--channel", channel], cwd, env);
+        assertEquals(r.code, 2, r.stdout + r.stderr);
+        assertMatch(r.stderr, /--channel|needs a value/);
+        assertNoStackTrace(r.stderr);
+      }
+      const r = await run(["--replay", SAMPLE, "--channel", "Bad!Name #x"], cwd, env);
+      assertMatch(
+        r.stderr,
+        /--channel: "Bad!Name #x" must be a Twitch login: 1-25 letters, digits or underscores/,
+      );
+    });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts never prints or uses a URL's password as a path, and a bad %-escape is a config error", async (t) => {
+  const cwd = await Deno.makeTempDir();
+  const mysqlUrl = "mysql://clank:S3cretPass@db:3306/clank";
+  const env = { TWITCH_IRC_URL: "ws://127.0.0.1:9", HTTP_LISTEN: "", OLLAMA_URL: "http://127.0.0.1:9" };
+  try {
+    await t.step(
+      "backup, backup --restore and migrate-db with a mysql:// URL but DATABASE_TYPE sqlite",
+      async () => {
+        await Deno.mkdir(`${cwd}/bk`);
+        for (
+          const args of [["backup"], ["backup", "--restore", "bk/one.db"], ["migrate-db", "--to", mysqlUrl]]
+        ) {
+          const r = await run(args, cwd, { ...env, DATABASE_URL: mysqlUrl });
+          assertEquals(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+          assertMatch(r.stderr, /DATABASE_URL is a mysql:\/\/ URL but DATABASE_TYPE is sqlite/);
+          assert(!(r.stdout + r.stderr).includes("S3cretPass"), r.stdout + r.stderr);
+          assertNoStackTrace(r.stderr);
+        }
+        assertEquals([...Deno.readDirSync(cwd)].map((e) => e.name), ["bk"]);
+      },
+    );
+    await t.step("a malformed %-escape in a URL's password names the setting, exit 2", async () => {
+      const cases: Array<[string[], Record<string, string>, RegExp]> = [
+        [[], { TWITCH_CHANNELS: "x", OLLAMA_URL: "http://u:p%zzsecret@127.0.0.1:1" }, /OLLAMA_URL/],
+        [[], {
+          TWITCH_CHANNELS: "x",
+          DATABASE_TYPE: "mysql",
+          DATABASE_URL: "mysql://u:p%zzsecret@127.0.0.1:1/db",
+        }, /DATABASE_URL/],
+        [
+          ["migrate-db", "--to", "mysql://u:p%zzsecret@127.0.0.1:1/db"],
+          { DATABASE_URL: `${cwd}/x.db` },
+          /--to/,
+        ],
+      ];
+      for (const [args, extra, key] of cases) {
+        const r = await run(args, cwd, { ...env, ...extra });
+        assertEquals(r.code, 2, r.stdout + r.stderr);
+        assertMatch(r.stderr, key);
+        assertMatch(r.stderr, /malformed %-escape/);
+        assert(!(r.stdout + r.stderr).includes("secret"), r.stdout + r.stderr);
+        assert(!/URIError/.test(r.stderr), r.stderr);
+        assertNoStackTrace(r.stderr);
+      }
+    });
+  } finally {
+    await Deno.remove(cwd, { recursive: true });
+  }
+});
+
+Deno.test("main.ts replay: no advice about joining Twitch, and an explicit LOG_LEVEL is honoured", async (t) => {
+  const cwd = await Deno.makeTempDir();
+  const env = { HTTP_LISTEN: "", OLLAMA_URL: "http://127.0.0.1:9" };
+  try {
+    await t.step("with a token configured, a replay does not claim it joins anonymously", async () => {
+      const r = await run(["--replay", SAMPLE], cwd, {
+        ...env,
+        TWITCH_BOT_USERNAME: "clankbot",
+        TWITCH_OAUTH_TOKEN: "oauth:abcdefghijklmnopqrstuvwxyz0123",
+      });
+      assertEquals(r.code, 0, r.stderr);
+      assert(
+        !/No Twitch token|anonymously|TWITCH_OAUTH_TOKEN/.test(r.stdout + r.stderr),
+        r.stdout + r.stderr,
+      );
+      assertMatch(r.stdout, /Replay done/);
+    });
+    await t.step("the demo starts with what it does, not with warnings", async () => {
+      const r = await run([], cwd, env);
+      assertEquals(r.code, 0, r.stderr);
+      assert(!/WARN|anonymously/.test(r.stdout + r.stderr), r.stdout + r.stderr);
+      assertMatch(r.stdout.split("\n")[0]!, /^No channels configured/);
+    });
+    await t.step("LOG_LEVEL=debug shows debug lines; the default stays quiet", async () => {
+      const debug = await run(["--replay", SAMPLE], cwd, { ...env, LOG_LEVEL: "debug" });
+      assertEquals(debug.code, 0, debug.stderr);
+      assertMatch(debug.stdout + debug.stderr, /DEBUG/);
+      const quiet = await run(["--replay", SAMPLE], cwd, env);
+      assert(!/DEBUG|INFO/.test(quiet.stdout + quiet.stderr), quiet.stdout + quiet.stderr);
+    });
+  } finally {
     await Deno.remove(cwd, { recursive: true });
   }
 });

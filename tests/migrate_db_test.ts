@@ -132,6 +132,40 @@ Deno.test("runMigrateDbCommand rejects bad input", async (t) => {
       );
     });
 
+    await t.step(
+      "a mysql:// DATABASE_URL with DATABASE_TYPE sqlite exits 2 without the password",
+      async () => {
+        const { log, lines } = memoryLogger();
+        const wrong = ConfigSchema.parse({ database: { url: "mysql://clank:S3cretPass@db:3306/clank" } });
+        assert.equal(
+          await runMigrateDbCommand(["--to", "mysql://root@127.0.0.1/y"], wrong, log, () => {}),
+          2,
+        );
+        assert.match(lines.join("\n"), /DATABASE_URL is a mysql:\/\/ URL but DATABASE_TYPE is sqlite/);
+        assert.ok(!lines.join("\n").includes("S3cretPass"), lines.join("\n"));
+      },
+    );
+
+    await t.step("a bad target URL names --to or MIGRATE_TO_URL and hides the password", async () => {
+      const { log, lines } = memoryLogger();
+      assert.equal(await runMigrateDbCommand(["--to", "notaurl"], config, log, () => {}), 2);
+      assert.match(lines.join("\n"), /--to is not a valid URL/);
+      assert.equal(
+        await runMigrateDbCommand(["--to", "mysql://u:p%zzHunter99@h/db"], config, log, () => {}),
+        2,
+      );
+      assert.match(lines.join("\n"), /--to has a malformed %-escape/);
+      Deno.env.set("MIGRATE_TO_URL", "mysql://u:p%zzHunter99@h/db");
+      try {
+        assert.equal(await runMigrateDbCommand([], config, log, () => {}), 2);
+      } finally {
+        Deno.env.delete("MIGRATE_TO_URL");
+      }
+      assert.match(lines.join("\n"), /MIGRATE_TO_URL has a malformed %-escape/);
+      assert.ok(!lines.join("\n").includes("Hunter99"), lines.join("\n"));
+      assert.ok(!lines.join("\n").includes("DATABASE_URL"), lines.join("\n"));
+    });
+
     await t.step("a wrong password fails with exit 1 and is never logged", async () => {
       await sourceDatabase(dbPath);
       const { log, lines } = memoryLogger();

@@ -37,6 +37,36 @@ Deno.test("parseReplayLog reads plain, timestamped and JSON lines", async (t) =>
     assertEquals(events.length, 1);
     assertEquals(problems.map((p) => p.line), [2, 3, 4, 5]);
   });
+  await t.step("a time no Date can hold is a bad line, reported with its number", () => {
+    const { events, problems } = parseReplayLog(
+      [
+        '{"time":1e16,"user":"a","text":"far future"}',
+        '{"time":-1e16,"user":"a","text":"far past"}',
+        '{"time":"+275760-09-14T00:00:00Z","user":"a","text":"beyond 9999"}',
+        "[2026-13-45 20:00:00] a: no such day",
+        '{"time":253402300799999,"user":"a","text":"last ms of 9999 is fine"}',
+        "a: after it",
+      ].join("\n"),
+      { channel: "c" },
+    );
+    assertEquals(problems.map((p) => p.line), [1, 2, 3, 4]);
+    assert(problems.slice(0, 3).every((p) => /"time" must be .*between 1970 and 9999/.test(p.message)));
+    assertEquals(events.length, 2);
+    for (const e of events) assertEquals(Number.isNaN(new Date(e.time).getTime()), false);
+  });
+  await t.step("chat text longer than Twitch's 500 characters is a bad line", () => {
+    const long = "x".repeat(5_000_000);
+    const { events, problems } = parseReplayLog(
+      [`alice: ${long}`, JSON.stringify({ user: "bob", text: long }), `carol: ${"é".repeat(500)}`].join("\n"),
+      { channel: "c" },
+    );
+    assertEquals(problems.map((p) => p.line), [1, 2]);
+    assert(
+      problems.every((p) => /5000000 characters; Twitch allows at most 500/.test(p.message)),
+      problems[0]?.message,
+    );
+    assertEquals(events.length, 1);
+  });
 });
 
 Deno.test("the sample replay says the same lines on every run", async () => {

@@ -10,7 +10,7 @@ import { memoryLogger } from "../core/log.ts";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, pendingMigrations } from "../core/migrations.ts";
 import type { Storage } from "../core/storage.ts";
 import { MysqlStorage, parseMysqlUrl } from "../core/storage_mysql.ts";
-import { openStorage } from "../core/storage_open.ts";
+import { openStorage, sqlitePath } from "../core/storage_open.ts";
 import { SqliteStorage } from "../core/storage_sqlite.ts";
 import { createTestDatabase, line, MARIADB } from "./fakes/storage_fixtures.ts";
 
@@ -336,6 +336,58 @@ Deno.test("parseMysqlUrl", async (t) => {
       });
     }
     assert.throws(() => parseMysqlUrl("mysql://u:p@db/x?sslmode=hunter22"), /unknown parameter sslmode/);
+  });
+  await t.step("a malformed %-escape is CONFIG_INVALID, not a URIError, and hides the password", () => {
+    for (
+      const url of [
+        "mysql://u:p%zzhunter22@127.0.0.1:1/db",
+        "mysql://u%zz:hunter22@db/x",
+        "mysql://u@db/x%zz",
+      ]
+    ) {
+      assert.throws(() => parseMysqlUrl(url), (err: unknown) => {
+        assert.ok(isClankError(err, "CONFIG_INVALID"), String(err));
+        assert.match(err.message, /DATABASE_URL has a malformed %-escape .*%25/);
+        assert.ok(!err.message.includes("hunter22"), err.message);
+        return true;
+      });
+    }
+  });
+  await t.step("errors name the setting the URL came from", () => {
+    assert.throws(() => parseMysqlUrl("notaurl", "--to"), /^ClankError: --to is not a valid URL/);
+    assert.throws(
+      () => parseMysqlUrl("mysql://u:p%zz@db/x", "MIGRATE_TO_URL"),
+      /MIGRATE_TO_URL has a malformed/,
+    );
+  });
+});
+
+Deno.test("sqlitePath", async (t) => {
+  await t.step("reads a path, or sqlite:/file: followed by one", () => {
+    assert.equal(sqlitePath("./data/x.db"), "./data/x.db");
+    assert.equal(sqlitePath("sqlite:./y.db"), "./y.db");
+    assert.equal(sqlitePath("file:///var/z.db"), "/var/z.db");
+    assert.equal(sqlitePath(String.raw`C:\data\x.db`), String.raw`C:\data\x.db`);
+  });
+  await t.step("refuses a URL of another scheme without echoing it, so no caller uses it as a path", () => {
+    for (
+      const url of [
+        "mysql://clank:S3cretPass@db:3306/clank",
+        "mariadb://u:S3cretPass@h/d",
+        "postgres://u:S3cretPass@h/d",
+      ]
+    ) {
+      assert.throws(() => sqlitePath(url), (err: unknown) => {
+        assert.ok(isClankError(err, "CONFIG_INVALID"), String(err));
+        assert.match(err.message, /^DATABASE_URL is a [a-z]+:\/\/ URL but DATABASE_TYPE is sqlite/);
+        assert.ok(!err.message.includes("S3cretPass"), err.message);
+        return true;
+      });
+    }
+    assert.throws(
+      () => sqlitePath("mysql://u:S3cretPass@db/x"),
+      /set DATABASE_TYPE=mysql or give a file path/,
+    );
   });
 });
 
