@@ -24,7 +24,7 @@ import type { ChatRecord, Storage } from "./storage.ts";
 
 /** Options of {@link SqliteStorage}. */
 export interface SqliteOptions {
-  /** Milliseconds a statement waits for another connection's lock (default 5000). */
+  /** Milliseconds a statement waits for another connection's lock (default 250). */
   busyTimeoutMs?: number;
   /** Open without write access (backups, copies); migrations are not applied. */
   readOnly?: boolean;
@@ -33,6 +33,9 @@ export interface SqliteOptions {
   /** WAL pages before an automatic checkpoint (default 20000, about 80 MB). */
   walAutocheckpointPages?: number;
 }
+
+/** A backup or an operator's sqlite3 holding the lock stalls the bot at most this long per try. */
+const DEFAULT_BUSY_TIMEOUT_MS = 250;
 
 /** Lines per multi-row INSERT (9 parameters each, far below SQLite's limit). */
 const ROWS_PER_STATEMENT = 50;
@@ -83,9 +86,17 @@ export class SqliteStorage implements Storage {
   #db: DatabaseSync | undefined;
   #statements = new Map<string, StatementSync>();
 
+  /**
+   * How long a statement waits for another connection's lock. node:sqlite waits on the event loop's
+   * thread, so this is how long chat, replies and Twitch's PINGs stand still; a failed write is kept
+   * and retried by the write buffer instead.
+   */
+  readonly busyTimeoutMs: number;
+
   constructor(path: string, options: SqliteOptions = {}) {
     this.path = path;
     this.#options = options;
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
   }
 
   /** Opens the file (creating its directory), sets the pragmas and applies pending migrations. */
@@ -96,7 +107,7 @@ export class SqliteStorage implements Storage {
       if (!inMemory && !this.#options.readOnly) mkdirSync(dirname(this.path), { recursive: true });
       const db = new DatabaseSync(this.path, { readOnly: this.#options.readOnly ?? false });
       try {
-        db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.#options.busyTimeoutMs ?? 5000))}`);
+        db.exec(`PRAGMA busy_timeout = ${this.busyTimeoutMs}`);
         // 8 MiB: enough for ingest well above the pipeline's own rate, while a 64 MiB
         // cache pushed a 500-channel bot past its memory budget (see docs/BENCHMARKS.md).
         db.exec(`PRAGMA cache_size = -${Math.max(1024, Math.floor(this.#options.cacheKiB ?? 8192))}`);

@@ -244,6 +244,27 @@ Deno.test("SqliteStorage creates the directory and sets WAL, NORMAL sync and inc
   }
 });
 
+Deno.test("SqliteStorage waits briefly for another process's lock; the buffer keeps the write", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/locked.db`;
+  const s = new SqliteStorage(path);
+  const other = new DatabaseSync(path);
+  try {
+    await s.init();
+    // node:sqlite waits on the event loop's thread: 5 s froze chat, replies and PONGs on every retry.
+    assert.ok(s.busyTimeoutMs <= 500, `busy timeout ${s.busyTimeoutMs} ms`);
+    other.exec("BEGIN IMMEDIATE");
+    await assert.rejects(s.saveMessages([line(1)]), (e) => isClankError(e, "STORAGE_UNAVAILABLE"));
+    other.exec("COMMIT");
+    await s.saveMessages([line(1)]);
+    assert.equal((await s.recentMessages("chan", 10)).length, 1);
+  } finally {
+    other.close();
+    await s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("SqliteStorage works in memory for tests", async () => {
   const s = new SqliteStorage(":memory:");
   await s.init();
