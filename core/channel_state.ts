@@ -28,6 +28,8 @@ export class ChannelState {
   /** Wanted: configured or joined via the API/command (rejoined after reconnects). */
   wanted = true;
   botIsModerator = false;
+  /** Twitch's words when it refused to let the bot join (suspended channel), until a join succeeds. */
+  refused: string | null = null;
   room = { slow: 0, emoteOnly: false, followersOnly: -1, subsOnly: false };
   messagesSeen = 0;
   sentSpontaneous = 0;

@@ -48,6 +48,8 @@ export interface Readiness {
     readOnly: boolean;
     /** Channels left at Twitch's limit of 100 where the bot is not a moderator (absent when none). */
     parked?: string[];
+    /** Channels Twitch refused to let the bot join, with its reason (absent when none). */
+    refused?: Array<{ channel: string; reason: string }>;
   };
   database: { writable: boolean; buffered: number; error: string | null };
   ollama: { reachable: boolean | null; error: string | null };

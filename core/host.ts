@@ -136,6 +136,9 @@ const HOST_KV = "host";
 /** Channels whose history is restored at the same time. */
 const RESTORE_CONCURRENCY = 8;
 
+/** NOTICEs with which Twitch refuses a JOIN: the channel is suspended or banned for good. */
+const JOIN_REFUSALS = new Set(["msg_channel_suspended", "tos_ban"]);
+
 /** Characters of a command reply the list of installed models may take (the rest says how many more). */
 const MODEL_LIST_CHARS = 380;
 
@@ -555,10 +558,21 @@ export class Host implements ControlApi {
       case "join":
       case "part":
         // The transport owns the channelsJoined gauge; the host only tracks per-channel state.
-        if (event.self && state) state.joined = event.type === "join";
+        if (event.self && state) {
+          state.joined = event.type === "join";
+          if (state.joined) state.refused = null;
+        }
         break;
       case "notice":
         this.#metrics.notices.inc({ msg_id: event.msgId });
+        if (state && !state.joined && JOIN_REFUSALS.has(event.msgId) && state.refused === null) {
+          state.refused = event.text;
+          this.#log.warn(
+            `Twitch refused to join #${state.name}: ${event.text} The bot stays ready without it and tries ` +
+              "again on the next connection; remove the channel if it is gone for good",
+            { channel: state.name, msg_id: event.msgId },
+          );
+        }
         if (
           state &&
           /banned|suspended|timedout|followersonly|subsonly|emoteonly|channel_limit/.test(event.msgId)
@@ -1354,7 +1368,14 @@ export class Host implements ControlApi {
     }
     // Channels left at Twitch's limit were said once; they do not keep the bot from being ready.
     const parked = new Set(this.#transport.parked?.() ?? []);
-    const wanted = [...this.#channels.values()].filter((c) => c.wanted && !parked.has(c.name)).length;
+    // So are channels Twitch refused to let the bot join (suspended): one of them must not keep a
+    // whole bot out of its load balancer.
+    const refused = [...this.#channels.values()].filter((c) => c.wanted && !c.joined && c.refused !== null)
+      .map((c) => ({ channel: c.name, reason: c.refused! }));
+    const refusedNames = new Set(refused.map((r) => r.channel));
+    const wanted =
+      [...this.#channels.values()].filter((c) => c.wanted && !parked.has(c.name) && !refusedNames.has(c.name))
+        .length;
     const joined = [...this.#channels.values()].filter((c) => c.joined).length;
     const reasons: string[] = [];
     if (!this.#transport.connected) reasons.push("IRC is not connected");
@@ -1370,6 +1391,7 @@ export class Host implements ControlApi {
         wanted,
         readOnly: this.#transport.readOnly,
         ...(parked.size > 0 ? { parked: [...parked] } : {}),
+        ...(refused.length > 0 ? { refused } : {}),
       },
       database: storage,
       ollama: { reachable: this.#ollamaReachable, error: this.#ollamaError },

@@ -86,3 +86,55 @@ Deno.test("Host.readiness: channels left at Twitch's channel limit are reported,
     await host.stop(0);
   }
 });
+
+Deno.test("Host.readiness: a channel Twitch refuses to join is reported, not waited for", async (t) => {
+  const metrics = new Metrics();
+  /** Joins every channel but `gone`, which Twitch answers with msg_channel_suspended. */
+  class RefusingTransport extends MemoryTransport {
+    override join(channel: string): Promise<void> {
+      if (channel !== "gone") return super.join(channel);
+      this.emit({
+        type: "notice",
+        channel,
+        msgId: "msg_channel_suspended",
+        text: "This channel does not exist or has been suspended.",
+        time: Date.now(),
+      });
+      return Promise.resolve();
+    }
+  }
+  const transport = new RefusingTransport(() => Date.now());
+  const { log, lines } = memoryLogger();
+  const host = new Host({
+    config: ConfigSchema.parse({ twitch: { channels: ["a", "gone"] } }),
+    log,
+    metrics,
+    storage: storageStub(() => Promise.resolve()),
+    transport,
+    sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
+    plugins: new PluginSet([], metrics),
+    ticks: false,
+  });
+  await host.start();
+  try {
+    await t.step("ready, with the refused channel and Twitch's reason", async () => {
+      await host.settled();
+      const r = await host.readiness();
+      assertEquals(r.ready, true, r.reasons.join("; "));
+      assertEquals([r.irc.joined, r.irc.wanted], [1, 1]);
+      assertEquals(r.irc.refused, [{
+        channel: "gone",
+        reason: "This channel does not exist or has been suspended.",
+      }]);
+      assertMatch(lines.join("\n"), /Twitch refused to join #gone/);
+    });
+    await t.step("a later successful join clears it", async () => {
+      transport.emit({ type: "join", channel: "gone", user: "clankbot", self: true, time: Date.now() });
+      await host.settled();
+      const r = await host.readiness();
+      assertEquals([r.irc.joined, r.irc.wanted, r.irc.refused], [2, 2, undefined]);
+    });
+  } finally {
+    await host.stop(0);
+  }
+});
