@@ -29,10 +29,15 @@ export interface MessageEvent {
   badges: Badges;
   /** True for `/me` actions. */
   action: boolean;
-  /** Milliseconds since the epoch (`tmi-sent-ts` when present). */
+  /** Milliseconds since the epoch: when the line arrived, on this machine's clock (replay: the log's). */
   time: number;
   /** True when the bot account itself wrote this line (echo from Twitch or our own send). */
   self: boolean;
+  /**
+   * Twitch Shared Chat: the room id of the channel the line was written in, when that is another
+   * channel of the session (`source-room-id`). Such a line is context here, never a mention or a command.
+   */
+  sharedFrom?: string;
   /** Set by the host before plugins see the line (see `core/message_facts.ts`). */
   flags?: {
     /** Mentions the bot. */

@@ -34,14 +34,17 @@ export function messageFacts(
 ): MessageFacts {
   const self = event.self || (opts.bot !== "" && event.user === opts.bot);
   const text = event.text.trimStart();
-  const ourCommand = text.toLowerCase() === opts.prefix.toLowerCase() ||
-    text.toLowerCase().startsWith(opts.prefix.toLowerCase() + " ");
+  // A line shared from another channel of a Shared Chat session is answered there (by the bot, if it
+  // is in that channel too, and Twitch shows the answer here); its badges are not this channel's.
+  const local = event.sharedFrom === undefined;
+  const ourCommand = local && (text.toLowerCase() === opts.prefix.toLowerCase() ||
+    text.toLowerCase().startsWith(opts.prefix.toLowerCase() + " "));
   const command = text.startsWith("!");
   return {
     self,
     ourCommand,
     command,
     fromBot: opts.bots.has(event.user),
-    mention: !self && !command && opts.isMention(event.text),
+    mention: local && !self && !command && opts.isMention(event.text),
   };
 }

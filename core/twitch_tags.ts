@@ -84,7 +84,8 @@ export function messageFromTags(tags: TmiTags, ctx: MessageContext): MessageEven
   const user = ctx.self ? ctx.bot.login : tagString(tags["username"] ?? tags["login"]).toLowerCase();
   const displayName = tagString(tags["display-name"]) || user;
   const userId = tagString(tags["user-id"]) || (ctx.self ? ctx.bot.userId : "");
-  return {
+  const source = tagString(tags["source-room-id"]);
+  const event: MessageEvent = {
     type: "message",
     channel: channelName(ctx.channel),
     id: tagString(tags["id"]) || ctx.fallbackId,
@@ -97,6 +98,8 @@ export function messageFromTags(tags: TmiTags, ctx: MessageContext): MessageEven
     time: ctx.time,
     self: ctx.self,
   };
+  if (source !== "" && source !== tagString(tags["room-id"])) event.sharedFrom = source;
+  return event;
 }
 
 /** A ROOMSTATE event: only the modes present in this (possibly partial) update are set. */

@@ -44,4 +44,9 @@ Deno.test("messageFacts classifies lines", async (t) => {
   await t.step("known bots", () => {
     assertEquals(messageFacts(messageEvent({ user: "nightbot", text: "follow!" }), opts).fromBot, true);
   });
+  await t.step("a line from another channel of a Shared Chat session is context, not a trigger", () => {
+    // Its channel answers it (the bot there, if any); its moderators are not this channel's.
+    const shared = (text: string) => messageFacts(messageEvent({ text, sharedFrom: "4242" }), opts);
+    assertEquals([shared("hi @clankbot").mention, shared("!clank threshold 5").ourCommand], [false, false]);
+  });
 });

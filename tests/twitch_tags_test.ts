@@ -52,6 +52,16 @@ Deno.test("badgesFromTags reads object and raw badge forms", () => {
   });
 });
 
+Deno.test("messageFromTags marks a line from another channel of a Shared Chat session", () => {
+  const bot = { login: "clankbot", userId: "99" };
+  const ctx = { channel: "#chan", text: "hi", action: false, self: false, bot, time: 10, fallbackId: "x" };
+  const tags = { id: "m1", "user-id": "7", username: "ronni", "room-id": "100" };
+  assert.equal(messageFromTags({ ...tags, "source-room-id": "200" }, ctx).sharedFrom, "200");
+  // The same line in its own channel carries source-room-id equal to room-id: not shared.
+  assert.equal("sharedFrom" in messageFromTags({ ...tags, "source-room-id": "100" }, ctx), false);
+  assert.equal("sharedFrom" in messageFromTags(tags, ctx), false);
+});
+
 Deno.test("messageFromTags builds a message event, the bot's own lines included", () => {
   const bot = { login: "clankbot", userId: "99" };
   const m = messageFromTags(
