@@ -18,7 +18,7 @@ import { createInProcessPlugin, type PluginStoreBackend } from "./inprocess_plug
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { PluginHandle } from "./plugin_handle.ts";
-import { createSandboxedPlugin } from "./sandbox_host.ts";
+import { checkReservedName, createSandboxedPlugin } from "./sandbox_host.ts";
 
 /** One `[[plugins]]` entry of the config. */
 type PluginEntry = Config["plugins"][number];
@@ -95,6 +95,9 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     return settle(enabled ? loadBuiltin(b, entry, config, deps) : Promise.resolve(null));
   });
 
+  // A plugin file may not pass for a built-in, enabled or not: the store is kept per plugin name.
+  const reservedNames: ReadonlySet<string> = new Set(builtins.map((b) => b.name));
+
   // `[[plugins]]` entries with a path.
   const entryFiles = new Set<string>();
   const entryLoads = pathEntries.map((entry) => {
@@ -107,7 +110,7 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     }
     entryFiles.add(file);
     if (!entry.enabled) return settle(Promise.resolve(null));
-    return settle(loadFile(file, entry, entry.sandbox !== false, deps, log));
+    return settle(loadFile(file, entry, entry.sandbox !== false, deps, log, reservedNames));
   });
 
   // Drop-ins in plugins_dir.
@@ -122,7 +125,7 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
       const entry = nameEntries.find((e) => e.name === stem && !isBuiltinName(e.name));
       if (entry) usedEntries.add(entry);
       if (entry && !entry.enabled) return null;
-      return await loadFile(file, entry, true, deps, log);
+      return await loadFile(file, entry, true, deps, log, reservedNames);
     })())
   );
 
@@ -283,6 +286,7 @@ async function loadFile(
   sandbox: boolean,
   deps: PluginLoaderDeps,
   log: Logger,
+  reservedNames: ReadonlySet<string>,
 ): Promise<PluginHandle> {
   const url = pathToFileURL(file);
   const source = file;
@@ -294,6 +298,7 @@ async function loadFile(
       source,
       options,
       grant: entry?.permissions ?? {},
+      reservedNames,
       baseDir: deps.baseDir,
       log: deps.log,
       metrics: deps.metrics,
@@ -316,5 +321,7 @@ async function loadFile(
       },
     );
   }
+  const declared = (mod.default as { name?: unknown } | undefined)?.name;
+  if (typeof declared === "string") checkReservedName(declared, source, reservedNames);
   return await runInProcess(mod.default, source, options, timeoutMs, deps);
 }

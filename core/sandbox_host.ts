@@ -72,6 +72,11 @@ export interface SandboxedPluginOptions {
   /** The operator's grant from `[[plugins]] permissions`. */
   grant?: PluginPermissions;
   /**
+   * Names the plugin may not declare (the built-ins'): checked before its setup runs, because the
+   * store is kept per plugin name.
+   */
+  reservedNames?: ReadonlySet<string>;
+  /**
    * Paths the Worker may read besides the plugin file and the SDK, without being a grant the plugin
    * must declare: the loader passes the bot's own source directories for sandboxed built-ins.
    */
@@ -134,6 +139,18 @@ interface Pending extends Extract<HostMessage, { t: "call" }> {
   deadline: number;
   timeoutMs: number;
   resolve: (outcome: CallOutcome<unknown>) => void;
+}
+
+/** Refuses a plugin file that declares a built-in's name, before its setup can touch that store. */
+export function checkReservedName(name: string, source: string, reserved?: ReadonlySet<string>): void {
+  if (reserved?.has(name)) {
+    throw new ClankError(
+      "PLUGIN_INVALID",
+      `Plugin at ${source} declares the name "${name}" of a built-in plugin (whose stored data goes by that ` +
+        "name); give it a name of its own",
+      { details: { plugin: name } },
+    );
+  }
 }
 
 /**
@@ -370,6 +387,7 @@ class SandboxedPlugin implements PluginHandle {
       );
     }
     if (probeOnly) return meta;
+    checkReservedName(meta.name, this.#opts.source, this.#opts.reservedNames);
     checkDeclaredPermissions(meta.name, parsed.data.permissions, this.#grant);
     this.#meta ??= meta;
     this.#log = this.#opts.log.child({ plugin: meta.name });

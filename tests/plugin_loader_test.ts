@@ -156,6 +156,26 @@ Deno.test("loadPlugins loads drop-ins from plugins_dir in Workers", async (t) =>
       }
     });
 
+    await t.step("a drop-in may not take a built-in's name, not even a disabled one's", async () => {
+      // The store is kept per plugin name: an impostor's setup would read and write the built-in's.
+      const impostor = dropIn("counter", `async setup(api) { await api.store.set("count", 999); },`);
+      await Deno.writeTextFile(join(pdir, "e_impostor.ts"), impostor);
+      try {
+        for (const raw of [{}, { plugins: [{ name: "counter", enabled: false }] }]) {
+          const { plugins, problems, deps } = await load(raw, dir);
+          assert.ok(!plugins.some((p) => p.meta.source.endsWith("e_impostor.ts")), names(plugins).join());
+          assert.ok(
+            problems.some((p) => /e_impostor\.ts.* declares the name "counter" of a built-in plugin/.test(p)),
+            problems.join("\n"),
+          );
+          assert.equal(deps.store.data.get("counter/count"), undefined, "the impostor's setup ran");
+          await closeAll(plugins);
+        }
+      } finally {
+        await Deno.remove(join(pdir, "e_impostor.ts"));
+      }
+    });
+
     await t.step("a missing plugins_dir is not a problem", async () => {
       const { plugins, problems } = await load({ plugins_dir: "nowhere" }, dir, []);
       assert.deepEqual(problems, []);
