@@ -5,7 +5,8 @@
  * @module
  */
 import { z } from "zod";
-import { isLoopbackHost, listenHost } from "./loopback.ts";
+import { CONTROL_TOKEN_MIN_LENGTH, controlTokenProblem } from "./http_auth.ts";
+import { isLoopbackHost, parseHostPort } from "./loopback.ts";
 
 /** An integer setting whose errors read `is out of range MIN..MAX`. */
 export function intRange(min: number, max: number): z.ZodNumber {
@@ -24,11 +25,19 @@ export function numberRange(min: number, max: number): z.ZodNumber {
   });
 }
 
-const channelName = z.string().transform((s) => s.trim().replace(/^#/, "").toLowerCase()).pipe(
-  z.string().regex(/^[a-z0-9_]{1,25}$/, {
-    error: "must be a Twitch login: 1-25 letters, digits or underscores",
-  }),
-);
+/** A Twitch login after trimming, removing one leading `prefix` and lower-casing. */
+function twitchLogin(prefix: RegExp) {
+  return z.string().transform((s) => s.trim().replace(prefix, "").toLowerCase()).pipe(
+    z.string().regex(/^[a-z0-9_]{1,25}$/, {
+      error: "must be a Twitch login: 1-25 letters, digits or underscores",
+    }),
+  );
+}
+
+const channelName = twitchLogin(/^#/);
+// People write users as they appear in chat (`@Name`) or copy them from a channel list (`#name`);
+// a list of logins compared as typed would never match those.
+const userLogin = twitchLogin(/^[@#]/);
 
 /** Twitch logins of well-known bots whose lines never enter the context. */
 export const DEFAULT_BOTS = [
@@ -220,12 +229,13 @@ export const ConfigSchema = z.object({
       "Milliseconds between two channel JOINs (Twitch allows 20 per 10 seconds).",
     ),
     /** Logins whose lines never enter the context. */
-    bots: z.array(z.string().toLowerCase()).default(DEFAULT_BOTS).describe(
-      "Logins of other bots whose lines never enter the context.",
+    bots: z.array(userLogin).default(DEFAULT_BOTS).describe(
+      "Logins of other bots whose lines never enter the context; a leading `@` or `#` is ignored.",
     ),
     /** Users besides moderators and broadcasters who may change settings in chat. */
-    admins: z.array(z.string().toLowerCase()).default([]).describe(
-      "Users besides moderators and the broadcaster who may change settings in chat.",
+    admins: z.array(userLogin).default([]).describe(
+      "Logins of users besides moderators and the broadcaster who may change settings in chat; a " +
+        "leading `@` or `#` is ignored.",
     ),
     command_prefix: z.string().min(1).max(32).regex(/^\S+$/, { error: "must be one word such as !clank" })
       .default("!clank").describe("Word that starts a bot command in chat."),
@@ -286,15 +296,41 @@ export const ConfigSchema = z.object({
     /** host:port of the control plane; empty disables it. */
     listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}$|^$/, {
       error: "must be host:port such as 127.0.0.1:8080, or empty to disable",
+      abort: true,
+    }).refine((s) => s === "" || parseHostPort(s) !== null, {
+      // The pattern lets a port over 65535 or an address like 1.2.3.999 through to a failed bind.
+      error: "must be host:port with a valid address and a port in 0..65535, such as 127.0.0.1:8080, " +
+        "or empty to disable",
+      abort: true,
     }).default("127.0.0.1:8080").describe(
       "`host:port` of the control plane (health, metrics, settings API, dashboard); empty disables it. An address other than loopback needs a control token.",
     ),
-    control_token: z.string().default("").describe(
-      "Bearer token of the control plane (`Authorization: Bearer <token>`); routes that change the bot need it.",
-    ),
+    control_token: z.string()
+      .refine((s) => s === "" || s.trim() !== "", {
+        error: "is only whitespace; leave CONTROL_TOKEN empty for no token, or set a token",
+        abort: true,
+      })
+      // A secrets file or `echo` leaves a trailing newline that no client sends back.
+      .transform((s) => s.trim())
+      .pipe(
+        z.string().superRefine((token, ctx) => {
+          const problem = controlTokenProblem(token);
+          if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      )
+      .default("").describe(
+        "Bearer token of the control plane (`Authorization: Bearer <token>`); routes that change the bot " +
+          `need it. At least ${CONTROL_TOKEN_MIN_LENGTH} visible ASCII characters without whitespace ` +
+          "(surrounding whitespace, such as a secrets file's trailing newline, is trimmed); generate one with " +
+          "`openssl rand -hex 32`.",
+      ),
   }).strict().superRefine((http, ctx) => {
     // Checked with the rest of the config (exit 2 at start), not after storage and plugins are up.
-    if (http.listen !== "" && http.control_token === "" && !isLoopbackHost(listenHost(http.listen))) {
+    // A malformed address already has its own problem; calling it "not loopback" too would mislead.
+    const parsed = parseHostPort(http.listen);
+    if (
+      parsed !== null && parsed.port !== null && http.control_token === "" && !isLoopbackHost(parsed.hostname)
+    ) {
       ctx.addIssue({
         code: "custom",
         path: ["listen"],

@@ -52,8 +52,12 @@ export function parseChannel(raw: string): string {
   return name;
 }
 
-/** Rejects query parameters other than `allowed`. */
+/**
+ * Rejects query parameters other than `allowed`, and any given twice: `get()` would silently use the
+ * first of `channel=a&channel=b`, answering for a channel the caller may not have meant.
+ */
 function checkQuery(url: URL, allowed: string[]): void {
+  const seen = new Set<string>();
   for (const key of url.searchParams.keys()) {
     if (!allowed.includes(key)) {
       throw new HttpError(
@@ -63,6 +67,11 @@ function checkQuery(url: URL, allowed: string[]): void {
         { details: { field: key, allowed } },
       );
     }
+    if (seen.has(key)) {
+      const message = `Query parameter ${key} is given more than once; give it once`;
+      throw new HttpError(400, "QUERY_INVALID", message, { details: { field: key, allowed } });
+    }
+    seen.add(key);
   }
 }
 
@@ -215,7 +224,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
           });
         }
         const rawLimit = url.searchParams.get("limit");
-        const limit = rawLimit === null ? RECENT_LIMIT.default : Number(rawLimit);
+        // Digits only: Number() also takes 0x10, 1e2, " 5" and "", which the docs do not promise.
+        const limit = rawLimit === null
+          ? RECENT_LIMIT.default
+          : /^\d+$/.test(rawLimit)
+          ? Number(rawLimit)
+          : NaN;
         if (!Number.isInteger(limit) || limit < 1 || limit > RECENT_LIMIT.max) {
           throw new HttpError(
             400,

@@ -9,7 +9,7 @@
  * @module
  */
 import { HttpError } from "./http_errors.ts";
-import { isLoopbackHost, listenHost } from "./loopback.ts";
+import { isLoopbackHost, parseHostPort } from "./loopback.ts";
 
 /** What a route does: `read` routes only look, `write` routes change the bot. */
 export type Access = "read" | "write";
@@ -23,6 +23,33 @@ export interface Authenticator {
 }
 
 const WWW_AUTHENTICATE = { "www-authenticate": 'Bearer realm="clank"' };
+
+/** Fewest characters of a control token; nothing throttles wrong guesses, so length is the defence. */
+export const CONTROL_TOKEN_MIN_LENGTH = 16;
+
+const TOKEN_ADVICE = "use letters, digits and -._~+/=, e.g. from `openssl rand -hex 32`";
+
+/**
+ * Why `token` cannot work as `CONTROL_TOKEN`, or `null` when it can (`""` means no token), phrased to
+ * follow the token's name (`must not contain whitespace …`); it never contains the token.
+ * Whitespace can never match (the header carries one word after `Bearer`), and a client sends
+ * non-ASCII as bytes the server reads back as Latin-1, so either would lock everyone out without a
+ * word; a short token could be guessed.
+ */
+export function controlTokenProblem(token: string): string | null {
+  if (token === "") return null;
+  if (/\s/.test(token)) {
+    return `must not contain whitespace (it is sent in an Authorization header); ${TOKEN_ADVICE}`;
+  }
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    return "must be visible ASCII characters only (it is sent in an Authorization header); " +
+      TOKEN_ADVICE;
+  }
+  if (token.length < CONTROL_TOKEN_MIN_LENGTH) {
+    return `must be at least ${CONTROL_TOKEN_MIN_LENGTH} characters long; ${TOKEN_ADVICE}`;
+  }
+  return null;
+}
 
 /** Equal-length byte arrays compared without an early exit. */
 function fixedTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -58,8 +85,10 @@ export async function createAuthenticator(token: string): Promise<Authenticator>
     tokenSet: matches !== null,
     async check(request, access) {
       if (matches === null) {
+        // No Host at all is HTTP/1.0 from a local tool; browsers, the rebinding threat, always send one.
         const host = request.headers.get("host");
-        if (host !== null && !isLoopbackHost(listenHost(host))) {
+        const parsed = host === null ? null : parseHostPort(host);
+        if (host !== null && (parsed === null || !isLoopbackHost(parsed.hostname))) {
           throw new HttpError(
             403,
             "HOST_NOT_ALLOWED",
@@ -86,6 +115,14 @@ export async function createAuthenticator(token: string): Promise<Authenticator>
         );
       }
       const match = /^Bearer +(\S+) *$/i.exec(header);
+      if (match === null && /^Bearer +\S+ +\S/i.test(header)) {
+        throw new HttpError(
+          401,
+          "UNAUTHORIZED",
+          "Authorization: Bearer must be followed by one token without spaces: Authorization: Bearer <CONTROL_TOKEN>",
+          { headers: WWW_AUTHENTICATE },
+        );
+      }
       if (match === null) {
         throw new HttpError(
           401,

@@ -9,13 +9,13 @@
 import type { ControlApi } from "./control.ts";
 import { ClankError } from "./errors.ts";
 import { apiRoutes } from "./http_api.ts";
-import { createAuthenticator } from "./http_auth.ts";
-import { isLoopbackHost } from "./loopback.ts";
+import { controlTokenProblem, createAuthenticator } from "./http_auth.ts";
+import { isLoopbackHost, parseHostPort } from "./loopback.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./http_body.ts";
 import { DashboardFiles } from "./http_dashboard.ts";
 import { errorResponse, HttpError, toHttpError } from "./http_errors.ts";
 import { EventStreams } from "./http_events.ts";
-import { RouteTable } from "./http_routes.ts";
+import { type RouteMatch, RouteTable } from "./http_routes.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -81,11 +81,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     );
   }
 
-  if (controlToken !== "" && controlToken.length < 16) {
-    log.warn(
-      "CONTROL_TOKEN is shorter than 16 characters; use a long random token such as `openssl rand -hex 32`",
-    );
-  }
+  // The config already refuses these; an embedder passing one would otherwise start a server that
+  // answers 401 to every client.
+  const tokenProblem = controlTokenProblem(controlToken);
+  if (tokenProblem !== null) throw new ClankError("HTTP_BIND_REFUSED", `CONTROL_TOKEN ${tokenProblem}`);
   const redact = (text: string) => log.redact(text);
   const auth = await createAuthenticator(controlToken);
   const streams = new EventStreams(options.heartbeatMs);
@@ -100,10 +99,29 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const handle = async (request: Request): Promise<Response> => {
     const started = performance.now();
-    const url = new URL(request.url);
-    const match = table.match(request.method, url.pathname);
+    let url: URL | undefined;
+    let match: RouteMatch = { kind: "none" };
     let response: Response;
     try {
+      // Deno builds request.url from the Host header (or an absolute request target), so a malformed
+      // one would make `new URL` throw outside any route: the client's mistake, answered as such.
+      const host = request.headers.get("host");
+      if (host !== null && host !== "" && parseHostPort(host) === null) {
+        throw new HttpError(
+          400,
+          "BAD_REQUEST",
+          "Host header is not a valid host[:port]; send a name, an IPv4 address or a bracketed IPv6 " +
+            "address, optionally followed by :port (0-65535)",
+          { details: { field: "host", value: host.slice(0, 100) } },
+        );
+      }
+      try {
+        url = new URL(request.url);
+      } catch {
+        const message = "Request target is not a valid URL; send a path such as /api/info";
+        throw new HttpError(400, "BAD_REQUEST", message, { details: { field: "target" } });
+      }
+      match = table.match(request.method, url.pathname);
       if (match.kind === "none") {
         throw new HttpError(
           404,
@@ -127,7 +145,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
     } catch (err) {
       const { error, internal } = toHttpError(err);
-      if (internal) log.error("Request failed", { method: request.method, path: url.pathname, error: err });
+      if (internal) log.error("Request failed", { method: request.method, path: url?.pathname, error: err });
       response = errorResponse(error, redact);
     }
     const route = match.kind === "found" ? match.route.path : "unmatched";
@@ -135,7 +153,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     metrics.httpRequests.inc({ route, method, status: String(response.status) });
     log.debug("Request", {
       method: request.method,
-      path: url.pathname,
+      path: url?.pathname ?? null,
       status: response.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
     });

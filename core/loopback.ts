@@ -12,10 +12,26 @@ export function isLoopbackHost(hostname: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
-/** The host part of `host:port`, `[v6]:port` or a bare host (a listen address or a `Host` header). */
-export function listenHost(listen: string): string {
-  const trimmed = listen.trim();
-  if (trimmed.startsWith("[")) return trimmed.slice(0, trimmed.indexOf("]") + 1);
-  const colon = trimmed.lastIndexOf(":");
-  return colon === -1 ? trimmed : trimmed.slice(0, colon);
+// A name (RFC 3986 unreserved characters only, which covers IPv4) or a bracketed IPv6 address, then
+// an optional port. Anything else, userinfo (`localhost:80@evil.com`) above all, is refused rather
+// than guessed at: a lenient split is how a foreign Host passed for loopback.
+const HOST_PORT_RE = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._~-]+))(?::(\d{1,5}))?$/;
+
+/**
+ * Parses `host[:port]` or `[v6][:port]` (a `Host` header or a listen address) strictly; `null` when
+ * malformed. `hostname` has no brackets; `port` is `null` when absent.
+ */
+export function parseHostPort(text: string): { hostname: string; port: number | null } | null {
+  const m = HOST_PORT_RE.exec(text);
+  if (m === null) return null;
+  const port = m[3] === undefined ? null : Number(m[3]);
+  if (port !== null && port > 65535) return null;
+  // The pattern admits `[:::]` and `1.2.3.999`; the URL parser is what builds `request.url`, so a
+  // host it refuses is malformed here too.
+  try {
+    new URL(`http://${m[1] === undefined ? m[2] : `[${m[1]}]`}/`);
+  } catch {
+    return null;
+  }
+  return { hostname: m[1] ?? m[2]!, port };
 }

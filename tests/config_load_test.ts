@@ -66,7 +66,7 @@ Deno.test("loadConfig reads defaults, the TOML file and env overrides", async (t
           DATABASE_TYPE: "mysql",
           DATABASE_URL: "mysql://root@127.0.0.1:3306/test",
           HTTP_LISTEN: "127.0.0.1:0",
-          CONTROL_TOKEN: "tok-123456",
+          CONTROL_TOKEN: "tok-0123456789abcdef",
           CONTENT_FILTER_ENABLED: "true",
           BLOCKED_WORDS_FILE: "/tmp/words.txt",
           LOG_LEVEL: "debug",
@@ -81,7 +81,7 @@ Deno.test("loadConfig reads defaults, the TOML file and env overrides", async (t
       assertEquals(config.ollama.timeout, 12);
       assertEquals(config.database.type, "mysql");
       assertEquals(config.http.listen, "127.0.0.1:0");
-      assertEquals(config.http.control_token, "tok-123456");
+      assertEquals(config.http.control_token, "tok-0123456789abcdef");
       assertEquals(config.filter.blocked_words_file, "/tmp/words.txt");
       assertEquals(config.log.level, "debug");
       assertEquals(config.log.format, "json");
@@ -161,12 +161,96 @@ Deno.test("loadConfig reports every problem with key, value and what is allowed"
       assertEquals(local.config.http.listen, "[::1]:8080");
     });
 
+    await t.step("a malformed listen address gets one problem, not a loopback complaint too", async () => {
+      for (const listen of ["bad", "127.0.0.1:99999", "1.2.3.999:80", "[:::]:80"]) {
+        const problems = await problemsOf(loadConfig({ cwd: dir, env: envOf({ HTTP_LISTEN: listen }) }));
+        assertEquals(problems.length, 1, `${listen}: ${problems.join("; ")}`);
+        assertMatch(problems[0]!, /^http\.listen \(HTTP_LISTEN\): ".*" must be host:port /);
+      }
+    });
+
     await t.step("a bad item of a list variable names the variable", async () => {
       const problems = await problemsOf(
         loadConfig({ cwd: dir, env: envOf({ TWITCH_CHANNELS: "good,bad channel!" }) }),
       );
       assertEquals(problems.length, 1);
       assertMatch(problems[0]!, /^twitch\.channels\.1 \(TWITCH_CHANNELS\): "bad channel!" /);
+    });
+
+    await t.step("a control token no client could send is a config problem, never echoed", async () => {
+      const cases: Array<[string, RegExp]> = [
+        [
+          "correct horse battery staple",
+          /must not contain whitespace \(it is sent in an Authorization header\); use letters, digits and -\._~\+\/=/,
+        ],
+        ["tok-0123\t456789abcdef", /must not contain whitespace/],
+        ["   ", /is only whitespace; leave CONTROL_TOKEN empty for no token, or set a token/],
+        ["t\u00f8ken-0123456789abcdef", /visible ASCII/],
+        ["short-token", /must be at least 16 characters/],
+      ];
+      for (const [token, message] of cases) {
+        for (const source of ["env", "file"]) {
+          const problems = source === "env"
+            ? await problemsOf(loadConfig({ cwd: dir, env: envOf({ CONTROL_TOKEN: token }) }))
+            : await (async () => {
+              await Deno.writeTextFile(
+                `${dir}/tok.toml`,
+                `[http]\ncontrol_token = ${JSON.stringify(token)}\n`,
+              );
+              return await problemsOf(loadConfig({ path: `${dir}/tok.toml`, env: envOf({}) }));
+            })();
+          assertEquals(problems.length, 1, `${source} ${JSON.stringify(token)}: ${problems.join("; ")}`);
+          assertMatch(problems[0]!, /^http\.control_token \(CONTROL_TOKEN\): \(secret value hidden\) /);
+          assertMatch(problems[0]!, message);
+          if (token.trim() !== "") assert(!problems[0]!.includes(token.trim()), problems[0]);
+        }
+      }
+    });
+
+    await t.step("a whitespace-only token does not count as a token for a non-loopback address", async () => {
+      const problems = await problemsOf(
+        loadConfig({ cwd: dir, env: envOf({ HTTP_LISTEN: "0.0.0.0:8080", CONTROL_TOKEN: " \n" }) }),
+      );
+      assert(
+        problems.some((p) =>
+          p.startsWith("http.control_token (CONTROL_TOKEN): (secret value hidden) is only whitespace")
+        ),
+        problems.join("\n"),
+      );
+    });
+
+    await t.step("the surrounding whitespace of a token (a secrets file's newline) is trimmed", async () => {
+      const { config } = await loadConfig({
+        cwd: dir,
+        env: envOf({ CONTROL_TOKEN: "tok-0123456789abcdef\n", HTTP_LISTEN: "0.0.0.0:8080" }),
+      });
+      assertEquals(config.http.control_token, "tok-0123456789abcdef");
+      await Deno.writeTextFile(`${dir}/tok.toml`, `[http]\ncontrol_token = "  tok-0123456789abcdef\\r\\n"\n`);
+      const fromFile = await loadConfig({ path: `${dir}/tok.toml`, env: envOf({}) });
+      assertEquals(fromFile.config.http.control_token, "tok-0123456789abcdef");
+    });
+
+    await t.step("admins and bots take friendly login forms and reject the rest", async () => {
+      await Deno.writeTextFile(
+        `${dir}/users.toml`,
+        `[twitch]\nadmins = ["@Trusted", " trusted_2 ", "#Third"]\nbots = ["@NightBot", "other_bot"]\n`,
+      );
+      const { config } = await loadConfig({ path: `${dir}/users.toml`, env: envOf({}) });
+      assertEquals(config.twitch.admins, ["trusted", "trusted_2", "third"]);
+      assertEquals(config.twitch.bots, ["nightbot", "other_bot"]);
+
+      await Deno.writeTextFile(
+        `${dir}/users.toml`,
+        `[twitch]\nadmins = ["not a login!", "@@twice", ""]\nbots = ["ok", "${"x".repeat(26)}"]\n`,
+      );
+      const problems = await problemsOf(loadConfig({ path: `${dir}/users.toml`, env: envOf({}) }));
+      const allowed = "must be a Twitch login: 1-25 letters, digits or underscores";
+      assertEquals(problems, [
+        `twitch.bots.1: "${"x".repeat(26)}" ${allowed}`,
+        `twitch.admins.0: "not a login!" ${allowed}`,
+        `twitch.admins.1: "@@twice" ${allowed}`,
+        `twitch.admins.2: "" ${allowed}`,
+      ]);
     });
 
     await t.step("broken TOML names the file", async () => {

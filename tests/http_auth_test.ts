@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { createAuthenticator, tokenMatcher } from "../core/http_auth.ts";
+import { ClankError } from "../core/errors.ts";
+import {
+  CONTROL_TOKEN_MIN_LENGTH,
+  controlTokenProblem,
+  createAuthenticator,
+  tokenMatcher,
+} from "../core/http_auth.ts";
 import { isLoopbackHost } from "../core/loopback.ts";
 import { HttpError } from "../core/http_errors.ts";
 import { startHttpServer } from "../core/http_server.ts";
@@ -108,6 +114,14 @@ Deno.test("createAuthenticator with a token", async (t) => {
     }
   });
 
+  await t.step("says the token must be one word when Bearer is followed by several", async () => {
+    const err = await rejection(
+      auth.check(request({ authorization: "Bearer correct horse battery" }), "read"),
+    );
+    assert.equal(err.status, 401);
+    assert.match(err.message, /one token without spaces/);
+  });
+
   await t.step("does not check the Host header (the token is the protection)", async () => {
     await auth.check(request({ host: "bot.example.com", authorization: `Bearer ${TOKEN}` }), "read");
   });
@@ -135,6 +149,84 @@ Deno.test("createAuthenticator without a token", async (t) => {
     assert.equal(err.status, 403);
     assert.equal(err.code, "HOST_NOT_ALLOWED");
   });
+
+  await t.step("refuses a Host that only starts like a loopback host (userinfo, junk, empty)", async () => {
+    for (const host of ["localhost:80@evil.com", "127.0.0.1:80@x", "[::1].evil.com", "localhost:abc", ""]) {
+      const err = await rejection(auth.check(request({ host }), "read"));
+      assert.equal(err.status, 403, host);
+      assert.equal(err.code, "HOST_NOT_ALLOWED", host);
+    }
+  });
+});
+
+Deno.test("controlTokenProblem says why a token could never be sent", async (t) => {
+  await t.step("accepts empty (no token) and long header-safe tokens", () => {
+    assert.equal(controlTokenProblem(""), null);
+    assert.equal(controlTokenProblem(TOKEN), null);
+    assert.equal(controlTokenProblem("A".repeat(CONTROL_TOKEN_MIN_LENGTH)), null);
+    assert.equal(controlTokenProblem("abc-DEF._~+/0123456789=="), null);
+    assert.equal(controlTokenProblem("p4ss!#$%&*()[]{}<>?@^|"), null);
+  });
+
+  await t.step("rejects whitespace anywhere, naming what is allowed", () => {
+    for (
+      const bad of ["correct horse battery staple", `${TOKEN}\n`, `\t${TOKEN}`, "   ", "a\u00a0".repeat(9)]
+    ) {
+      const problem = controlTokenProblem(bad);
+      assert.ok(problem !== null, JSON.stringify(bad));
+      assert.match(problem, /must not contain whitespace \(it is sent in an Authorization header\)/);
+      assert.match(problem, /letters, digits and -\._~\+\/=/);
+    }
+  });
+
+  await t.step("rejects characters a header cannot carry as they are", () => {
+    for (
+      const bad of ["t\u00f8ken-0123456789abcdef", "token-0123456789\u0000abc", "token-\u{1F600}-0123456789"]
+    ) {
+      const problem = controlTokenProblem(bad);
+      assert.ok(problem !== null, JSON.stringify(bad));
+      assert.match(problem, /visible ASCII/);
+    }
+  });
+
+  await t.step("rejects tokens shorter than the minimum", () => {
+    const problem = controlTokenProblem("short-token");
+    assert.ok(problem !== null);
+    assert.match(problem, new RegExp(`at least ${CONTROL_TOKEN_MIN_LENGTH} characters`));
+    assert.match(problem, /openssl rand -hex 32/);
+  });
+
+  await t.step("never includes the token", () => {
+    for (const bad of ["correct horse battery staple", "short-token", "t\u00f8ken-0123456789abcdef"]) {
+      assert.ok(!controlTokenProblem(bad)!.includes(bad), bad);
+    }
+  });
+});
+
+Deno.test("startHttpServer refuses a control token no client could send", async (t) => {
+  for (const bad of ["correct horse battery staple", `${TOKEN}\n`, "   ", "short-token"]) {
+    await t.step(JSON.stringify(bad), async () => {
+      const { log, lines } = memoryLogger("debug");
+      await assert.rejects(
+        () =>
+          startHttpServer({
+            listen: "0.0.0.0:0",
+            controlToken: bad,
+            control: new FakeControl(),
+            metrics: new Metrics(),
+            log,
+          }),
+        (e: unknown) => {
+          assert.ok(e instanceof ClankError);
+          assert.equal(e.code, "HTTP_BIND_REFUSED");
+          assert.match(e.message, /^CONTROL_TOKEN /);
+          if (bad.trim() !== "") assert.ok(!e.message.includes(bad.trim()));
+          return true;
+        },
+      );
+      if (bad.trim() !== "") { for (const line of lines) assert.ok(!line.includes(bad.trim()), line); }
+    });
+  }
 });
 
 Deno.test("startHttpServer auth failures over HTTP", async (t) => {

@@ -412,6 +412,39 @@ Deno.test("startHttpServer routes", async (t) => {
       assert.equal(unknownChannel.res.status, 404);
     });
 
+    await t.step("GET /api/recent takes limit as plain decimal digits only", async () => {
+      for (
+        const q of ["limit=0x10", "limit=1e2", "limit=+5", "limit=%205", "limit=5%20", "limit=", "limit=0b11"]
+      ) {
+        const { res, json } = await h.req(`/api/recent?${q}`);
+        assert.equal(res.status, 400, q);
+        assert.equal(json.error.code, "QUERY_INVALID", q);
+        assert.equal(json.error.field, "limit", q);
+        assert.match(json.error.message, /limit must be a whole number in 1\.\.1000/, q);
+      }
+      assert.equal((await h.req("/api/recent?limit=007")).res.status, 200);
+    });
+
+    await t.step("a repeated query parameter is a 400 naming it, on every route", async () => {
+      for (
+        const [path, field] of [
+          ["/api/recent?channel=alpha&channel=beta_2", "channel"],
+          ["/api/recent?limit=1&limit=2", "limit"],
+          ["/api/recent?channel=alpha&limit=1&channel=alpha", "channel"],
+        ]
+      ) {
+        const { res, json } = await h.req(path!);
+        assert.equal(res.status, 400, path);
+        assert.equal(json.error.code, "QUERY_INVALID", path);
+        assert.equal(json.error.field, field, path);
+        assert.equal(
+          json.error.message,
+          `Query parameter ${field} is given more than once; give it once`,
+          path,
+        );
+      }
+    });
+
     await t.step("POST /api/reload reports plugins; a config error is 422 with its code", async () => {
       const ok = await h.req("/api/reload", { method: "POST" });
       assert.equal(ok.res.status, 200);
@@ -460,6 +493,50 @@ Deno.test("startHttpServer routes", async (t) => {
         const r = await h.req(bad, { token: null });
         assert.equal(r.res.status, 404, bad);
       }
+    });
+
+    await t.step("a malformed Host header is a counted 400, not a logged 500", async () => {
+      const hosts = [
+        "[::1].evil.com",
+        "[::1]x",
+        "localhost:99999",
+        "localhost:abc",
+        "[zz]",
+        "localhost:80@evil.com",
+      ];
+      const before = h.lines.length;
+      for (const host of hosts) {
+        const raw = await rawRequest(
+          h.server,
+          `GET /api/info HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
+          [],
+        );
+        assert.match(raw, /^HTTP\/1\.1 400 /, host);
+        const body = JSON.parse(raw.slice(raw.indexOf("\r\n\r\n") + 4));
+        assert.equal(body.error.code, "BAD_REQUEST", host);
+        assert.match(body.error.message, /^Host header is not a valid host\[:port\]/, host);
+        assert.equal(body.error.field, "host", host);
+      }
+      const errors = h.lines.slice(before).filter((l) => l.includes('"level":"error"'));
+      assert.deepEqual(errors, []);
+      assert.match(
+        await h.metrics.text(),
+        new RegExp(
+          `clank_http_requests_total\\{route="unmatched",method="GET",status="400"\\} ${hosts.length}`,
+        ),
+      );
+    });
+
+    await t.step("an absolute request target that is no URL is a 400", async () => {
+      const before = h.lines.length;
+      const raw = await rawRequest(
+        h.server,
+        `GET http://[zz]/api/info HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`,
+        [],
+      );
+      assert.match(raw, /^HTTP\/1\.1 400 /);
+      assert.match(raw, /"code":"BAD_REQUEST"/);
+      assert.deepEqual(h.lines.slice(before).filter((l) => l.includes('"level":"error"')), []);
     });
 
     await t.step("requests are counted by route pattern, method and status", async () => {
@@ -560,6 +637,10 @@ Deno.test("startHttpServer event stream", async (t) => {
       assert.equal(bad.res.status, 400);
       const unknown = await h.req("/api/events?since=1");
       assert.equal(unknown.res.status, 400);
+      const twice = await h.req("/api/events?channel=alpha&channel=beta_2");
+      assert.equal(twice.res.status, 400);
+      assert.equal(twice.json.error.field, "channel");
+      assert.match(twice.json.error.message, /channel is given more than once/);
     });
 
     await t.step("shutdown ends open streams", async () => {
@@ -608,6 +689,18 @@ Deno.test("startHttpServer without a control token", async (t) => {
       );
       assert.match(raw, /^HTTP\/1\.1 403/);
       assert.match(raw, /HOST_NOT_ALLOWED/);
+    });
+
+    await t.step("a Host that only starts like loopback (userinfo) is refused", async () => {
+      for (const host of ["localhost:80@evil.com", "127.0.0.1:80@x"]) {
+        const raw = await rawRequest(
+          h.server,
+          `GET /api/info HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+          [],
+        );
+        assert.match(raw, /^HTTP\/1\.1 400 /, host);
+        assert.ok(!raw.includes('"bot"'), host);
+      }
     });
   } finally {
     await h.server.shutdown();
