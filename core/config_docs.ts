@@ -239,7 +239,10 @@ export function collectConfigKeys(schema: AnySchema = ConfigSchema): ConfigKeyDo
 
 function walk(schema: AnySchema, path: string[], out: ConfigKeyDoc[]): void {
   const { core, defaultValue, hasDefault, description } = unwrap(schema);
-  const def = defOf(core);
+  // A checked or normalised table (`z.record(…).superRefine(…).transform(…)`) is documented by what
+  // the user writes: the record the pipe starts with.
+  const coreDef = defOf(core);
+  const def = coreDef.type === "pipe" ? defOf(pipeStages(core)[0]!) : coreDef;
   const dotted = path.join(".");
   // Objects are sections: their keys are documented, not the object itself.
   if (def.type === "object") {

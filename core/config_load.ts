@@ -53,6 +53,16 @@ export async function loadConfig(
         `Config file ${options.path} ${why}; pass an existing file to --config`,
       );
     }
+    // ./config.toml is optional, but one that is there and cannot be read (permissions, a directory)
+    // must not be skipped: the bot would run on defaults and say nothing about it.
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new ClankError(
+        "CONFIG_NOT_FOUND",
+        `${candidate} cannot be read (${
+          (err as Error).name
+        }); fix its permissions, or pass another file to --config`,
+      );
+    }
   }
   if (text !== null) {
     try {

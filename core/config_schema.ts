@@ -35,6 +35,11 @@ function twitchLogin(prefix: RegExp) {
 }
 
 const channelName = twitchLogin(/^#/);
+
+/** A channel as written in a config key: trimmed, one leading `#` off, lower case. */
+function normalLogin(s: string): string {
+  return s.trim().replace(/^#/, "").toLowerCase();
+}
 // People write users as they appear in chat (`@Name`) or copy them from a channel list (`#name`);
 // a list of logins compared as typed would never match those.
 const userLogin = twitchLogin(/^[@#]/);
@@ -369,9 +374,29 @@ export const ConfigSchema = z.object({
   /** Defaults for every channel. */
   defaults: ChannelSettingsSchema.strict().prefault({}),
   /** Per-channel overrides, keyed by channel login. */
-  channels: z.record(z.string(), ChannelSettingsPatchSchema).default({}).describe(
-    "Per-channel overrides of `[defaults]`, one table per channel login.",
-  ),
+  channels: z.record(z.string(), ChannelSettingsPatchSchema).superRefine((tables, ctx) => {
+    // The host looks a channel up by its login: `[channels.SomeStreamer]` was never applied.
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(tables)) {
+      const login = normalLogin(key);
+      if (!/^[a-z0-9_]{1,25}$/.test(login)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: "is not a Twitch login: 1-25 letters, digits or underscores (a leading # is fine)",
+        });
+      } else if (seen.has(login)) {
+        ctx.addIssue({
+          code: "custom",
+          path: [key],
+          message: `names the same channel as [channels.${seen.get(login)}]; merge the two tables`,
+        });
+      } else seen.set(login, key);
+    }
+  }).transform((tables) => Object.fromEntries(Object.entries(tables).map(([k, v]) => [normalLogin(k), v])))
+    .default({}).describe(
+      "Per-channel overrides of `[defaults]`, one table per channel login (any case; a leading `#` is fine).",
+    ),
 }).strict();
 
 /** The validated configuration. */

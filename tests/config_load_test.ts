@@ -253,6 +253,28 @@ Deno.test("loadConfig reports every problem with key, value and what is allowed"
       ]);
     });
 
+    await t.step(
+      "a ./config.toml that exists but cannot be read is an error, not silently skipped",
+      async () => {
+        const sub = `${dir}/unreadable`;
+        await Deno.mkdir(`${sub}/config.toml`, { recursive: true });
+        await rejects(() => loadConfig({ env: envOf({}), cwd: sub }), Error, "config.toml cannot be read");
+      },
+    );
+
+    await t.step("per-channel tables are keyed by login, whatever the case or a leading #", async () => {
+      await Deno.writeTextFile(
+        `${dir}/chan.toml`,
+        `[channels.SomeStreamer]\nmax_length = 20\n[channels."#Other"]\nthreshold = 40\n`,
+      );
+      const { config } = await loadConfig({ path: `${dir}/chan.toml`, env: envOf({}) });
+      assertEquals(Object.keys(config.channels).sort(), ["other", "somestreamer"]);
+      await Deno.writeTextFile(`${dir}/chan2.toml`, `[channels."bad name!"]\n[channels.A]\n[channels.a]\n`);
+      const problems = await problemsOf(loadConfig({ path: `${dir}/chan2.toml`, env: envOf({}) }));
+      assertMatch(problems.join("\n"), /channels\.bad name!.*is not a Twitch login/);
+      assertMatch(problems.join("\n"), /channels\.a.*names the same channel as \[channels\.A\]/);
+    });
+
     await t.step("broken TOML names the file", async () => {
       await Deno.writeTextFile(`${dir}/broken.toml`, `[twitch\nchannels = 3`);
       const problems = await problemsOf(loadConfig({ path: `${dir}/broken.toml`, env: envOf({}) }));
