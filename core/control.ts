@@ -29,6 +29,8 @@ export interface ChannelView {
   status: ChannelStatus;
   roomState: { slow: number; emoteOnly: boolean; followersOnly: number; subsOnly: boolean };
   botIsModerator: boolean;
+  /** Twitch's words when it refused to let the bot join (a suspended channel); null otherwise. */
+  refused: string | null;
 }
 
 /** A recent line for the dashboard. */

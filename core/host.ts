@@ -1209,6 +1209,7 @@ export class Host implements ControlApi {
       status: this.#status(s),
       roomState: { ...s.room },
       botIsModerator: s.botIsModerator,
+      refused: s.refused,
     };
   }
 

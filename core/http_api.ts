@@ -197,7 +197,12 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       handler: async ({ params }) => {
         const channel = parseChannel(params.name ?? "");
         await control.join(channel);
-        return json(200, { channel, joined: true, view: control.channel(channel) ?? null });
+        // Said as it is: a channel Twitch refused (suspended) or has not confirmed yet is not joined.
+        const view = control.channel(channel) ?? null;
+        const joined = view?.joined ?? false;
+        const reason = view?.refused ??
+          "Twitch has not confirmed the JOIN yet; the bot keeps the channel and joins it when Twitch does";
+        return json(200, { channel, joined, ...(joined ? {} : { reason }), view });
       },
     },
     {

@@ -377,6 +377,15 @@ Deno.test("startHttpServer routes", async (t) => {
       assert.equal(again.res.status, 404);
     });
 
+    await t.step("POST join of a channel Twitch refuses says so instead of joined: true", async () => {
+      h.control.refuse.set("gone", "This channel does not exist or has been suspended.");
+      const { res, json } = await h.req("/api/channels/gone/join", { method: "POST" });
+      assert.equal(res.status, 200);
+      assert.equal(json.joined, false);
+      assert.equal(json.reason, "This channel does not exist or has been suspended.");
+      assert.equal(json.view.refused, "This channel does not exist or has been suspended.");
+    });
+
     await t.step("GET /api/recent filters by channel and limits", async () => {
       for (let i = 0; i < 5; i++) {
         h.control.lines.push({

@@ -373,7 +373,12 @@ function ms(v) {
 function updateCard(card, view, now) {
   card.view = view;
   const s = view.status;
-  const badges = [badge(view.joined ? "joined" : "not joined", view.joined ? "ok" : "bad")];
+  const badges = [
+    badge(
+      view.joined ? "joined" : view.refused ? "refused by Twitch" : "not joined",
+      view.joined ? "ok" : "bad",
+    ),
+  ];
   if (view.botIsModerator) badges.push(badge("mod", "ok"));
   if (s.observeOnly) badges.push(badge("observe-only", "warn"));
   if (view.roomState.slow > 0) badges.push(badge(`slow ${view.roomState.slow}s`, "warn"));

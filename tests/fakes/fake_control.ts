@@ -93,6 +93,9 @@ export class FakeControl implements ControlApi {
   reloadError: unknown = null;
   #listeners = new Set<(line: RecentLine) => void>();
 
+  /** Channels Twitch refuses to let the bot join, with its words. */
+  readonly refuse = new Map<string, string>();
+
   constructor(channels: string[] = []) {
     for (const c of channels) this.addChannel(c);
   }
@@ -107,6 +110,7 @@ export class FakeControl implements ControlApi {
       status: fakeStatus(status),
       roomState: { slow: 0, emoteOnly: false, followersOnly: -1, subsOnly: false },
       botIsModerator: false,
+      refused: null,
     };
     this.views.set(channel, view);
     this.#syncReadiness();
@@ -164,7 +168,9 @@ export class FakeControl implements ControlApi {
   join(channel: string): Promise<void> {
     this.calls.push({ method: "join", args: [channel] });
     const view = this.views.get(channel) ?? this.addChannel(channel);
-    view.joined = true;
+    const refusal = this.refuse.get(channel);
+    view.joined = refusal === undefined;
+    view.refused = refusal ?? null;
     this.#syncReadiness();
     return Promise.resolve();
   }
