@@ -92,6 +92,12 @@ export interface SendLimits extends RateLimits {
   duplicateWindowMs: number;
   /** After `msg_banned`/`msg_channel_suspended`, try the channel again after this long. */
   blockedRetryMs: number;
+  /**
+   * After Twitch refused a line for the room's mode (followers-/subs-only, verified email/phone), try
+   * one line again after this long unless a ROOMSTATE ended the mode first: following, a gifted sub or
+   * verifying a phone lifts the refusal without any event.
+   */
+  roomBlockRetryMs: number;
   /** Default maximum age per kind. */
   maxAgeMs: Record<SendKind, number>;
 }
@@ -107,6 +113,7 @@ export const DEFAULT_SEND_LIMITS: SendLimits = {
   maxPerChannel: 20,
   duplicateWindowMs: 30_000,
   blockedRetryMs: 3_600_000,
+  roomBlockRetryMs: 600_000,
   maxAgeMs: { mention: 30_000, spontaneous: 60_000, command: 30_000 },
 };
 
@@ -124,6 +131,8 @@ export interface SendQueueOptions {
 interface Item {
   channel: string;
   text: string;
+  /** The text as it reaches Twitch ({@link chatLine}): what Twitch compares for its duplicate rule. */
+  line: string;
   kind: SendKind;
   enqueuedAt: number;
   expiresAt: number;
@@ -134,7 +143,7 @@ interface Item {
 
 interface Block {
   reason: DropReason;
-  /** When the block ends by itself (Infinity: only a ROOMSTATE change ends it). */
+  /** When the block ends by itself (room modes: unless a ROOMSTATE reports the mode off first). */
   until: number;
 }
 
@@ -154,8 +163,14 @@ interface ChannelState {
   served: number;
 }
 
+/**
+ * Monotonic: every time the queue keeps is compared only with other times of this clock, never with
+ * event times. A wall clock that NTP steps (a Raspberry Pi without RTC at boot, a VM resume) let a
+ * forward step empty the account window at once, and a backward step expire the waiting lines and
+ * hold a channel's next line for as long as the step.
+ */
 const realClock: SendClock = {
-  now: () => Date.now(),
+  now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
 };
@@ -171,6 +186,40 @@ const ROOM_BLOCKS: Record<string, DropReason> = {
   msg_verified_email: "restricted",
   msg_requires_verified_phone_number: "restricted",
 };
+
+/** tmi.js sends a line of 500 UTF-16 units or more as two PRIVMSGs, the second behind the queue's back. */
+export const MAX_LINE = 499;
+const ACTION = "/me ";
+/**
+ * tmi.js sends `/me text` as `\u0001ACTION text\u0001` and only then checks the length, so the text of
+ * an action may be 9 units shorter than a line.
+ */
+const MAX_ACTION_LINE = MAX_LINE - "\u0001ACTION \u0001".length + ACTION.length;
+
+/** True when Twitch (and tmi.js) would run `line` as a chat command instead of showing it. */
+function isChatCommand(line: string): boolean {
+  return (line.startsWith(".") && !line.startsWith("..")) || line.startsWith("/") || line.startsWith("\\");
+}
+
+/**
+ * A bot line as it must reach Twitch: one line (a newline would end the PRIVMSG and start a raw IRC
+ * command), no chat command (/ban, .timeout, … must never come out of a generated line; only a
+ * lower-case `/me `, which is the one tmi.js turns into an action), and short enough that tmi.js sends
+ * it as one PRIVMSG. Idempotent, so the queue's duplicate check and the transport agree; "" when
+ * nothing is left to send.
+ */
+export function chatLine(text: string): string {
+  let line = text.replace(/[\r\n]+/g, " ").trim();
+  for (;;) {
+    while (isChatCommand(line) && !line.startsWith(ACTION)) line = line.slice(1).trimStart();
+    const max = line.startsWith(ACTION) ? MAX_ACTION_LINE : MAX_LINE;
+    if (line.length <= max) return line;
+    // Not between the halves of a surrogate pair; cutting may leave "/me" without its space, so the
+    // command check runs again.
+    const cut = /[\uD800-\uDBFF]/.test(line[max - 1]!) ? max - 1 : max;
+    line = line.slice(0, cut).trimEnd();
+  }
+}
 
 /** Rate-limited, room-mode-aware queue in front of `transport.say`. See the module docs. */
 export class SendQueue {
@@ -233,6 +282,7 @@ export class SendQueue {
     state.queue.push({
       channel,
       text: request.text,
+      line: chatLine(request.text),
       kind: request.kind,
       enqueuedAt: now,
       expiresAt: now + maxAge,
@@ -261,8 +311,12 @@ export class SendQueue {
         if (event.emoteOnly !== undefined) s.emoteOnly = event.emoteOnly;
         if (s.block) {
           const r = s.block.reason;
-          const ends = (r === "followers_only" && event.followersOnly !== undefined) ||
-            (r === "subs_only" && event.subsOnly !== undefined) || r === "restricted";
+          // Twitch sends the full ROOMSTATE after every JOIN, so a tag that is merely present says
+          // nothing: only a mode reported off ends the block. Email/phone verification has no tag at
+          // all; that block ends with roomBlockRetryMs.
+          const ends =
+            (r === "followers_only" && event.followersOnly !== undefined && event.followersOnly < 0) ||
+            (r === "subs_only" && event.subsOnly === false);
           if (ends) {
             this.#log.info("Room mode changed; sending there again", { channel: event.channel, was: r });
             s.block = undefined;
@@ -350,7 +404,7 @@ export class SendQueue {
     if (refused) return refused;
     const since = now - this.#limits.duplicateWindowMs;
     s.recent = s.recent.filter((r) => r.time > since);
-    if (s.recent.some((r) => r.text === item.text)) return "duplicate";
+    if (s.recent.some((r) => r.text === item.line)) return "duplicate";
     return undefined;
   }
 
@@ -413,7 +467,7 @@ export class SendQueue {
         channel: c,
         reason: roomBlock,
       });
-      this.#state(c).block = { reason: roomBlock, until: Infinity };
+      this.#state(c).block = { reason: roomBlock, until: now + this.#limits.roomBlockRetryMs };
     }
   }
 
@@ -529,7 +583,7 @@ export class SendQueue {
     }
     this.#window.record(now, s.mod);
     s.lastSentAt = now;
-    s.recent.push({ text: item.text, time: now });
+    s.recent.push({ text: item.line, time: now });
     this.#finishQueue(s, item.channel);
     item.resolve("sent");
   }

@@ -2,9 +2,10 @@
  * The Twitch IRC transport: tmi.js over WebSocket, mapped to clank's chat events.
  *
  * tmi.js speaks the protocol (CAP, PASS/NICK, PING, parsing); this class owns the connection
- * lifecycle around it: one tmi client per connection, its own paced JOIN queue, reconnects with
- * backoff that rejoin every channel, Twitch's `RECONNECT`, and a login failure that is reported once
- * instead of looping. Rate limits are not handled here — that is `send_queue.ts`.
+ * lifecycle around it: one tmi client per connection, JOINs paced per account across connections,
+ * reconnects with backoff that rejoin every channel, Twitch's `RECONNECT`, and a login failure that is
+ * reported once instead of looping. PRIVMSG rate limits are not handled here — that is
+ * `send_queue.ts`; `say()` only makes each line safe to send ({@link chatLine}).
  *
  * @example
  * ```ts
@@ -25,6 +26,7 @@ import type { Transport } from "./transport.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { ClankError, describeError } from "./errors.ts";
+import { chatLine, type SendClock } from "./send_queue.ts";
 import {
   channelName,
   isAuthFailure,
@@ -56,12 +58,26 @@ export interface TwitchTransportOptions {
   reconnectMaxMs?: number;
   /** How long `join()` waits for Twitch to confirm before it resolves anyway. Default 10000. */
   joinTimeoutMs?: number;
+  /** JOINs allowed in any window of `windowMs`, on top of `joinIntervalMs`. Default {@link JOIN_LIMIT}. */
+  joinLimit?: JoinLimit;
+  /** The monotonic clock and timers that pace JOINs (tests pass a fake one). Default: the real ones. */
+  joinClock?: SendClock;
+}
+
+/** A sliding-window limit on JOINs. */
+export interface JoinLimit {
+  windowMs: number;
+  joins: number;
 }
 
 /** Twitch's limit of channels joined at once for accounts that are not moderators (since 2024). */
 export const TWITCH_CHANNEL_LIMIT = 100;
-/** tmi.js splits lines of 500 characters or more into two sends, which would bypass the send queue. */
-const MAX_LINE = 499;
+/**
+ * Twitch allows normal accounts 20 JOINs per 10 s, counted per account, so across connections: a
+ * RECONNECT in the middle of joining must not start the count over. Two JOINs and 500 ms are kept in
+ * reserve for network jitter.
+ */
+export const JOIN_LIMIT: JoinLimit = { windowMs: 10_500, joins: 18 };
 /** A connection must last this long before the reconnect backoff starts over. */
 const STABLE_CONNECTION_MS = 30_000;
 /** How far this machine's clock may be from Twitch's before the transport warns about it. */
@@ -129,11 +145,6 @@ export function tmiConnection(ircUrl: string): TmiConnection {
   return { server: url.hostname, port, secure };
 }
 
-/** True when Twitch (and tmi.js) would run `line` as a chat command instead of showing it. */
-function isChatCommand(line: string): boolean {
-  return (line.startsWith(".") && !line.startsWith("..")) || line.startsWith("/") || line.startsWith("\\");
-}
-
 /** A tmi.js logger that forwards everything at debug level (tmi's own errors are re-reported by us). */
 function tmiLogger(log: Logger): Record<string, (msg: string) => void> {
   const fwd = (msg: string) => {
@@ -161,14 +172,18 @@ export class TwitchTransport implements Transport {
   #wanted = new Set<string>();
   #joined = new Set<string>();
   #joinQueue: string[] = [];
-  #joinTimer: ReturnType<typeof setTimeout> | undefined;
+  #joinTimer: unknown;
+  /** When the last JOINs went out, by `#joinClock`, across connections (see {@link JOIN_LIMIT}). */
+  #joinTimes: number[] = [];
+  #joinClock: SendClock;
   #joinWaiters = new Map<string, Array<() => void>>();
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #attempt = 0;
-  /** When the current connection came up (0 while disconnected). */
-  #connectedAt = 0;
+  /** When the current connection came up, by `performance.now()`; undefined while disconnected. */
+  #connectedAt: number | undefined;
   #authRetried = false;
   #closing = new Set<Promise<unknown>>();
+  /** By `performance.now()`: a wall-clock step must not make `disconnect()` wait for its length. */
   #quietAt = 0;
   #lineTime: number | undefined;
   /** The clock warning is given once per connection. */
@@ -186,6 +201,11 @@ export class TwitchTransport implements Transport {
     this.#log = options.log.child({ component: "twitch" });
     this.#metrics = options.metrics;
     this.#conn = tmiConnection(options.ircUrl);
+    this.#joinClock = options.joinClock ?? {
+      now: () => performance.now(),
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+    };
     const anonymous = !options.username || options.token === undefined || options.token === "";
     this.readOnly = anonymous;
     this.#login = anonymous
@@ -278,7 +298,7 @@ export class TwitchTransport implements Transport {
     this.#client = null;
     if (client) this.#close(client);
     await Promise.all([...this.#closing]);
-    const wait = this.#quietAt - Date.now();
+    const wait = this.#quietAt - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     // A pending connect() ends quietly: shutting down while Twitch is unreachable is not an error.
     this.#firstConnect?.resolve();
@@ -350,16 +370,12 @@ export class TwitchTransport implements Transport {
         details: { channel: c },
       });
     }
-    // A newline would end the PRIVMSG and start a raw IRC command.
-    let line = text.replace(/[\r\n]+/g, " ").trim();
-    // Chat commands (/ban, .timeout, …) must never come out of a generated line; only /me is allowed.
-    while (isChatCommand(line) && !/^\/me /i.test(line)) line = line.slice(1).trimStart();
+    const line = chatLine(text);
     if (line === "") {
       throw new ClankError("TWITCH_SEND_REFUSED", "Refusing to send an empty line", {
         details: { channel: c },
       });
     }
-    if (line.length > MAX_LINE) line = line.slice(0, MAX_LINE);
     this.#touchTmi();
     try {
       await client.say(`#${c}`, line);
@@ -419,7 +435,7 @@ export class TwitchTransport implements Transport {
   #onConnected(): void {
     this.#connected = true;
     this.#everConnected = true;
-    this.#connectedAt = Date.now();
+    this.#connectedAt = performance.now();
     this.#authRetried = false;
     this.#clockChecked = false;
     this.#metrics.ircConnected.set(1);
@@ -435,8 +451,10 @@ export class TwitchTransport implements Transport {
     this.#markDisconnected();
     // The backoff starts over only after a connection that held: one that drops right after it opens
     // (a server that accepts and then closes) must not be retried once a second forever.
-    if (this.#connectedAt > 0 && Date.now() - this.#connectedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
-    this.#connectedAt = 0;
+    if (this.#connectedAt !== undefined && performance.now() - this.#connectedAt >= STABLE_CONNECTION_MS) {
+      this.#attempt = 0;
+    }
+    this.#connectedAt = undefined;
     if (this.#stopped) return;
     if (isAuthFailure(reason)) {
       void this.#onAuthFailure();
@@ -555,34 +573,48 @@ export class TwitchTransport implements Transport {
   #queueJoin(channel: string): void {
     if (this.#joinQueue.includes(channel) || this.#joined.has(channel)) return;
     this.#joinQueue.push(channel);
-    if (this.#joinTimer === undefined) this.#nextJoin();
+    this.#pumpJoins();
   }
 
-  /** Sends the next queued JOIN, then waits `joinIntervalMs` before the one after. */
-  #nextJoin(): void {
-    this.#joinTimer = undefined;
-    const client = this.#client;
-    if (!client || !this.#connected) return;
-    const channel = this.#joinQueue.shift();
-    if (channel === undefined) return;
-    this.#touchTmi();
-    client.join(`#${channel}`).catch((err) => {
-      // tmi gives up after 600 ms ("No response from Twitch") even when the JOIN later succeeds.
-      this.#log.debug("JOIN not confirmed yet", { channel, err: String(err) });
-    });
-    if (this.#joinQueue.length > 0) {
-      this.#joinTimer = setTimeout(() => this.#nextJoin(), this.#opts.joinIntervalMs);
-    } else {
-      // Keep the spacing for a JOIN queued right after this one.
-      this.#joinTimer = setTimeout(() => {
-        this.#joinTimer = undefined;
-        if (this.#joinQueue.length > 0) this.#nextJoin();
-      }, this.#opts.joinIntervalMs);
+  /** Sends queued JOINs while the pacing allows, then waits for the next free slot. */
+  #pumpJoins(): void {
+    while (this.#joinTimer === undefined && this.#joinQueue.length > 0 && this.#client && this.#connected) {
+      const now = this.#joinClock.now();
+      const at = this.#nextJoinAt(now);
+      if (at > now) {
+        this.#joinTimer = this.#joinClock.setTimeout(() => {
+          this.#joinTimer = undefined;
+          this.#pumpJoins();
+        }, at - now);
+        return;
+      }
+      const channel = this.#joinQueue.shift()!;
+      this.#joinTimes.push(now);
+      this.#touchTmi();
+      this.#client.join(`#${channel}`).catch((err) => {
+        // tmi gives up after 600 ms ("No response from Twitch") even when the JOIN later succeeds.
+        this.#log.debug("JOIN not confirmed yet", { channel, err: String(err) });
+      });
     }
   }
 
+  /** The earliest time ≥ `now` at which the next JOIN keeps both the interval and the window. */
+  #nextJoinAt(now: number): number {
+    const { windowMs, joins } = this.#opts.joinLimit ?? JOIN_LIMIT;
+    const times = this.#joinTimes;
+    let drop = 0;
+    while (drop < times.length && times[drop]! <= now - windowMs) drop++;
+    if (drop > 0) times.splice(0, drop);
+    let at = now;
+    const last = times.at(-1);
+    if (last !== undefined) at = Math.max(at, last + this.#opts.joinIntervalMs);
+    if (joins > 0 && times.length >= joins) at = Math.max(at, times[times.length - joins]! + windowMs);
+    return at;
+  }
+
+  /** Forgets the queued JOINs of a connection; the times sent stay, as Twitch counts per account. */
   #stopJoins(): void {
-    clearTimeout(this.#joinTimer);
+    if (this.#joinTimer !== undefined) this.#joinClock.clearTimeout(this.#joinTimer);
     this.#joinTimer = undefined;
     this.#joinQueue = [];
     for (const c of [...this.#joinWaiters.keys()]) this.#resolveJoinWaiters(c);
@@ -595,7 +627,7 @@ export class TwitchTransport implements Transport {
 
   /** tmi.js starts an untracked 600 ms timer per command; remember when the last one ends. */
   #touchTmi(): void {
-    this.#quietAt = Math.max(this.#quietAt, Date.now() + TMI_TIMER_MS);
+    this.#quietAt = Math.max(this.#quietAt, performance.now() + TMI_TIMER_MS);
   }
 
   // --- events ---------------------------------------------------------------------------------------

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
-import { type SendClock, type SendLimits, type SendOutcome, SendQueue } from "../core/send_queue.ts";
+import {
+  chatLine,
+  MAX_LINE,
+  type SendClock,
+  type SendLimits,
+  type SendOutcome,
+  SendQueue,
+} from "../core/send_queue.ts";
 import { ClankError } from "../core/errors.ts";
 import type { ChatEvent } from "../core/events.ts";
 import { memoryLogger } from "../core/log.ts";
@@ -233,7 +240,67 @@ Deno.test("SendQueue follows room modes", async (t) => {
     q.event({ type: "roomstate", channel: "subs", subsOnly: false });
     assert.equal(await q.send("subs", "hi"), "sent");
   });
+
+  await t.step("the full ROOMSTATE after a rejoin does not lift a mode that is still on", async () => {
+    const q = setup();
+    const rejoin = (channel: string, room: { followersOnly: number; subsOnly: boolean }) => {
+      q.event({ type: "reconnect", reason: "twitch" });
+      q.event({ type: "join", channel, user: "clankbot", self: true });
+      q.event({ type: "roomstate", channel, slow: 0, emoteOnly: false, ...room });
+    };
+    q.event({ type: "notice", channel: "subs", msgId: "msg_subsonly", text: "subscribers-only" });
+    rejoin("subs", { followersOnly: -1, subsOnly: true });
+    assert.equal(await q.send("subs", "after the rejoin"), "dropped:subs_only");
+    q.event({ type: "roomstate", channel: "subs", subsOnly: false });
+    assert.equal(await q.send("subs", "subs-only off"), "sent");
+
+    q.event({ type: "notice", channel: "fans", msgId: "msg_followersonly", text: "followers-only" });
+    rejoin("fans", { followersOnly: 10, subsOnly: false });
+    assert.equal(await q.send("fans", "after the rejoin"), "dropped:followers_only");
+    q.event({ type: "roomstate", channel: "fans", followersOnly: 0 });
+    assert.equal(await q.send("fans", "still followers-only"), "dropped:followers_only");
+    q.event({ type: "roomstate", channel: "fans", followersOnly: -1 });
+    assert.equal(await q.send("fans", "followers-only off"), "sent");
+  });
+
+  await t.step("a verified email/phone requirement is not lifted by a ROOMSTATE; it is retried", async () => {
+    const q = setup({ roomBlockRetryMs: 600_000 });
+    q.event({
+      type: "notice",
+      channel: "phone",
+      msgId: "msg_requires_verified_phone_number",
+      text: "verify",
+    });
+    assert.equal(await q.send("phone", "a"), "dropped:restricted");
+    q.event({ type: "roomstate", channel: "phone", slow: 5 });
+    assert.equal(await q.send("phone", "b"), "dropped:restricted");
+    rejoinFull(q, "phone");
+    assert.equal(await q.send("phone", "c"), "dropped:restricted");
+    await q.clock.tickAsync(599_999);
+    assert.equal(await q.send("phone", "d"), "dropped:restricted");
+    await q.clock.tickAsync(1);
+    // Twitch says nothing when the account gets verified: one line tries again, and a refusal renews it.
+    assert.equal(await q.send("phone", "e"), "sent");
+    q.event({ type: "notice", channel: "phone", msgId: "msg_verified_email", text: "verify" });
+    assert.equal(await q.send("phone", "f"), "dropped:restricted");
+  });
+
+  await t.step("followers- and subs-only blocks are retried after the same time", async () => {
+    const q = setup({ roomBlockRetryMs: 600_000 });
+    q.event({ type: "notice", channel: "subs", msgId: "msg_subsonly", text: "subscribers-only" });
+    await q.clock.tickAsync(599_999);
+    assert.equal(await q.send("subs", "a"), "dropped:subs_only");
+    await q.clock.tickAsync(1);
+    assert.equal(await q.send("subs", "b"), "sent", "a gifted sub lifts it without any event");
+  });
 });
+
+/** A reconnect, the JOIN and the full ROOMSTATE Twitch sends after it (every mode off). */
+function rejoinFull(q: ReturnType<typeof setup>, channel: string): void {
+  q.event({ type: "reconnect", reason: "twitch" });
+  q.event({ type: "join", channel, user: "clankbot", self: true });
+  q.event({ type: "roomstate", channel, slow: 0, emoteOnly: false, followersOnly: -1, subsOnly: false });
+}
 
 Deno.test("SendQueue reacts to Twitch's NOTICEs", async (t) => {
   await t.step("msg_ratelimit pauses every channel, longer when it repeats", async () => {
@@ -262,6 +329,22 @@ Deno.test("SendQueue reacts to Twitch's NOTICEs", async (t) => {
     await q.clock.tickAsync(30_000);
     assert.equal(await q.send("chat", "same thing"), "sent", "after 30 s it is no longer a duplicate");
     assert.equal(await counter(q.metrics.sendDropped, { reason: "duplicate" }), 1);
+  });
+
+  await t.step("lines that Twitch would get the same are duplicates", async () => {
+    const q = setup();
+    q.mod("chat");
+    assert.equal(await q.send("chat", "hello there\nfriend"), "sent");
+    assert.equal(
+      await q.send("chat", "hello there friend"),
+      "dropped:duplicate",
+      "a newline becomes a space",
+    );
+    assert.equal(await q.send("chat", "/hello there friend "), "dropped:duplicate", "a leading / is removed");
+    const long = "x".repeat(MAX_LINE);
+    assert.equal(await q.send("chat", `${long} one`), "sent");
+    assert.equal(await q.send("chat", `${long} two`), "dropped:duplicate", "only the first 499 units go out");
+    assert.deepEqual(q.transport.sent.map((s) => s.text), ["hello there\nfriend", `${long} one`]);
   });
 
   await t.step("msg_banned and msg_channel_suspended stop sends to that channel", async () => {
@@ -523,5 +606,121 @@ Deno.test("SendQueue obeys Twitch's own lines: ROOMSTATE, USERSTATE and NOTICEs 
     });
   } finally {
     await close();
+  }
+});
+
+Deno.test("chatLine makes a line safe to hand to tmi.js", async (t) => {
+  await t.step("one line, no chat command, at most 499 units", () => {
+    assert.equal(chatLine("  hi\r\nthere\n"), "hi there");
+    assert.equal(chatLine("/ban someone"), "ban someone");
+    assert.equal(chatLine("./.timeout someone 600"), "timeout someone 600");
+    assert.equal(chatLine("\\\\w x"), "w x");
+    assert.equal(chatLine("..."), "...", "an ellipsis is not a command");
+    assert.equal(chatLine("x".repeat(600)).length, MAX_LINE);
+    assert.equal(chatLine("\n/\n"), "");
+  });
+
+  await t.step("only a lower-case /me stays, as tmi.js sends only that as an action", () => {
+    assert.equal(chatLine("/me waves"), "/me waves");
+    assert.equal(chatLine("/ME /ban x"), "ME /ban x");
+    assert.equal(chatLine("/Me .timeout x 600"), "Me .timeout x 600");
+    assert.equal(chatLine(".me waves"), "me waves");
+  });
+
+  await t.step("an action stays within tmi.js's split length once wrapped in \\u0001ACTION …\\u0001", () => {
+    const line = chatLine(`/me ${"y".repeat(600)}`);
+    assert.ok(line.startsWith("/me "));
+    assert.ok(`\u0001ACTION ${line.slice(4)}\u0001`.length < 500);
+    assert.equal(line.length, 494);
+    // Cut right after "/me", the line must not turn into the command "/me".
+    assert.equal(chatLine(`/me ${" ".repeat(600)}x`), "me");
+  });
+
+  await t.step("a cut never splits a surrogate pair, and cleaning twice changes nothing", () => {
+    const emoji = chatLine(`${"a".repeat(MAX_LINE - 1)}😀 tail`);
+    assert.equal(emoji, "a".repeat(MAX_LINE - 1));
+    for (
+      const text of [
+        `/me ${"w ".repeat(400)}`,
+        `  /x\n${"é😀".repeat(300)}`,
+        `/me ${" ".repeat(600)}x`,
+        "/.me x",
+      ]
+    ) {
+      assert.equal(chatLine(chatLine(text)), chatLine(text), JSON.stringify(text.slice(0, 20)));
+    }
+  });
+});
+
+Deno.test("SendQueue's own clock is monotonic: a wall-clock step changes nothing", async (t) => {
+  // Date and performance are faked separately: setSystemTime steps only the wall clock, as NTP does.
+  const clock = FakeTimers.install({
+    now: Date.UTC(2026, 10, 25, 20, 0, 0),
+    toFake: ["Date", "setTimeout", "clearTimeout", "performance"],
+  });
+  try {
+    const transport = new StubTransport(clock);
+    const { log } = memoryLogger("debug");
+    const queue = new SendQueue({ transport, log, metrics: new Metrics(), botLogin: "clankbot" });
+    const start = performance.now();
+
+    await t.step("a forward step does not empty the account window", async () => {
+      const burst = (tag: string) =>
+        Array.from(
+          { length: 19 },
+          (_, i) => queue.enqueue({ channel: `c${i}`, text: `${tag} ${i}`, kind: "spontaneous" }),
+        );
+      await Promise.all(burst("first"));
+      assert.equal(transport.sent.length, 19);
+      clock.setSystemTime(Date.now() + 31_000);
+      const second = burst("second");
+      await clock.tickAsync(29_000);
+      assert.equal(transport.sent.length, 19, "no line before the first ones left the 30 s window");
+      await clock.tickAsync(2_000);
+      assert.deepEqual(new Set(await Promise.all(second)), new Set(["sent"]));
+      assert.ok(performance.now() - start >= 30_000);
+    });
+
+    await t.step("a backward step neither expires a line nor holds the channel", async () => {
+      await clock.tickAsync(31_000);
+      assert.equal(await queue.enqueue({ channel: "quiet", text: "hello", kind: "mention" }), "sent");
+      clock.setSystemTime(Date.now() - 600_000);
+      let outcome: SendOutcome | undefined;
+      void queue.enqueue({ channel: "quiet", text: "a reply", kind: "mention", maxAgeMs: 5_000 })
+        .then((o) => outcome = o);
+      await clock.tickAsync(1_200);
+      assert.equal(outcome, "sent", "1.2 s after the last line in the channel");
+    });
+    queue.close();
+  } finally {
+    clock.uninstall();
+  }
+});
+
+Deno.test("SendQueue keeps a subs-only block across Twitch's RECONNECT, through tmi.js", async () => {
+  const rig = await startIrcSendRig({
+    start: T0,
+    roomStates: { subchan: { "subs-only": 1 } },
+    limits: { channelIntervalMs: 0 },
+  });
+  const { twitch, transport, queue, events } = rig;
+  const roomStates = () => events.filter((e) => e.type === "roomstate" && e.channel === "subchan").length;
+  const say = (text: string) => queue.enqueue({ channel: "subchan", text, kind: "mention" });
+  try {
+    await transport.connect(["subchan"]);
+    await twitch.waitFor(() => roomStates() === 1, 5000, "ROOMSTATE after the JOIN");
+    twitch.sendNotice("subchan", "msg_subsonly", "This room is in subscribers-only mode.");
+    await twitch.waitFor(() => events.some((e) => e.type === "notice"), 5000, "NOTICE msg_subsonly");
+    assert.equal(await say("before the reconnect"), "dropped:subs_only");
+    twitch.sendReconnect();
+    await twitch.waitFor(() => roomStates() === 2, 5000, "the full ROOMSTATE after the rejoin");
+    assert.equal(await say("after the rejoin, subs-only still on"), "dropped:subs_only");
+    twitch.sendRoomState("subchan", { "subs-only": 0 });
+    await twitch.waitFor(() => roomStates() === 3, 5000, "ROOMSTATE subs-only off");
+    assert.equal(await say("subs-only is off"), "sent");
+    await twitch.waitFor(() => twitch.privmsgs.length > 0, 5000, "the PRIVMSG");
+    assert.deepEqual(twitch.privmsgs.map((p) => p.text), ["subs-only is off"]);
+  } finally {
+    await rig.close();
   }
 });

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
+import FakeTimers from "@sinonjs/fake-timers";
+import tmi from "tmi.js";
 import { fakeUserId, startFakeTwitch } from "./fakes/fake_twitch.ts";
-import { tmiConnection, TwitchTransport, type TwitchTransportOptions } from "../core/twitch_transport.ts";
+import {
+  JOIN_LIMIT,
+  tmiConnection,
+  TwitchTransport,
+  type TwitchTransportOptions,
+} from "../core/twitch_transport.ts";
 import type { ChatEvent } from "../core/events.ts";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
@@ -546,7 +553,10 @@ Deno.test("TwitchTransport paces JOINs and warns above Twitch's channel limit", 
         tokens: [TOKEN],
         badges: { chan010: "moderator/1", chan020: "broadcaster/1" },
       });
-      const { transport, events, lines } = makeTransport(twitch.url, { joinIntervalMs: 1 });
+      const { transport, events, lines } = makeTransport(twitch.url, {
+        joinIntervalMs: 1,
+        joinLimit: { windowMs: 1000, joins: 1000 },
+      });
       try {
         await transport.connect(names);
         await until(() => transport.joined().length + transport.parked().length === 104, "joins and parks");
@@ -573,10 +583,108 @@ Deno.test("TwitchTransport paces JOINs and warns above Twitch's channel limit", 
     },
   );
 
+  await t.step("a RECONNECT while joining does not start the JOIN count over", async () => {
+    // The pacing runs on a fake clock; tmi.js and the sockets run in real time. Each JOIN is stamped
+    // with the fake time at which the transport handed it to tmi.js, so socket delays cannot blur it.
+    const clock = FakeTimers.createClock(0);
+    const sentAt: number[] = [];
+    const tmiJoin = tmi.Client.prototype.join;
+    tmi.Client.prototype.join = function (this: unknown, ...args: unknown[]) {
+      sentAt.push(clock.now);
+      return tmiJoin.apply(this, args);
+    };
+    const twitch = await startFakeTwitch({ tokens: [TOKEN] });
+    const { transport, events, waitEvent } = makeTransport(twitch.url, {
+      joinIntervalMs: 500,
+      joinClock: {
+        now: () => clock.now,
+        setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+        clearTimeout: (id) => clock.clearTimeout(id as number),
+      },
+    });
+    const channels = Array.from({ length: 40 }, (_, i) => `chan${i}`);
+    const advance = async (ms: number) => {
+      for (let t = 0; t < ms; t += 100) {
+        await clock.tickAsync(100);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    };
+    try {
+      await transport.connect(channels);
+      // Twitch asks to reconnect 5 s into joining, e.g. during a server restart wave.
+      await advance(5_000);
+      const from = events.length;
+      twitch.sendReconnect();
+      await waitEvent(is("connected"), "connected again", from);
+      for (let waited = 0; transport.joined().length < channels.length; waited += 1000) {
+        assert.ok(waited < 120_000, `only ${transport.joined().length} channels joined`);
+        await advance(1000);
+      }
+      assert.equal(twitch.connectionCount, 2);
+      await until(() => twitch.joins.length === sentAt.length, "every JOIN at the server");
+      let most = 0;
+      for (const from of sentAt) {
+        most = Math.max(
+          most,
+          sentAt.filter((x) => x >= from && x < from + 10_000).length,
+        );
+      }
+      assert.ok(most <= JOIN_LIMIT.joins, `${most} JOINs within 10 s (Twitch allows 20)`);
+      for (let i = 1; i < sentAt.length; i++) {
+        assert.ok(sentAt[i]! - sentAt[i - 1]! >= 500, `gap before JOIN ${i}`);
+      }
+    } finally {
+      tmi.Client.prototype.join = tmiJoin;
+      await transport.disconnect();
+      await twitch.close();
+    }
+  });
+
   await t.step("a fast JOIN interval is warned about", () => {
     const { lines } = makeTransport("ws://127.0.0.1:9", { joinIntervalMs: 300 });
     assert.ok(lines.some((l) => l.includes("JOIN interval is below 500 ms")));
   });
+});
+
+Deno.test("TwitchTransport hands tmi.js each line so that it goes out as one safe PRIVMSG", async (t) => {
+  const twitch = await startFakeTwitch({ tokens: [TOKEN] });
+  const { transport } = makeTransport(twitch.url);
+  /** Says `text` and returns the PRIVMSG that reached the fake Twitch for it. */
+  const sayOne = async (text: string) => {
+    const n = twitch.privmsgs.length;
+    await transport.say("chat", text);
+    await twitch.waitFor(() => twitch.privmsgs.length > n, 3000, `PRIVMSG for ${text.slice(0, 20)}`);
+    return twitch.privmsgs[n]!;
+  };
+  try {
+    await transport.connect(["chat"]);
+    await until(() => transport.joined().includes("chat"), "join");
+
+    await t.step("a /me line near the limit is one whole action, not split by tmi.js", async () => {
+      const words = Array.from({ length: 99 }, (_, i) => `w${String(i).padStart(3, "0")}`).join(" ");
+      const line = `/me ${words}x`;
+      assert.equal(line.length, 499);
+      const got = await sayOne(line);
+      // tmi.js splits at 500 units after wrapping; the first half of a split would lack the closing \u0001.
+      assert.equal(got.action, true);
+      assert.ok(got.raw.endsWith("\u0001"), "the action is closed in the same PRIVMSG");
+      assert.ok(got.raw.length - "PRIVMSG #chat :".length < 500);
+      assert.equal(got.text, words.slice(0, 490).trimEnd());
+    });
+
+    await t.step("upper-case /ME is neither an action nor a command", async () => {
+      const ban = await sayOne("/ME /ban somebody");
+      assert.equal(ban.raw, "PRIVMSG #chat :ME /ban somebody");
+      assert.equal(ban.action, false);
+      const timeout = await sayOne("/Me .timeout somebody 600");
+      assert.equal(timeout.raw, "PRIVMSG #chat :Me .timeout somebody 600");
+      const me = await sayOne("/me waves");
+      assert.deepEqual([me.text, me.action], ["waves", true]);
+    });
+  } finally {
+    await transport.disconnect();
+    await twitch.close();
+  }
 });
 
 Deno.test("TwitchTransport part leaves a channel and it is not rejoined", async () => {

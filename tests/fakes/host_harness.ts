@@ -174,7 +174,7 @@ export async function createHostHarness(
   };
   const clock = FakeTimers.install({
     now: Date.UTC(2026, 10, 25, 20, 0, 0),
-    toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval"],
+    toFake: ["Date", "setTimeout", "clearTimeout", "setInterval", "clearInterval", "performance"],
   });
   const dir = options.dbPath === undefined ? await Deno.makeTempDir({ prefix: "clank-host-" }) : undefined;
   const dbPath = options.dbPath ?? `${dir}/chatbot.db`;

@@ -10,7 +10,7 @@ import { memoryLogger } from "../../core/log.ts";
 import { Metrics } from "../../core/metrics.ts";
 import { type SendLimits, SendQueue } from "../../core/send_queue.ts";
 import { TwitchTransport } from "../../core/twitch_transport.ts";
-import { type FakeTwitch, startFakeTwitch } from "./fake_twitch.ts";
+import { type FakeTwitch, type FakeTwitchOptions, startFakeTwitch } from "./fake_twitch.ts";
 
 const TOKEN = "rigtoken";
 
@@ -26,12 +26,25 @@ export interface IrcSendRig {
   close(): Promise<void>;
 }
 
-/** Starts the rig; `badges` are the bot's per channel (e.g. `{ chan: "moderator/1" }`). */
+/**
+ * Starts the rig; `badges` are the bot's per channel (e.g. `{ chan: "moderator/1" }`), `roomStates`
+ * the modes in the ROOMSTATE after each JOIN.
+ */
 export async function startIrcSendRig(
-  options: { badges?: Record<string, string>; limits?: Partial<SendLimits>; start?: number } = {},
+  options: {
+    badges?: Record<string, string>;
+    roomStates?: FakeTwitchOptions["roomStates"];
+    limits?: Partial<SendLimits>;
+    start?: number;
+  } = {},
 ): Promise<IrcSendRig> {
   const clock = FakeTimers.createClock(options.start ?? 0);
-  const twitch = await startFakeTwitch({ tokens: [TOKEN], badges: options.badges, now: () => clock.now });
+  const twitch = await startFakeTwitch({
+    tokens: [TOKEN],
+    badges: options.badges,
+    roomStates: options.roomStates,
+    now: () => clock.now,
+  });
   const { log, lines } = memoryLogger("debug");
   const metrics = new Metrics();
   const transport = new TwitchTransport({
@@ -41,6 +54,8 @@ export async function startIrcSendRig(
     log,
     metrics,
     joinIntervalMs: 1,
+    // The rig is about sending lines: joining hundreds of channels must not take Twitch's real minutes.
+    joinLimit: { windowMs: 1000, joins: 10_000 },
   });
   const queue = new SendQueue({
     transport,
