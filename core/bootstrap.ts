@@ -54,6 +54,27 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
+/**
+ * The config's generators that no loaded plugin provides. Only when every plugin loaded: a drop-in
+ * that failed to load may be the generator, and a failure (an API down at setup) is not a typo.
+ */
+function unknownGenerators(
+  config: Config,
+  plugins: PluginSet,
+  problems: readonly string[],
+  unmatched: readonly string[],
+): string[] {
+  if (problems.length > unmatched.length) return [];
+  const loaded = [...plugins.generators.keys()];
+  const wanted: Array<[string, string]> = [["defaults.generator", config.defaults.generator]];
+  for (const [channel, table] of Object.entries(config.channels)) {
+    if (table.generator !== undefined) wanted.push([`channels.${channel}.generator`, table.generator]);
+  }
+  return wanted.filter(([, name]) => !plugins.generators.has(name)).map(([key, name]) =>
+    `${key}: "${name}" is not a loaded generator; loaded: ${loaded.length ? loaded.join(", ") : "(none)"}`
+  );
+}
+
 /** Starts the bot. Throws only for problems the operator must fix (e.g. refusing an exposed control plane). */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   let config = options.config;
@@ -118,10 +139,27 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   });
   const store = pluginStore(storage, (err) => log.warn(`Plugin state not stored: ${describeError(err)}`));
   const load = async (cfg: Config) => {
-    const { plugins, problems } = await loadPlugins(cfg, { log, metrics, store, baseDir });
-    return { plugins: new PluginSet(plugins, metrics), warnings: problems };
+    const { plugins, problems, unmatched } = await loadPlugins(cfg, { log, metrics, store, baseDir });
+    return { plugins: new PluginSet(plugins, metrics), warnings: problems, unmatched };
   };
   const first = await load(config);
+  // Names that match nothing are typos: at the first start they stop the bot (exit 2) instead of
+  // leaving it running and mute. A reload only reports them and keeps the bot going.
+  const typos = [
+    ...first.unmatched,
+    ...unknownGenerators(config, first.plugins, first.warnings, first.unmatched),
+  ];
+  if (typos.length > 0) {
+    await first.plugins.close();
+    await storage.close();
+    throw new ClankError(
+      "CONFIG_INVALID",
+      `Invalid configuration:\n${typos.map((t) => `  ${t}`).join("\n")}`,
+      {
+        details: { problems: typos },
+      },
+    );
+  }
   const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
 
   const host = new Host({

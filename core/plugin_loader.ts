@@ -41,6 +41,8 @@ export interface LoadedPlugins {
   plugins: PluginHandle[];
   /** Already logged; the host may show them (`/api/status`, reload response). */
   problems: string[];
+  /** The `[[plugins]]` entries among them that name nothing: typos, which stop a first start. */
+  unmatched: string[];
 }
 
 /**
@@ -153,20 +155,22 @@ export async function loadPlugins(config: Config, deps: PluginLoaderDeps): Promi
     for (const word of commandWords(handle)) byCommand.set(word, handle);
     plugins.push(handle);
   }
+  const unmatched: string[] = [];
   for (const entry of nameEntries) {
     if (!usedEntries.has(entry)) {
-      problems.push(
+      unmatched.push(
         `[[plugins]] entry "${entry.name}" names no built-in and no file in plugins_dir (${dir}); ` +
           `built-ins: ${builtins.map((b) => b.name).join(", ")}`,
       );
     }
   }
+  problems.push(...unmatched);
   for (const p of problems) log.error(p);
   log.info(`Loaded ${plugins.length} plugins`, {
     plugins: plugins.map((p) => `${p.meta.name}${p.meta.sandboxed ? " (sandboxed)" : ""}`).join(", "),
     problems: problems.length,
   });
-  return { plugins, problems };
+  return { plugins, problems, unmatched };
 }
 
 /**

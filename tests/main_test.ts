@@ -96,6 +96,18 @@ Deno.test("main.ts rejects a bad config with exit code 2 and one line per proble
       assert(!r.stderr.includes("leakme123"));
       assertNoStackTrace(r.stderr);
     });
+    await t.step("a plugin entry or a generator that names nothing is a typo: exit 2 at start", async () => {
+      await Deno.writeTextFile(
+        `${cwd}/config.toml`,
+        '[[plugins]]\nname = "ollamaa"\n[defaults]\ngenerator = "markovv"\n',
+      );
+      const r = await run(["--replay", SAMPLE], cwd, { OLLAMA_URL: "http://127.0.0.1:9" });
+      assertEquals(r.code, 2, r.stdout + r.stderr);
+      assertMatch(r.stderr, /\[\[plugins\]\] entry "ollamaa" names no built-in and no file in plugins_dir/);
+      assertMatch(r.stderr, /defaults\.generator: "markovv" is not a loaded generator; loaded: .*markov/);
+      assertNoStackTrace(r.stderr);
+      await Deno.remove(`${cwd}/config.toml`);
+    });
     await t.step("unknown flags name the allowed ones", async () => {
       const r = await run(["--confg", "x"], cwd);
       assertEquals(r.code, 2);
