@@ -37,6 +37,7 @@ import { type ReplyJob, ReplyQueue } from "./reply_queue.ts";
 import { RingBuffer } from "./ring_buffer.ts";
 import { HourlyCounters, type MetricRowWriter } from "./hourly_counters.ts";
 import { safeUrl, sameModel } from "./ollama_client.ts";
+import { JOIN_REFUSALS } from "./twitch_tags.ts";
 import { TWITCH_MAX_LENGTH } from "../plugins/output_shaping.ts";
 import { configuredSettings, describeProblems, resolveSettings, validatePatch } from "./settings_resolver.ts";
 
@@ -135,9 +136,6 @@ const HOST_KV = "host";
 
 /** Channels whose history is restored at the same time. */
 const RESTORE_CONCURRENCY = 8;
-
-/** NOTICEs with which Twitch refuses a JOIN: the channel is suspended or banned for good. */
-const JOIN_REFUSALS = new Set(["msg_channel_suspended", "tos_ban"]);
 
 /** Characters of a command reply the list of installed models may take (the rest says how many more). */
 const MODEL_LIST_CHARS = 380;

@@ -60,6 +60,9 @@ export function badgesFromTags(tags: TmiTags): Badges {
   };
 }
 
+/** NOTICE ids with which Twitch refuses a JOIN (the channel is suspended or banned for good). */
+export const JOIN_REFUSALS: ReadonlySet<string> = new Set(["msg_channel_suspended", "tos_ban"]);
+
 /** `tmi-sent-ts` in milliseconds, or `fallback`. */
 export function sentTime(tags: TmiTags | undefined, fallback: number): number {
   const ts = tagNumber(tags?.["tmi-sent-ts"]);

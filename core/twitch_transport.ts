@@ -30,6 +30,7 @@ import { chatLine, type SendClock } from "./send_queue.ts";
 import {
   channelName,
   isAuthFailure,
+  JOIN_REFUSALS,
   messageFromTags,
   roomStateFromTags,
   sentTime,
@@ -774,6 +775,9 @@ export class TwitchTransport implements Transport {
     const notice = (channel: string, msgId: string, text: string) => {
       if (!current()) return;
       const c = channel === "#*" || !channel ? "*" : channelName(channel);
+      // Twitch answers a JOIN it refuses with a NOTICE, never a JOIN: waiting for one would hold
+      // the caller (an API request, say) for the whole join timeout.
+      if (JOIN_REFUSALS.has(String(msgId))) this.#resolveJoinWaiters(c);
       this.#emit({
         type: "notice",
         channel: c,

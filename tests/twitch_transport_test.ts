@@ -106,6 +106,31 @@ Deno.test("TwitchTransport joins anonymously and is read-only", async () => {
   assert.equal(events.at(-1)?.type, "disconnected");
 });
 
+Deno.test("TwitchTransport: join() of a channel Twitch refuses ends at the refusal", async () => {
+  const twitch = await startFakeTwitch({ tokens: [TOKEN], suspended: ["gone"] });
+  // A join timeout far beyond the test's own: only the refusal can end the wait in time.
+  const { transport, events, waitEvent } = makeTransport(twitch.url, { joinTimeoutMs: 60_000 });
+  try {
+    await transport.connect(["chat"]);
+    const joining = transport.join("gone");
+    const refused = await waitEvent(
+      is("notice", (e) => e.channel === "gone" && e.msgId === "msg_channel_suspended"),
+      "Twitch's refusal",
+    );
+    assert.equal(refused.text, "This channel has been suspended.");
+    const ended = await Promise.race([
+      joining.then(() => "ended"),
+      new Promise((r) => setTimeout(r, 5000, "waiting")),
+    ]);
+    assert.equal(ended, "ended", "join() kept waiting after Twitch refused the channel");
+    assert.equal(transport.joined().includes("gone"), false);
+    assert.equal(events.some(is("join", (e) => e.channel === "gone" && e.self)), false);
+  } finally {
+    await transport.disconnect();
+    await twitch.close();
+  }
+});
+
 Deno.test("TwitchTransport logs in, sends and maps every Twitch line to events", async (t) => {
   const twitch = await startFakeTwitch({
     tokens: [TOKEN],
