@@ -2,7 +2,7 @@
 import { assertEquals, assertMatch } from "./assert.ts";
 import { Host, type HostStorage } from "../core/host.ts";
 import { ConfigSchema } from "../core/config_schema.ts";
-import { memoryLogger } from "../core/log.ts";
+import { type Logger, memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
 import { PluginSet } from "../core/plugin_set.ts";
 import { MemoryTransport } from "./fakes/host_harness.ts";
@@ -23,21 +23,32 @@ function storageStub(ping: () => Promise<void>): HostStorage {
   };
 }
 
+/** A host over `transport` with the stub storage, no plugins and no ticks. */
+function stubHost(
+  transport: MemoryTransport,
+  channels: string[],
+  log: Logger,
+  metrics: Metrics,
+  ping: () => Promise<void> = () => Promise.resolve(),
+): Host {
+  return new Host({
+    config: ConfigSchema.parse({ twitch: { channels } }),
+    log,
+    metrics,
+    storage: storageStub(ping),
+    transport,
+    sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
+    plugins: new PluginSet([], metrics),
+    ticks: false,
+  });
+}
+
 Deno.test("Host.readiness reports a database that stopped answering", async (t) => {
   const metrics = new Metrics();
   const make = (ping: () => Promise<void>) => {
     const transport = new MemoryTransport(() => Date.now());
     transport.connected = true;
-    return new Host({
-      config: ConfigSchema.parse({ twitch: { channels: [] } }),
-      log: memoryLogger().log,
-      metrics,
-      storage: storageStub(ping),
-      transport,
-      sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
-      plugins: new PluginSet([], metrics),
-      ticks: false,
-    });
+    return stubHost(transport, [], memoryLogger().log, metrics, ping);
   };
   await t.step("ready while the database answers", async () => {
     const r = await make(() => Promise.resolve()).readiness();
@@ -66,17 +77,7 @@ Deno.test("Host.readiness: channels left at Twitch's channel limit are reported,
       return ["c"];
     }
   }
-  const transport = new LimitedTransport(() => Date.now());
-  const host = new Host({
-    config: ConfigSchema.parse({ twitch: { channels: ["a", "b", "c"] } }),
-    log: memoryLogger().log,
-    metrics,
-    storage: storageStub(() => Promise.resolve()),
-    transport,
-    sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
-    plugins: new PluginSet([], metrics),
-    ticks: false,
-  });
+  const host = stubHost(new LimitedTransport(() => Date.now()), ["a", "b", "c"], memoryLogger().log, metrics);
   await host.start();
   try {
     const r = await host.readiness();
@@ -105,16 +106,7 @@ Deno.test("Host.readiness: a channel Twitch refuses to join is reported, not wai
   }
   const transport = new RefusingTransport(() => Date.now());
   const { log, lines } = memoryLogger();
-  const host = new Host({
-    config: ConfigSchema.parse({ twitch: { channels: ["a", "gone"] } }),
-    log,
-    metrics,
-    storage: storageStub(() => Promise.resolve()),
-    transport,
-    sendQueue: { enqueue: () => Promise.resolve("sent"), onEvent: () => {}, depth: 0 },
-    plugins: new PluginSet([], metrics),
-    ticks: false,
-  });
+  const host = stubHost(transport, ["a", "gone"], log, metrics);
   await host.start();
   try {
     await t.step("ready, with the refused channel and Twitch's reason", async () => {
