@@ -623,6 +623,11 @@ export class Host implements ControlApi {
   }
 
   /** Hands an event to every observer at once; a promise only when one of them is still busy with it. */
+  /** Tells the observers a mention got no line in chat, so a cooldown started for it is released. */
+  async #unanswered(state: ChannelState, user: string, reason: string): Promise<void> {
+    await this.#notify({ type: "unanswered", channel: state.name, user, reason, time: this.#now() });
+  }
+
   #notify(event: ObservedEvent): Promise<void> | void {
     let busy: Promise<unknown>[] | undefined;
     for (const observer of this.#plugins.observers) {
@@ -786,6 +791,7 @@ export class Host implements ControlApi {
         generatorSucceeded: (name) => this.#generatorSucceeded(name),
       });
       this.#log.debug("Generation finished", { channel: job.channel, event: job.trigger, outcome });
+      if (outcome !== "sent" && job.mention) await this.#unanswered(state, job.mention.user, outcome);
       if (outcome !== "sent") {
         this.#decide({
           channel: job.channel,
@@ -854,6 +860,7 @@ export class Host implements ControlApi {
     const observe = result === "dropped:observe";
     if (result !== "sent" && !observe) {
       this.#log.info("Line not sent", { channel: state.name, event: kind, result });
+      if (kind === "mention" && user !== undefined) await this.#unanswered(state, user, result);
       this.#decide({
         channel: state.name,
         trigger: kind,

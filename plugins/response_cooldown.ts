@@ -1,6 +1,8 @@
 /**
  * Cooldown plugin `response_cooldown`: a user whose mention was answered is ignored for the
- * channel's `response` seconds; other users are not affected. Memory is bounded: only users inside
+ * channel's `response` seconds; other users are not affected. The cooldown starts when the mention
+ * is let through (so a second one cannot slip in while the first is answered) and is released when
+ * the host reports it `unanswered`. Memory is bounded: only users inside
  * their cooldown are kept, and at most `max_users` per channel.
  * @module
  */
@@ -32,6 +34,8 @@ export default definePlugin({
   },
   observe(event) {
     if (event.type === "part" && event.self) until.delete(event.channel);
+    // Nothing reached chat for that mention: the user heard nothing, so asking again must work.
+    if (event.type === "unanswered") until.get(event.channel)?.delete(event.user);
   },
   gate(req, api) {
     if (req.user === undefined) return { allow: true };

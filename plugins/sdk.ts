@@ -110,8 +110,23 @@ export interface PluginBase<K extends PluginKind, O> {
   observe?(event: ObservedEvent, api: PluginApi<O>): void | Promise<void>;
 }
 
-/** What `observe` receives: chat events plus the host's own `sent` and `restore` events. */
-export type ObservedEvent = ChatEvent | SentEvent | RestoreEvent;
+/** What `observe` receives: chat events plus the host's own `sent`, `unanswered` and `restore` events. */
+export type ObservedEvent = ChatEvent | SentEvent | UnansweredEvent | RestoreEvent;
+
+/**
+ * Emitted when a mention the cooldown gates let through got no line in chat after all: nothing was
+ * generated, the line was rejected or withdrawn, the mention waited too long, or the send queue
+ * dropped it. A gate that started a cooldown for it can release it, so the user may ask again.
+ */
+export interface UnansweredEvent {
+  type: "unanswered";
+  channel: string;
+  /** Who mentioned the bot. */
+  user: string;
+  /** Why: a generation outcome (`no_text`, `rejected`, `stale`, …) or a send result (`dropped:…`). */
+  reason: string;
+  time: number;
+}
 
 /**
  * Sent once per channel at start (and after a join): the channel's recent lines from the database,

@@ -58,6 +58,29 @@ Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous
 });
 
 Deno.test("mentions: per-user cooldown, independence from spontaneous lines, floor and queue", async (t) => {
+  await t.step("a mention that got no answer does not start the user's cooldown", async () => {
+    const h = await createHostHarness({ config: { defaults: { response: 60 } } });
+    try {
+      // Nothing usable comes back for the first mention, retry included (a generator blip): ann hears
+      // nothing, so asking again must work.
+      let calls = 0;
+      h.reply(() => (++calls <= 2 ? null : "sure, here you go"));
+      h.chat("alpha", "ann", "@clankbot are you there?");
+      await h.settle();
+      assertEquals(mentions(h), []);
+      await h.advance(15_000);
+      h.chat("alpha", "ann", "@clankbot hello??");
+      await h.settle();
+      assertEquals(mentions(h), ["@ann sure, here you go"]);
+      // Answered now, so the cooldown holds.
+      h.chat("alpha", "ann", "@clankbot and again");
+      await h.settle();
+      assertEquals(mentions(h).length, 1);
+    } finally {
+      await h.close();
+    }
+  });
+
   await t.step(
     "a user inside their cooldown is ignored (counted); other users are not affected",
     async () => {
