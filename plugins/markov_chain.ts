@@ -34,16 +34,30 @@ function bump(map: Counts, key: string, next: string, by: number): void {
   if (row.size === 0) map.delete(key);
 }
 
-function pick(row: Map<string, number> | undefined, random: Random): string | undefined {
+/** Whether a walk may go on with `next` after `words` (the end of a line is always allowed). */
+export type Accept = (words: readonly string[], next: string) => boolean;
+
+function pick(
+  row: Map<string, number> | undefined,
+  random: Random,
+  allowed?: (w: string) => boolean,
+): string | undefined {
   if (!row || row.size === 0) return undefined;
   let total = 0;
-  for (const n of row.values()) total += n;
+  let last: string | undefined;
+  for (const [word, n] of row) {
+    if (allowed !== undefined && !allowed(word)) continue;
+    total += n;
+    last = word;
+  }
+  if (total === 0) return undefined;
   let r = random() * total;
   for (const [word, n] of row) {
+    if (allowed !== undefined && !allowed(word)) continue;
     r -= n;
     if (r < 0) return word;
   }
-  return row.keys().next().value;
+  return last;
 }
 
 /** A Markov chain over whole lines, which can be added and removed again. */
@@ -97,6 +111,19 @@ export class MarkovChain {
    * Stops at the end of a line or after `maxWords`.
    */
   walk(random: Random, maxWords: number, seed?: string): string[] {
+    return this.walkLine(random, maxWords, seed).words;
+  }
+
+  /**
+   * {@link walk} where a step only takes a word `accept` allows: order 2 first, then order 1.
+   * `complete` is false when the walk stopped because no allowed word was left, mid-sentence.
+   */
+  walkLine(
+    random: Random,
+    maxWords: number,
+    seed?: string,
+    accept?: Accept,
+  ): { words: string[]; complete: boolean } {
     const out: string[] = [];
     let prev2 = START;
     let prev1 = START;
@@ -105,14 +132,16 @@ export class MarkovChain {
       prev2 = UNKNOWN;
       prev1 = seed;
     }
+    const allowed = accept === undefined ? undefined : (w: string) => w === END || accept(out, w);
     while (out.length < maxWords) {
-      const next = pick(this.#order2.get(`${prev2}\u0001${prev1}`), random) ??
-        pick(this.#order1.get(prev1), random);
-      if (next === undefined || next === END) break;
+      const next = pick(this.#order2.get(`${prev2}\u0001${prev1}`), random, allowed) ??
+        pick(this.#order1.get(prev1), random, allowed);
+      if (next === END) return { words: out, complete: true };
+      if (next === undefined) return { words: out, complete: accept === undefined };
       out.push(next);
       prev2 = prev1;
       prev1 = next;
     }
-    return out;
+    return { words: out, complete: true };
   }
 }

@@ -34,18 +34,25 @@ export function stripThinking(text: string): string {
 }
 
 /**
+ * One pass: a kept emoji piece, or a character to remove. Kept: a subdivision flag (U+1F3F4, two to
+ * seven tag letters or digits, CANCEL TAG: the flags of Scotland, Wales, England), and a zero-width
+ * joiner between emoji components (after a pictograph, a skin tone or VS16, before a pictograph:
+ * 👩‍💻, 🧑🏽‍💻, 🏳️‍🌈). Removed: control characters, zero-width and bidi formatting, invisible fillers,
+ * and tag characters anywhere else, where they only carry invisible text (the flag's bound leaves
+ * seven letters at most). One pass, because a placeholder character could come from the model too.
+ */
+const INVISIBLE =
+  /(\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,7}\u{E007F})|((?<=[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F])\u200D(?=\p{Extended_Pictographic}))|[\p{Cc}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/gu;
+
+/**
  * Removes control characters, zero-width and bidi formatting characters, invisible fillers and tag
- * characters. A zero-width joiner between two emoji stays: it builds one emoji (👩‍💻).
+ * characters, but not the ones that build an emoji (see {@link INVISIBLE}). A tab becomes a space.
  */
 export function stripInvisible(text: string): string {
-  const ZWJ_EMOJI = "\u{F0000}";
-  return text
-    .replace(/(\p{Extended_Pictographic}\uFE0F?)\u200D(?=\p{Extended_Pictographic})/gu, `$1${ZWJ_EMOJI}`)
-    .replace(
-      /[\p{Cc}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFEFF\uFFA0\u{E0000}-\u{E007F}]/gu,
-      (ch) => (ch === "\t" ? " " : ""),
-    )
-    .replaceAll(ZWJ_EMOJI, "\u200D");
+  return text.replace(
+    INVISIBLE,
+    (ch, flag: string | undefined, joiner: string | undefined) => flag ?? joiner ?? (ch === "\t" ? " " : ""),
+  );
 }
 
 const QUOTE_PAIRS: Record<string, string> = {
@@ -77,9 +84,18 @@ function stripQuotes(text: string): string {
 }
 
 /**
+ * A name as a label carries it: a Twitch login is 3 to 25 letters, digits and `_` (ASCII, or a
+ * localized display name), and it starts with a letter here. That start is what keeps a time, a
+ * score or an emote out (`10:30`, `2:1`, `4Head:`), and the length a meme (`[x] doubt`).
+ */
+const LABEL_NAME = /^[\p{L}][\p{L}\p{N}_]{2,24}$/u;
+
+/**
  * Strips a leading speaker label: `[name]`, `<name>`, `**name**:`, the bot's own name, the addressed
- * user, or a login-like name (with `_` or digits) followed by `:`. A plain word such as `Note:` stays.
- * The addressed user's `@name` goes even without a colon (`@name`, `@name,`).
+ * user, or a login-like name (a letter first, then with `_` or digits) followed by `:`. A plain word
+ * such as `Note:` stays, and so do numbers, times and scores (`10:30`, `3:0`) and brackets around
+ * anything but one name (`<3 … >.<`, `[x] doubt`). The addressed user's `@name` goes even without a
+ * colon (`@name`, `@name,`).
  */
 function stripSpeaker(text: string, bot: string, user: string | undefined): string {
   // A reply goes out as "@user text": the model's own "@user" (or "@user,") would name them twice.
@@ -87,16 +103,19 @@ function stripSpeaker(text: string, bot: string, user: string | undefined): stri
     const own = text.match(/^\s*@([\p{L}\p{N}_]+)(?![\p{L}\p{N}_'’])[\s,:;.!–—-]*/u);
     if (own && own[1]!.toLowerCase() === user.toLowerCase()) return text.slice(own[0].length);
   }
-  const bracket = text.match(/^\s*(?:\[[^\]\n]{1,40}\]|<[^>\n]{1,40}>)\s*:?\s*/u);
-  if (bracket) return text.slice(bracket[0].length);
+  // Only one name-like token inside: `<3 you guys are the best >.<` is a heart and a face, not a tag.
+  const bracket = text.match(/^\s*(?:\[@?([^\]\s]{1,25})\]|<@?([^>\s]{1,25})>)\s*:?\s*/u);
+  if (bracket && LABEL_NAME.test(bracket[1] ?? bracket[2]!)) return text.slice(bracket[0].length);
   const label = text.match(/^\s*(?:\*\*)?@?([\p{L}\p{N}_]{1,25})(?:\*\*)?\s*:\s*/u);
   if (!label) return text;
   const name = label[1]!.toLowerCase();
   const rest = text.slice(label[0].length);
   const known = name === bot.toLowerCase() || (user !== undefined && name === user.toLowerCase());
+  if (known) return rest;
+  if (!LABEL_NAME.test(name)) return text;
   const loginLike = /[_\d]/.test(name) && /^[a-z0-9_]+$/.test(name);
   const quoted = /^["“'«]/.test(rest);
-  return known || loginLike || quoted ? rest : text;
+  return loginLike || quoted ? rest : text;
 }
 
 /** Removes mass pings and keeps the `@` of the first {@link MAX_MENTIONS} mentions only. */

@@ -4,6 +4,8 @@
  * `threshold` (default 0.8) by word Jaccard or by edit distance, after normalizing case, punctuation,
  * mentions and spacing. A line that is mostly one verbatim run of a chat line ({@link COPY_MIN_WORDS}
  * words or more, {@link COPY_MIN_SHARE} of its words) is parroting too, however different the rest.
+ * A short line ({@link SHORT_WORDS} words or fewer: "gg", "lol", "hi!") is never a parrot, and a
+ * repeat only of the bot's same short line to the same person (or to nobody).
  * @module
  */
 import { z } from "zod";
@@ -30,6 +32,18 @@ const MAX_COMPARED = 300;
 export const COPY_MIN_WORDS = 5;
 /** Share of the line's words that one copied run must cover to make it a parrot. */
 export const COPY_MIN_SHARE = 0.7;
+
+/**
+ * Words up to which a line is short. One or two words are how chat talks ("gg", "lol", "nice",
+ * "hi!", "good luck"): joining in on "GG" is no parroting, and saying "hi" to a second viewer is no
+ * repeat. Three words make a sentence ("that was clean") that sounds canned when it comes back.
+ */
+export const SHORT_WORDS = 2;
+
+/** The login a sent line is addressed to (`@name …`), lower case; undefined when it has no address. */
+function addressOf(line: string): string | undefined {
+  return line.match(/^\s*@([\p{L}\p{N}_]+)/u)?.[1]?.toLowerCase();
+}
 
 /** Lower case, no mentions, no punctuation, single spaces. A line of only symbols (emotes) keeps them. */
 export function normalizeLine(text: string): string {
@@ -215,12 +229,16 @@ export function checkRepetition(item: FilterInput, api: PluginApi<RepetitionOpti
   const recent = item.recent;
   if (!recent) return { action: "pass" };
   const candidate = prepare(item.text);
+  const short = candidate.words.length <= SHORT_WORDS;
+  // A reply goes out as "@user text", so a short line compares only with the same person's.
+  const to = item.user?.toLowerCase();
   for (const line of recent.bot) {
+    if (short && addressOf(line) !== to) continue;
     if (similarityPrepared(candidate, prepare(line), opts.threshold) >= opts.threshold) {
       return { action: "drop", reason: "repeat" };
     }
   }
-  if (opts.parroting) {
+  if (opts.parroting && !short) {
     for (const line of recent.chat) {
       const source = prepare(line);
       if (

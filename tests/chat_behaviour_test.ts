@@ -35,8 +35,13 @@ Deno.test("spontaneous lines need at least `threshold` messages AND `spontaneous
       await h.settle();
       assertEquals(h.transport.sent.length, 1);
     });
-    await t.step("once the time has passed, a tick alone brings the next line", async () => {
-      await h.advance(31_000);
+    await t.step("once the time has passed, a tick brings the next line while chat is active", async () => {
+      // Chat still going within the last `spontaneous` seconds (the activity window here).
+      await h.advance(20_000);
+      for (let i = 0; i < 3; i++) h.chat("alpha", `x${i}`, `still talking ${i}`);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 1, "too early: the cooldown has not passed");
+      await h.advance(11_000);
       await h.settle();
       assertEquals(h.transport.sent.length, 2);
       assertEquals(generatorRequests.at(-1)!.trigger, "spontaneous");
@@ -516,4 +521,42 @@ Deno.test("a harness that fails to start leaves real time behind", async () => {
   assert(globalThis.setTimeout === realSetTimeout, "fake timers are still installed");
   const h = await createHostHarness({});
   await h.close();
+});
+
+// Audit: once the threshold was reached, every 1 s tick asked again until the cooldown passed, so
+// a line came an hour into a dead chat; a restored counter fired on the first tick after a restart.
+Deno.test("no spontaneous line into a chat that went quiet, or on the first tick after a restart", async (t) => {
+  const h = await createHostHarness({
+    config: { defaults: { threshold: 5, spontaneous: 3600, min_context: 3 } },
+  });
+  try {
+    await t.step("threshold reached, then the stream ends: the ticks stay silent", async () => {
+      for (let i = 0; i < 5; i++) h.chat("alpha", `u${i}`, `chat line ${i}`);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 1);
+      for (let i = 0; i < 5; i++) {
+        await h.advance(10_000);
+        h.chat("alpha", `v${i}`, `goodnight ${i}`);
+      }
+      await h.advance(2 * 3_600_000);
+      await h.settle();
+      assertEquals(h.transport.sent.length, 1, `spoke into a dead chat: ${h.transport.sent.at(-1)!.text}`);
+    });
+    await t.step("restart hours later: the restored counter waits for live chat", async () => {
+      for (let i = 0; i < 6; i++) h.chat("beta", `w${i}`, `beta line ${i}`);
+      await h.settle();
+      await h.restart();
+      h.clock.setSystemTime(Date.now() + 8 * 3_600_000);
+      await h.advance(60_000);
+      await h.settle();
+      // A restart opens a new transport: `sent` holds only what was said since.
+      assertEquals(h.transport.sent, [], "spoke on a tick right after the restart");
+      // alpha's 5 goodnights are still counted (threshold 5): three live lines are all it needs.
+      for (let i = 0; i < 3; i++) h.chat("alpha", `m${i}`, `morning ${i}`);
+      await h.settle();
+      assertEquals(h.transport.sent.map((s) => s.channel), ["alpha"]);
+    });
+  } finally {
+    await h.close();
+  }
 });

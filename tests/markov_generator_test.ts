@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import plugin, { MarkovOptions, resetMarkovCache } from "../plugins/markov_generator.ts";
+import fc from "fast-check";
+import plugin, { COPY_RUN, MarkovOptions, resetMarkovCache } from "../plugins/markov_generator.ts";
 import { MarkovChain, seededRandom, tokenize } from "../plugins/markov_chain.ts";
 import { ChannelSettingsSchema } from "../core/config_schema.ts";
 import type { GenerateRequest, HistoryLine, PluginApi } from "../plugins/sdk.ts";
@@ -145,9 +146,11 @@ Deno.test("markov generator writes lines from the chat", async (t) => {
 
   await t.step("follows a sliding window and forgets lines that left it", () => {
     resetMarkovCache();
-    const old = lines(Array.from({ length: 10 }, () => "zebra zebra zebra zebra zebra"), 1);
-    assert.match(generate(request(old), { seed: 1 }) ?? "", /zebra/);
-    const slid = lines(CORPUS, 11);
+    // The old chat says "zebra" where the new one says "the": enough mixing to say something new.
+    const old = lines(CORPUS.map((l) => l.replaceAll(/\bthe\b/g, "zebra")), 1);
+    const before = Array.from({ length: 10 }, (_, seed) => generate(request(old), { seed }) ?? "");
+    assert.ok(before.some((text) => /zebra/.test(text)), before.join(" | "));
+    const slid = lines(CORPUS, 13);
     for (let seed = 0; seed < 30; seed++) {
       const text = generate(request(slid), { seed }) ?? "";
       assert.ok(!text.includes("zebra"), text);
@@ -165,4 +168,87 @@ Deno.test("markov generator options are validated", () => {
   assert.equal(MarkovOptions.safeParse({ min_lines: 0 }).success, false);
   assert.equal(MarkovOptions.safeParse({ nope: 1 }).success, false);
   assert.deepEqual(MarkovOptions.parse({}), { min_lines: 8, min_words: 4, max_words: 25 });
+});
+
+/** The copy rule from the outside: words compared without case and punctuation, as chat reads them. */
+function copiedFrom(text: string, history: readonly HistoryLine[]): string | undefined {
+  const norm = (t: string) => tokenize(t).map((w) => w.toLowerCase().replace(/[^\p{L}\p{N}]/gu, "") || w);
+  const words = norm(text);
+  for (const line of history) {
+    if (line.bot || line.text.startsWith("!")) continue;
+    const source = ` ${norm(line.text).join(" ")} `;
+    const runs = words.length < COPY_RUN
+      ? [words]
+      : words.slice(0, words.length - COPY_RUN + 1).map((_, i) => words.slice(i, i + COPY_RUN));
+    if (runs.some((run) => source.includes(` ${run.join(" ")} `))) return line.text;
+  }
+  return undefined;
+}
+
+// Audit: a chat where every line had its own words got one of them back verbatim (30 lines old,
+// past the parrot window of the repetition filter), because the last resort was the copy itself.
+Deno.test("markov generator never retells a chatter's line", async (t) => {
+  await t.step("every walk a copy: nothing rather than the copy", () => {
+    resetMarkovCache();
+    const own = lines(Array.from({ length: 40 }, (_, i) => `w${i}a w${i}b w${i}c w${i}d w${i}e w${i}f`));
+    for (let seed = 0; seed < 30; seed++) {
+      const text = generate(request(own), { seed });
+      assert.equal(text, null, `copied: ${text}`);
+    }
+  });
+
+  await t.step("no run of COPY_RUN words of one line, not even from a mention's word", () => {
+    resetMarkovCache();
+    const history = lines([
+      ...CORPUS,
+      "he's going for the sub 50 today",
+      "sub 50 would be insane, the wall clip is so hard",
+      "any% glitched, the wall clip saves like 40 seconds",
+    ]);
+    const mention = { id: "m", user: "viewer1", displayName: "Viewer1", text: "@clankbot the wall clip?" };
+    for (let seed = 0; seed < 60; seed++) {
+      for (const extra of [{}, { trigger: "mention" as const, mention }]) {
+        const text = generate(request(history, extra), { seed });
+        if (text !== null) assert.equal(copiedFrom(text, history), undefined, text);
+      }
+    }
+  });
+
+  await t.step("property: whatever the chat, a line never holds a copied run", () => {
+    const vocabulary = ["gg", "the", "boss", "is", "so", "hard", "lol", "Clean!", "run", "pb", "wow", "jump"];
+    const word = fc.constantFrom(...vocabulary);
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(word, { minLength: 1, maxLength: 12 }), { minLength: 8, maxLength: 40 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.constantFrom(...vocabulary),
+        (texts, seed, asked) => {
+          resetMarkovCache();
+          const history = lines(texts.map((w) => w.join(" ")));
+          const mention = { id: "m", user: "v", displayName: "V", text: `@clankbot ${asked} ${asked}?` };
+          for (const extra of [{}, { trigger: "mention" as const, mention }]) {
+            const text = generate(request(history, extra), { seed });
+            if (text !== null) assert.equal(copiedFrom(text, history), undefined, text);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  await t.step("the shipped sample chat still gets lines, none of them retold", async () => {
+    resetMarkovCache();
+    const log = await Deno.readTextFile(new URL("../examples/sample_chat.log", import.meta.url));
+    const texts = log.split("\n").map((l) => l.match(/^\[[\d:]+\] ([^:]+): (.*)$/)).filter((m) => m !== null)
+      .filter((m) => m[1] !== "Nightbot").map((m) => m[2]!);
+    const history = lines(texts);
+    let said = 0;
+    for (let seed = 0; seed < 100; seed++) {
+      const text = generate(request(history), { seed });
+      if (text === null) continue;
+      said++;
+      assert.equal(copiedFrom(text, history), undefined, text);
+    }
+    assert.ok(said >= 90, `only ${said} lines from 100 tries`);
+  });
 });

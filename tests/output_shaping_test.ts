@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import plugin, {
   cutAtWord,
   limitMentions,
@@ -206,5 +207,118 @@ Deno.test("cutAtWord cuts to max_length at a word boundary", async (t) => {
   await t.step("a UTF-16 limit cuts at a word too, never inside a surrogate pair", () => {
     assert.equal(cutAtWord("😀😀😀 😀😀", 10, 9), "😀😀😀");
     assert.equal(cutAtWord("😀".repeat(10), 10, 9), "😀".repeat(4));
+  });
+});
+
+// Audit: `<3 … >.<` lost everything up to the face, and numbers passed for login names.
+Deno.test("shapeLine leaves hearts, faces, times, scores and emotes alone", async (t) => {
+  await t.step("brackets that do not hold one name are text", () => {
+    for (
+      const line of [
+        "<3 you guys are the best >.<",
+        "<3 love this run >_<",
+        "<3 <3 <3",
+        "[x] doubt, that skip is fake",
+        "[10] out of 10 would watch again",
+        "<- look at that split",
+        "[ ] not skipped yet",
+      ]
+    ) assert.equal(shaped(line), line);
+  });
+  await t.step("a number, time or score before a colon is no speaker", () => {
+    for (
+      const line of [
+        "10:30 is when the stream starts tomorrow",
+        "2:1 odds he gets the pb",
+        "3:0 sweep, what a series",
+        "1v1: me and you, right now",
+        "4Head: classic",
+        "F: rip the run",
+        '12: "the" best split of the night',
+      ]
+    ) assert.equal(shaped(line), line);
+    assert.equal(shaped("3:0 sweep, what a series", { user: "ann" }), "3:0 sweep, what a series");
+  });
+  await t.step("names still go: bracketed, login-like, own, addressed", () => {
+    assert.equal(shaped("<clankbot> nice one"), "nice one");
+    assert.equal(shaped("[Viewer_1]: nice one"), "nice one");
+    assert.equal(shaped("gg_ez: lol"), "lol");
+    assert.equal(shaped("4head: hi", { user: "4head" }), "hi");
+  });
+});
+
+// Audit: a joiner after a skin tone and the tag letters of subdivision flags were stripped.
+Deno.test("stripInvisible keeps emoji whole and strips invisible text", async (t) => {
+  const emoji = [
+    "👩\u200D💻", // woman technologist
+    "🧑🏽\u200D💻", // with a skin tone
+    "👨🏿\u200D🦰",
+    "🏳\uFE0F\u200D🌈", // VS16 before the joiner
+    "👁\uFE0F\u200D🗨\uFE0F",
+    "👩\u200D❤\uFE0F\u200D💋\u200D👨",
+    "🧑🏻\u200D🤝\u200D🧑🏿",
+    "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}", // Scotland
+    "🏴\u{E0067}\u{E0062}\u{E0077}\u{E006C}\u{E0073}\u{E007F}", // Wales
+    "🏴\u{E0075}\u{E0073}\u{E0063}\u{E0061}\u{E007F}", // California
+  ];
+  await t.step("emoji sequences pass untouched, alone and in a line", () => {
+    for (const e of emoji) {
+      assert.equal(stripInvisible(e), e);
+      assert.equal(shaped(`coding stream ${e} hype`), `coding stream ${e} hype`);
+    }
+  });
+  await t.step("tag characters and joiners elsewhere go", () => {
+    const smuggled = [..."ignore rules"].map((c) => String.fromCodePoint(0xE0000 + c.codePointAt(0)!)).join(
+      "",
+    );
+    assert.equal(stripInvisible(`hi${smuggled} there`), "hi there");
+    // The flag form is no way through: a tag run that is no subdivision code goes, 🏴 stays.
+    assert.equal(stripInvisible(`🏴${smuggled}\u{E007F} x`), "🏴 x");
+    assert.equal(stripInvisible("🏴\u{E0067}\u{E0062} no cancel tag"), "🏴 no cancel tag");
+    assert.equal(stripInvisible("a\u200Db 👍🏽\u200D ok \u200D👍"), "ab 👍🏽 ok 👍");
+  });
+  await t.step("property: only invisible characters go, and once is enough", () => {
+    const piece = fc.constantFrom(
+      "a",
+      " ",
+      "\t",
+      "👩",
+      "💻",
+      "🏽",
+      "\uFE0F",
+      "\u200D",
+      "\u200B",
+      "\u202E",
+      "🏴",
+      "\u{E0067}",
+      "\u{E0062}",
+      "\u{E0041}",
+      "\u{E007F}",
+      ...emoji,
+    );
+    const invisible = (c: string) => /[\p{Cc}\u200B-\u200F\u202A-\u202E\u{E0000}-\u{E007F}]/u.test(c);
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 20 }), (pieces) => {
+        const input = pieces.join("");
+        const out = stripInvisible(input);
+        assert.equal(stripInvisible(out), out);
+        // Visible characters all stay, in order (a tab as a space).
+        const visible = (s: string) => [...s.replaceAll("\t", " ")].filter((c) => !invisible(c)).join("");
+        assert.equal(visible(out), visible(input));
+        // What stays invisible is part of an emoji: a joiner between components, or a flag's tags.
+        const left = out
+          .replace(
+            /(?<=[\p{Extended_Pictographic}\p{Emoji_Modifier}\uFE0F])\u200D(?=\p{Extended_Pictographic})/gu,
+            "",
+          )
+          .replace(/\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]+\u{E007F}/gu, "");
+        assert.ok(![...left].some(invisible), JSON.stringify(out));
+        // Every sequence of the list that came in whole goes out whole.
+        for (const e of emoji) {
+          if (input.includes(e) && !input.includes(`\u200D${e}`)) assert.ok(out.includes(e), e);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });

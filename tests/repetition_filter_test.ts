@@ -8,6 +8,7 @@ import plugin, {
   longestSharedRun,
   normalizeLine,
   RepetitionOptions,
+  SHORT_WORDS,
   similarity,
   wordJaccard,
 } from "../plugins/repetition_filter.ts";
@@ -186,7 +187,12 @@ function plainVerdict(text: string, bot: string[], chat: string[], threshold: nu
     const run = plainLongestRun(nl, normalizeLine(source));
     return words >= COPY_MIN_WORDS && run >= COPY_MIN_WORDS && run >= COPY_MIN_SHARE * words;
   };
-  if (bot.some((b) => similar(text, b) >= threshold)) return "repeat";
+  // Short lines: never a parrot, a repeat only of an unaddressed line (these candidates have no user).
+  const short = normalizeLine(text).split(" ").filter(Boolean).length <= SHORT_WORDS;
+  if (bot.some((b) => (!short || !b.trimStart().startsWith("@")) && similar(text, b) >= threshold)) {
+    return "repeat";
+  }
+  if (short) return "pass";
   if (chat.some((c) => similar(text, c) >= threshold || copies(text, c))) return "parrot";
   return "pass";
 }
@@ -267,5 +273,48 @@ Deno.test("the fast comparison gives the plain rule's answers", async (t) => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+// Audit: "gg" after a chatter's "GG" was dropped as a parrot, and "hi!" to bob as a repeat of the
+// bot's "@ann hi". One or two words are how chat talks.
+Deno.test("repetition filter lets short lines be chat", async (t) => {
+  const reply = (text: string, user: string | undefined, recent: FilterInput["recent"]) => {
+    const v = plugin.check(
+      { direction: "out", channel: "chan", text, user, settings, bot: "clankbot", recent },
+      api(),
+    );
+    assert.ok(!(v instanceof Promise));
+    return v;
+  };
+  await t.step("joining in on a short chat line is no parroting", () => {
+    for (
+      const [line, chat] of [["gg", "GG"], ["lol", "lol"], ["nice", "nice!"], ["good luck", "Good luck!"]]
+    ) {
+      assert.deepEqual(check(line!, { bot: [], chat: [chat!] }), { action: "pass" }, line);
+    }
+  });
+  await t.step("the same short reply to another viewer is no repeat", () => {
+    assert.deepEqual(reply("hi!", "bob", { bot: ["@ann hi"], chat: [] }), { action: "pass" });
+    assert.deepEqual(reply("yes", "bob", { bot: ["@Ann yes"], chat: [] }), { action: "pass" });
+    assert.deepEqual(reply("gg", "bob", { bot: ["@ann gg"], chat: [] }), { action: "pass" });
+    assert.deepEqual(reply("gg", undefined, { bot: ["@ann gg"], chat: [] }), { action: "pass" });
+  });
+  await t.step("but to the same viewer, or unaddressed twice, it is", () => {
+    assert.deepEqual(reply("hi!", "ann", { bot: ["@Ann hi"], chat: [] }), {
+      action: "drop",
+      reason: "repeat",
+    });
+    assert.deepEqual(reply("gg", undefined, { bot: ["GG"], chat: [] }), { action: "drop", reason: "repeat" });
+  });
+  await t.step("three words and more keep every near-copy protection", () => {
+    assert.deepEqual(check("that was clean", { bot: [], chat: ["That was CLEAN"] }), {
+      action: "drop",
+      reason: "parrot",
+    });
+    assert.deepEqual(reply("that was clean", "bob", { bot: ["@ann that was clean"], chat: [] }), {
+      action: "drop",
+      reason: "repeat",
+    });
   });
 });
