@@ -12,7 +12,7 @@ export type MetricRowWriter = (rows: MetricRow[]) => Promise<void>;
 const HOUR_MS = 3_600_000;
 
 /** Most distinct (channel, metric, hour) keys held while the database is unavailable. */
-const MAX_PENDING = 50_000;
+export const MAX_PENDING = 50_000;
 
 /** Sums counts per channel, metric and hour until they are flushed. */
 export class HourlyCounters {
@@ -45,7 +45,12 @@ export class HourlyCounters {
     try {
       await write(rows);
     } catch (err) {
+      // The failed rows go back ahead of those counted during the write: eviction takes the first key
+      // in insertion order, and it must be the oldest hour, not a line said a moment ago.
+      const arrived = this.#pending;
+      this.#pending = new Map();
       for (const r of rows) this.add(r.channel, r.metric, r.hourMs, r.value);
+      for (const r of arrived.values()) this.add(r.channel, r.metric, r.hourMs, r.value);
       throw err;
     }
   }

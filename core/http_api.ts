@@ -22,6 +22,8 @@ export interface ApiDeps {
   streams: EventStreams;
   maxBodyBytes: number;
   redact: (text: string) => string;
+  /** Whether `request` would pass the auth check of a `write` route. */
+  canWrite: (request: Request) => Promise<boolean>;
 }
 
 const CHANNEL_RE = /^[a-z0-9_]{1,25}$/;
@@ -126,7 +128,10 @@ export function apiRoutes(deps: ApiDeps): Route[] {
       method: "GET",
       path: "/api/info",
       access: "read",
-      handler: () => json(200, control.info()),
+      // The dashboard disables its controls from this, not from whether it holds a token: a tab can
+      // keep a token after the bot restarted without one.
+      handler: async ({ request }) =>
+        json(200, { ...control.info(), writable: await deps.canWrite(request) }),
     },
     {
       method: "GET",

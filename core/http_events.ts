@@ -4,7 +4,8 @@
  * `Authorization` header.
  *
  * Objects on the stream:
- * - `{"type":"hello","time":…}` first, once the subscription is live;
+ * - `{"type":"hello","time":…,"heartbeatMs":…}` first, once the subscription is live: a client that
+ *   hears nothing for a few heartbeats knows the connection stalled;
  * - `{"type":"line","line":RecentLine}` for every new line;
  * - `{"type":"gap","dropped":N}` when N lines were dropped because the client read too slowly;
  * - `{"type":"ping","time":…}` every `heartbeatMs` so proxies keep the connection open.
@@ -69,7 +70,7 @@ export class EventStreams {
           }
         };
         this.#closers.add(close);
-        send({ type: "hello", time: Date.now() });
+        send({ type: "hello", time: Date.now(), heartbeatMs: this.#heartbeatMs });
       },
       cancel: () => close(),
     }, new CountQueuingStrategy({ highWaterMark: QUEUE_LINES }));

@@ -95,6 +95,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     streams,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     redact,
+    canWrite: (request) => auth.check(request, "write").then(() => true, () => false),
   }));
 
   const handle = async (request: Request): Promise<Response> => {

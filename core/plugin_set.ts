@@ -4,14 +4,20 @@
  * @module
  */
 import type { CallOutcome, PluginHandle, PluginMethod } from "./plugin_handle.ts";
-import type { Metrics } from "./metrics.ts";
+import { type Metrics, MIDDLEWARE_TIMING_SAMPLE } from "./metrics.ts";
 import type { TriggerKind } from "../plugins/sdk.ts";
 
 /** One plugin call in this many is timed (clank_middleware_duration_seconds is a sample). */
-const TIMING_SAMPLE = 8;
+const TIMING_SAMPLE = MIDDLEWARE_TIMING_SAMPLE;
 
 /** A call's outcome as the pipeline sees it; a failure was already logged and counted by the handle. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/**
+ * The set that last loaded each plugin name, per registry. A reload builds the new set before it
+ * closes the old one, so the old set may only drop the series of names no newer set has claimed.
+ */
+const seriesOwners = new WeakMap<Metrics, Map<string, PluginSet>>();
 
 const DISABLED: Outcome<never> = Object.freeze({ ok: false, error: "disabled" });
 
@@ -58,6 +64,9 @@ export class PluginSet {
       }
     }
     this.commands = commands;
+    let owners = seriesOwners.get(metrics);
+    if (owners === undefined) seriesOwners.set(metrics, owners = new Map());
+    for (const p of plugins) owners.set(p.meta.name, this);
   }
 
   /** Cooldown plugins that gate a trigger. */
@@ -107,8 +116,17 @@ export class PluginSet {
     return outcome instanceof Promise ? outcome.then(toOutcome) : toOutcome(outcome);
   }
 
-  /** Closes every plugin (teardown, workers terminated). */
+  /**
+   * Closes every plugin (teardown, workers terminated) and drops the `clank_plugin_disabled` series
+   * of plugins no newer set loaded: a removed plugin must not report itself disabled until restart.
+   */
   async close(): Promise<void> {
     await Promise.allSettled(this.all.map((p) => p.close()));
+    const owners = seriesOwners.get(this.#metrics);
+    for (const p of this.all) {
+      if (owners?.get(p.meta.name) !== this) continue;
+      owners.delete(p.meta.name);
+      this.#metrics.pluginsDisabled.remove({ plugin: p.meta.name });
+    }
   }
 }

@@ -111,6 +111,9 @@ Deno.test("dashboard in headless Chromium", async (t) => {
       assert.equal(await page.evaluate(() => sessionStorage.getItem("clank.controlToken")), TOKEN);
       assert.equal(await page.evaluate(() => localStorage.length), 0);
       await page.locator("#pill-irc", { hasText: "IRC 2/2 joined" }).waitFor();
+      assert.equal(await page.locator("#reload").isEnabled(), true);
+      assert.equal(await page.locator("#join-form button").isEnabled(), true);
+      assert.equal(await page.locator("#readonly-note").isHidden(), true);
     });
 
     await t.step("shows recent chat and bot lines as text", async () => {
@@ -202,6 +205,257 @@ Deno.test("dashboard in headless Chromium", async (t) => {
     await t.step("had no page errors and leaked no token", () => {
       assert.deepEqual(pageErrors, []);
       for (const line of lines) assert.ok(!line.includes(TOKEN), line);
+    });
+    await page.close();
+  } finally {
+    await browser.close();
+    await server.shutdown();
+  }
+});
+
+// ---- Live feed and status across restarts ---------------------------------------------------------
+
+type Page = Awaited<ReturnType<Awaited<ReturnType<typeof chromium.launch>>["newPage"]>>;
+
+/** Waits for `cond` (polled every 20 ms, real time) or fails naming `what`. */
+async function until(page: Page, what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (await cond()) return;
+    await page.waitForTimeout(20);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** A control plane on a fixed port, so a "restarted" bot answers at the same address. */
+async function serve(control: FakeControl, token: string, port = 0) {
+  const server = await startHttpServer({
+    listen: `127.0.0.1:${port}`,
+    controlToken: token,
+    control,
+    metrics: new Metrics(),
+    log: memoryLogger("debug").log,
+  });
+  assert.ok(server);
+  return server;
+}
+
+/** A page on a fake clock that counts the event-stream requests it makes. */
+async function feedPage(browser: Awaited<ReturnType<typeof chromium.launch>>): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
+  await page.addInitScript(() => {
+    const w = globalThis as unknown as { __eventFetches: number; fetch: typeof fetch };
+    const original = w.fetch;
+    w.__eventFetches = 0;
+    w.fetch = (input, init) => {
+      if (String(input).startsWith("/api/events")) w.__eventFetches++;
+      return original(input, init);
+    };
+  });
+  await page.clock.install({ time: Date.UTC(2025, 0, 1, 18, 5, 0) });
+  return page;
+}
+
+const eventFetches = (page: Page) =>
+  page.evaluate(() => (globalThis as unknown as { __eventFetches: number }).__eventFetches);
+
+const chatTexts = (page: Page, channel: string) =>
+  page.locator(`[data-channel="${channel}"] .chat li`).allTextContents();
+
+function chatLine(text: string, time: number) {
+  return { channel: "alpha", user: "ann", displayName: "Ann", text, time, bot: false };
+}
+
+async function login(page: Page, token: string): Promise<void> {
+  await page.fill("#token", token);
+  await page.click("#login button[type=submit]");
+  await page.locator('[data-channel="alpha"]').waitFor();
+}
+
+Deno.test("dashboard runs one live feed per tab, also when the token is entered again during a reconnect", async (t) => {
+  const T2 = "ctl-dash-rotated-77aa11bb";
+  const c1 = new FakeControl(["alpha"]);
+  let server = await serve(c1, TOKEN);
+  const port = server.addr.port;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await feedPage(browser);
+    await page.goto(server.url);
+    await login(page, TOKEN);
+    await until(page, "the first feed", () => c1.listenerCount === 1);
+
+    await t.step("the feed waits to reconnect when the bot goes away", async () => {
+      await server.shutdown();
+      await page.locator("#pill-stream", { hasText: "reconnecting" }).waitFor();
+    });
+
+    const c2 = new FakeControl(["alpha"]);
+    await t.step("the bot comes back with a rotated token: the next call asks for the token", async () => {
+      server = await serve(c2, T2, port);
+      await page.click("#reload");
+      await page.locator("#login").waitFor({ state: "visible" });
+    });
+
+    await t.step(
+      "entering the new token starts one feed; the loop that was waiting never opens one",
+      async () => {
+        const before = await eventFetches(page);
+        await login(page, T2);
+        await until(page, "the new feed", () => c2.listenerCount === 1);
+        // Past the longest backoff: the old loop has woken up by now, whatever it was waiting for.
+        await page.clock.runFor(31_000);
+        await page.evaluate(() => Promise.resolve());
+        assert.equal(await eventFetches(page) - before, 1);
+        c2.emit(chatLine("one line", Date.UTC(2025, 0, 1, 18, 5, 40)));
+        await page.locator('[data-channel="alpha"] .chat li', { hasText: "one line" }).waitFor();
+        assert.equal((await chatTexts(page, "alpha")).filter((l) => l.includes("one line")).length, 1);
+        assert.equal(c2.listenerCount, 1);
+      },
+    );
+    await page.close();
+  } finally {
+    await browser.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("dashboard reconnects a feed that went silent", async (t) => {
+  const control = new FakeControl(["alpha"]);
+  const server = await serve(control, TOKEN);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await feedPage(browser);
+    await page.goto(server.url);
+    await login(page, TOKEN);
+    await until(page, "the first feed", () => control.listenerCount === 1);
+    await page.locator("#pill-stream.ok").waitFor();
+
+    await t.step("three heartbeats without a byte (not even a ping) open a new feed", async () => {
+      // The server pings every 20 s of real time; on the page's fake clock a minute passes unheard.
+      await page.clock.runFor(60_000);
+      await until(page, "a second event-stream request", async () => (await eventFetches(page)) === 2);
+      await until(page, "the new feed to replace the old one", () => control.listenerCount === 1);
+      await page.locator("#pill-stream.ok", { hasText: "Live feed" }).waitFor();
+    });
+
+    await t.step("lines reach the page through the new feed, once", async () => {
+      control.emit(chatLine("still here", Date.UTC(2025, 0, 1, 18, 6, 30)));
+      await page.locator('[data-channel="alpha"] .chat li', { hasText: "still here" }).waitFor();
+      assert.equal((await chatTexts(page, "alpha")).filter((l) => l.includes("still here")).length, 1);
+    });
+
+    await t.step("a feed whose answer never comes (not even its hello) is retried too", async () => {
+      let requests = 0;
+      // The first request after this is held forever, as a proxy that swallowed it would.
+      await page.route("**/api/events", (route) => requests++ === 0 ? undefined : route.continue());
+      const before = await eventFetches(page);
+      await page.clock.runFor(60_000);
+      await until(page, "the held request", () => requests === 1);
+      await page.clock.runFor(15_000);
+      await until(
+        page,
+        "a retry after the held request",
+        async () => (await eventFetches(page)) - before === 2,
+      );
+      await until(page, "the feed back", () => control.listenerCount === 1);
+      await page.locator("#pill-stream.ok").waitFor();
+    });
+    await page.close();
+  } finally {
+    await browser.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("dashboard across a bot restart: status goes grey, lines said meanwhile are shown", async (t) => {
+  const t0 = Date.UTC(2025, 0, 1, 18, 4, 0);
+  const c1 = new FakeControl(["alpha"]);
+  let server = await serve(c1, TOKEN);
+  const port = server.addr.port;
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await feedPage(browser);
+    await page.goto(server.url);
+    await login(page, TOKEN);
+    await until(page, "the first feed", () => c1.listenerCount === 1);
+    c1.emit(chatLine("before restart", t0));
+    await page.locator('[data-channel="alpha"] .chat li', { hasText: "before restart" }).waitFor();
+    await page.locator("#pill-db.ok").waitFor();
+
+    await t.step("while the bot is unreachable, no status pill stays green", async () => {
+      await server.shutdown();
+      await page.locator("#pill-stream", { hasText: "reconnecting" }).waitFor();
+      await page.clock.runFor(10_000);
+      await page.locator("#pill-irc", { hasText: "unreachable" }).waitFor();
+      for (const id of ["#pill-irc", "#pill-ollama", "#pill-db", "#pill-stream"]) {
+        assert.doesNotMatch((await page.getAttribute(id, "class")) ?? "", /\bok\b/, id);
+      }
+      assert.equal(await page.textContent("#pill-ollama"), "Ollama unknown");
+      assert.equal(await page.textContent("#pill-db"), "Database unknown");
+    });
+
+    const c2 = new FakeControl(["alpha"]);
+    await t.step("a line said while the feed reconnects is shown after it reconnects", async () => {
+      server = await serve(c2, TOKEN, port);
+      c2.emit(chatLine("said while the feed was reconnecting", t0 + 1000));
+      await page.clock.runFor(30_000);
+      await until(page, "the feed to reconnect", () => c2.listenerCount === 1);
+      await page.locator('[data-channel="alpha"] .chat li', { hasText: "said while the feed" }).waitFor();
+      c2.emit(chatLine("after reconnect", t0 + 2000));
+      await page.locator('[data-channel="alpha"] .chat li', { hasText: "after reconnect" }).waitFor();
+      const texts = (await chatTexts(page, "alpha")).map((l) => l.replace(/^.*Ann: /, ""));
+      assert.deepEqual(texts, ["before restart", "said while the feed was reconnecting", "after reconnect"]);
+    });
+
+    await t.step("status is green again once the bot answers", async () => {
+      await page.clock.runFor(10_000);
+      await page.locator("#pill-db.ok", { hasText: "Database ok" }).waitFor();
+      await page.locator("#pill-ollama.ok", { hasText: "Ollama up" }).waitFor();
+    });
+    await page.close();
+  } finally {
+    await browser.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("dashboard is read-only exactly when the server refuses writes", async (t) => {
+  const control = new FakeControl(["alpha"]);
+  const server = await serve(control, "");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  try {
+    const page = await browser.newPage();
+    const controls = async () => ({
+      note: await page.locator("#readonly-note").isVisible(),
+      threshold: await page.locator("#set-alpha-threshold").isDisabled(),
+      save: await page.locator('[data-channel="alpha"] .save').isDisabled(),
+      reset: await page.locator('[data-channel="alpha"] .reset').isDisabled(),
+      part: await page.locator('[data-channel="alpha"] .part').isDisabled(),
+      joinName: await page.locator("#join-name").isDisabled(),
+      join: await page.locator("#join-form button").isDisabled(),
+      reload: await page.locator("#reload").isDisabled(),
+    });
+    const allReadOnly = {
+      note: true,
+      threshold: true,
+      save: true,
+      reset: true,
+      part: true,
+      joinName: true,
+      join: true,
+      reload: true,
+    };
+
+    await t.step("without CONTROL_TOKEN every control that changes the bot is disabled", async () => {
+      await page.goto(server.url);
+      await page.locator('[data-channel="alpha"]').waitFor();
+      assert.deepEqual(await controls(), allReadOnly);
+    });
+
+    await t.step("a token the tab kept from before the restart does not make it writable", async () => {
+      await page.evaluate(() => sessionStorage.setItem("clank.controlToken", "old-token-from-before-1234"));
+      await page.reload();
+      await page.locator('[data-channel="alpha"]').waitFor();
+      assert.deepEqual(await controls(), allReadOnly);
     });
     await page.close();
   } finally {

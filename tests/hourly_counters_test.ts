@@ -1,5 +1,5 @@
 import { assertEquals, rejects } from "./assert.ts";
-import { HourlyCounters } from "../core/hourly_counters.ts";
+import { HourlyCounters, MAX_PENDING } from "../core/hourly_counters.ts";
 import type { MetricRow } from "../core/migrations.ts";
 
 const H = 3_600_000;
@@ -27,5 +27,34 @@ Deno.test("HourlyCounters sums per channel, metric and hour and keeps rows a fai
     const written: MetricRow[] = [];
     await c.flush((rows) => (written.push(...rows), Promise.resolve()));
     assertEquals(written, [{ channel: "a", metric: "chat_lines", hourMs: 12 * H, value: 2 }]);
+  });
+});
+
+Deno.test("HourlyCounters evicts the oldest hours first during an outage, also after a failed write", async (t) => {
+  await t.step("rows counted while a failing write was in flight outlive the older failed rows", async () => {
+    const c = new HourlyCounters();
+    for (let i = 0; i < MAX_PENDING - 1; i++) c.add(`old${i}`, "chat_lines", 0);
+    await rejects(
+      () =>
+        c.flush(() => {
+          // A line said while the write is in flight: the newest hour of all.
+          c.add("live", "chat_lines", 5 * H);
+          return Promise.reject(new Error("database down"));
+        }),
+      Error,
+      "database down",
+    );
+    assertEquals(c.pending, MAX_PENDING);
+    c.add("next", "chat_lines", 6 * H);
+    const written: MetricRow[] = [];
+    await c.flush((rows) => (written.push(...rows), Promise.resolve()));
+    const channels = new Set(written.map((r) => r.channel));
+    assertEquals(written.length, MAX_PENDING);
+    assertEquals([channels.has("old0"), channels.has("old1"), channels.has("live"), channels.has("next")], [
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 });

@@ -198,6 +198,11 @@ Deno.test("startHttpServer routes", async (t) => {
       assert.equal(json.version, "0.1.0");
     });
 
+    await t.step("GET /api/info says a request with the control token may write", async () => {
+      const { json } = await h.req("/api/info");
+      assert.equal(json.writable, true);
+    });
+
     await t.step("GET /api/schema lists live settings with ranges", async () => {
       const { json } = await h.req("/api/schema");
       const { type, minimum, maximum } = json.settings.properties.threshold;
@@ -596,7 +601,10 @@ Deno.test("startHttpServer event stream", async (t) => {
 
     await t.step("streams hello then new lines as NDJSON, redacting secrets", async () => {
       const s = await open();
-      assert.equal((await s.next()).type, "hello");
+      const hello = await s.next();
+      assert.equal(hello.type, "hello");
+      // Clients size their stall watchdog from it.
+      assert.equal(hello.heartbeatMs, 20_000);
       h.control.emit({
         channel: "alpha",
         user: "bob",
@@ -673,6 +681,12 @@ Deno.test("startHttpServer without a control token", async (t) => {
       assert.equal(res.status, 200);
       assert.equal(json.channels.length, 2);
       assert.equal((await h.req("/metrics")).res.status, 200);
+    });
+
+    await t.step("GET /api/info says writes are refused, whatever token the client still sends", async () => {
+      assert.equal((await h.req("/api/info")).json.writable, false);
+      // A dashboard tab that kept the token of a bot since restarted without CONTROL_TOKEN.
+      assert.equal((await h.req("/api/info", { token: "old-token-from-before-1234" })).json.writable, false);
     });
 
     await t.step("mutating routes answer 401 saying CONTROL_TOKEN must be set", async () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { startHttpServer } from "../core/http_server.ts";
 import { memoryLogger } from "../core/log.ts";
-import { BoundedLabel, Metrics } from "../core/metrics.ts";
+import { BoundedLabel, Metrics, MIDDLEWARE_TIMING_SAMPLE } from "../core/metrics.ts";
 import client from "prom-client";
 import { FakeControl } from "./fakes/fake_control.ts";
 import { promtoolCheck } from "./promtool.ts";
@@ -169,6 +169,153 @@ Deno.test("Grafana dashboard queries only metrics clank exports", async (t) => {
       .filter((n) => !n.startsWith("clank_process_") && !n.startsWith("clank_nodejs_"))
       .filter((n) => !text.includes(n));
     assert.deepEqual(missing, []);
+  });
+});
+
+/** Every panel of the Grafana dashboard (rows included), by title. */
+async function grafanaPanels(): Promise<Map<string, { expr: string; fieldConfig: Record<string, unknown> }>> {
+  const dashboard = JSON.parse(
+    await Deno.readTextFile(new URL("../deploy/grafana/clank-dashboard.json", import.meta.url)),
+  ) as { panels: Array<{ title: string; targets?: Array<{ expr: string }>; fieldConfig?: object }> };
+  return new Map(dashboard.panels.map((p) => [p.title, {
+    expr: p.targets?.[0]?.expr ?? "",
+    fieldConfig: (p.fieldConfig ?? {}) as Record<string, unknown>,
+  }]));
+}
+
+/** A panel query as Prometheus would get it from Grafana (all instances, a 5 m rate window). */
+function asPromQL(expr: string): string {
+  return expr.replaceAll("$instance", ".*").replaceAll("$__rate_interval", "5m").replaceAll(
+    "$__interval",
+    "1m",
+  );
+}
+
+/**
+ * Runs `promtool test rules` on one unit-test file (YAML is a superset of JSON, so JSON it is);
+ * fails, never skips, without promtool.
+ */
+async function promtoolTestRules(tests: unknown): Promise<{ code: number; report: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "clank-promql-" });
+  try {
+    const file = `${dir}/tests.yml`;
+    await Deno.writeTextFile(file, JSON.stringify({ rule_files: [], evaluation_interval: "1m", tests }));
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command("promtool", { args: ["test", "rules", file] }).output();
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) assert.fail("promtool is not installed (CI must install it)");
+      throw err;
+    }
+    const dec = new TextDecoder();
+    return { code: output.code, report: dec.decode(output.stdout) + dec.decode(output.stderr) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("Grafana panels read sampled and sentinel metrics correctly", async (t) => {
+  const panels = await grafanaPanels();
+  const H10 = 36_000; // eval_time 10h, in seconds
+
+  await t.step("token time left ignores the 0 of a token that never expires, and says so", async () => {
+    for (const title of ["Token expires in", "Token time left"]) {
+      const panel = panels.get(title);
+      assert.ok(panel, `no panel ${title}`);
+      const expr = asPromQL(panel.expr);
+      const { code, report } = await promtoolTestRules([
+        {
+          interval: "1m",
+          input_series: [{
+            series: 'clank_twitch_token_expiry_timestamp_seconds{instance="a"}',
+            values: "0x1000",
+          }],
+          promql_expr_test: [{ expr, eval_time: "10h", exp_samples: [] }],
+        },
+        {
+          interval: "1m",
+          input_series: [
+            { series: 'clank_twitch_token_expiry_timestamp_seconds{instance="a"}', values: "0x1000" },
+            {
+              series: 'clank_twitch_token_expiry_timestamp_seconds{instance="b"}',
+              values: `${H10 + 86_400}x1000`,
+            },
+          ],
+          promql_expr_test: [{ expr, eval_time: "10h", exp_samples: [{ labels: "{}", value: 86_400 }] }],
+        },
+      ]);
+      assert.equal(code, 0, `${title}: ${panel.expr}\n${report}`);
+      assert.match(
+        String(panel.fieldConfig.defaults && (panel.fieldConfig.defaults as { noValue?: string }).noValue),
+        /never expires/,
+      );
+    }
+  });
+
+  await t.step("pipeline calls per second scales the 1-in-N timing sample back up", async () => {
+    const panel = [...panels.entries()].find(([title]) => title.startsWith("Pipeline calls per second"));
+    assert.ok(panel, "no pipeline calls panel");
+    assert.match(panel[1].expr, new RegExp(`^${MIDDLEWARE_TIMING_SAMPLE} \\* `));
+    // 75 sampled calls a minute are 1.25 a second timed, 1.25 × N made.
+    const { code, report } = await promtoolTestRules([{
+      interval: "1m",
+      input_series: [{
+        series: 'clank_middleware_duration_seconds_count{instance="a",plugin="chat_history",stage="observe"}',
+        values: "0+75x1000",
+      }],
+      promql_expr_test: [{
+        expr: asPromQL(panel[1].expr),
+        eval_time: "10h",
+        exp_samples: [{ labels: '{stage="observe"}', value: 1.25 * MIDDLEWARE_TIMING_SAMPLE }],
+      }],
+    }]);
+    assert.equal(code, 0, report);
+  });
+});
+
+/** Rows of the metrics table in docs/API.md: name → type and labels, as written there. */
+async function documentedMetrics(): Promise<
+  Map<string, { type: string; labels: string[]; meaning: string }>
+> {
+  const doc = await Deno.readTextFile(new URL("../docs/API.md", import.meta.url));
+  const rows = new Map<string, { type: string; labels: string[]; meaning: string }>();
+  for (const line of doc.split("\n")) {
+    const m = /^\| `(clank_[a-z0-9_]+)` +\| (\w+) +\|([^|]*)\|[^|]*\|([^|]*)\|$/.exec(line);
+    if (m === null) continue;
+    assert.ok(!rows.has(m[1]!), `${m[1]} is in the table twice`);
+    const labels = [...m[3]!.matchAll(/`([a-z_]+)`/g)].map((l) => l[1]!);
+    rows.set(m[1]!, { type: m[2]!, labels, meaning: m[4]!.trim() });
+  }
+  return rows;
+}
+
+Deno.test("docs/API.md documents every metric the bot registers, and nothing else", async (t) => {
+  const registered = new Map(
+    new Metrics().registry.getMetricsAsArray().map((m) => {
+      const labels = (m as unknown as { labelNames?: string[] }).labelNames ?? [];
+      return [m.name, { type: String(m.type), labels: [...labels] }];
+    }),
+  );
+  const documented = await documentedMetrics();
+
+  await t.step("the same metric names", () => {
+    assert.deepEqual([...documented.keys()].sort(), [...registered.keys()].sort());
+  });
+
+  await t.step("the same type and labels for each", () => {
+    for (const [name, { type, labels }] of registered) {
+      const doc = documented.get(name);
+      assert.deepEqual({ type: doc?.type, labels: doc?.labels }, { type, labels }, name);
+    }
+  });
+
+  await t.step("the documented sample rate of the middleware histogram is the one in use", () => {
+    assert.match(
+      documented.get("clank_middleware_duration_seconds")?.meaning ?? "",
+      new RegExp(
+        `1-in-${MIDDLEWARE_TIMING_SAMPLE}\\b.*× ${MIDDLEWARE_TIMING_SAMPLE}\\b`,
+      ),
+    );
   });
 });
 

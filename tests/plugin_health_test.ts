@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
 import { PluginHealth } from "../core/plugin_health.ts";
+import type { PluginHandle } from "../core/plugin_handle.ts";
+import { PluginSet } from "../core/plugin_set.ts";
 import { metricValue } from "./fixtures/plugins/_deps.ts";
 
 Deno.test("PluginHealth counts failures and disables once", async (t) => {
@@ -70,5 +72,58 @@ Deno.test("PluginHealth never disables a plugin for an outage of its upstream se
       health.failed("threw", "check() threw TypeError: bad input (not UPSTREAM_UNAVAILABLE: honest)");
     }
     if (!health.disabled) throw new Error("a fault mentioning UPSTREAM_UNAVAILABLE escaped disabling");
+  });
+});
+
+/** A loaded plugin as a set sees it: only its name and teardown matter here. */
+function handle(name: string, health: PluginHealth): PluginHandle {
+  return {
+    meta: { name, kind: "filter", methods: ["check"], source: `test:${name}`, sandboxed: false },
+    get disabled() {
+      return health.disabled;
+    },
+    call: () => Promise.resolve(health.disabledOutcome()),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The `clank_plugin_disabled` samples as `plugin=value`, sorted. */
+async function disabledSeries(metrics: Metrics): Promise<string[]> {
+  const { values } = await metrics.pluginsDisabled.get();
+  return values.map((v) => `${v.labels.plugin}=${v.value}`).sort();
+}
+
+Deno.test("clank_plugin_disabled follows the loaded plugins across a reload", async (t) => {
+  // A reload loads the new set (new healths reset their gauges) and only then closes the old one.
+  const load = (metrics: Metrics, names: string[], disable: string[] = []) => {
+    const handles = names.map((name) => {
+      const health = new PluginHealth(name, memoryLogger().log, metrics, 1);
+      if (disable.includes(name)) health.failed("threw", "boom");
+      return handle(name, health);
+    });
+    return new PluginSet(handles, metrics);
+  };
+
+  await t.step("a disabled plugin removed by the reload leaves no series behind", async () => {
+    const metrics = new Metrics();
+    const old = load(metrics, ["boom", "keep"], ["boom"]);
+    assert.deepEqual(await disabledSeries(metrics), ["boom=1", "keep=0"]);
+    load(metrics, ["keep"]);
+    await old.close();
+    assert.deepEqual(await disabledSeries(metrics), ["keep=0"]);
+  });
+
+  await t.step("a plugin the new set loads again keeps its fresh series, disabled or not", async () => {
+    const metrics = new Metrics();
+    const old = load(metrics, ["boom", "keep"], ["boom", "keep"]);
+    load(metrics, ["boom", "keep"], ["boom"]);
+    await old.close();
+    assert.deepEqual(await disabledSeries(metrics), ["boom=1", "keep=0"]);
+  });
+
+  await t.step("closing the last set (shutdown, or a refused first start) drops every series", async () => {
+    const metrics = new Metrics();
+    await load(metrics, ["boom"], ["boom"]).close();
+    assert.deepEqual(await disabledSeries(metrics), []);
   });
 });

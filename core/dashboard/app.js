@@ -7,6 +7,12 @@ const POLL_CHANNELS_MS = 5000;
 const POLL_STATUS_MS = 10000;
 const CHAT_LINES = 150;
 const CHART_POINTS = 120;
+/** The server's ping interval when its hello does not say (older servers). */
+const DEFAULT_HEARTBEAT_MS = 20000;
+/** Heartbeats of silence after which the feed counts as stalled (a proxy or NAT dropped it quietly). */
+const STALL_HEARTBEATS = 2.5;
+/** Longest wait for the feed's hello: the server sends it as soon as the subscription is live. */
+const CONNECT_TIMEOUT_MS = 10000;
 
 const LABELS = {
   threshold: ["Threshold", "chat lines between spontaneous lines"],
@@ -27,9 +33,13 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY) ?? "",
   schema: null,
   cards: new Map(),
-  readOnly: false,
+  // Unknown until /api/info answers; the first answer applies it either way.
+  readOnly: null,
   started: false,
   streamAbort: null,
+  // Bumped whenever the feed must stop (login screen, logout, a new loop): a loop that wakes up
+  // from its backoff with an older generation ends instead of opening a second feed.
+  streamGeneration: 0,
 };
 
 // ---- API -------------------------------------------------------------------------------------
@@ -72,7 +82,7 @@ async function api(method, path, body) {
 
 function showLogin(message) {
   state.started = false;
-  state.streamAbort?.abort();
+  stopStream();
   $("#main").hidden = true;
   $("#logout").hidden = true;
   $("#login").hidden = false;
@@ -83,11 +93,9 @@ function showLogin(message) {
 async function connect() {
   try {
     const info = await api("GET", "/api/info");
-    state.readOnly = !state.token;
     $("#login").hidden = true;
     $("#main").hidden = false;
     $("#logout").hidden = !state.token;
-    $("#readonly-note").hidden = !state.readOnly;
     renderInfo(info);
     if (!state.schema) state.schema = (await api("GET", "/api/schema")).settings;
     if (!state.started) {
@@ -121,6 +129,12 @@ function formatDuration(seconds) {
 }
 
 function renderInfo(info) {
+  // The server decides: a tab may hold a token from before the bot restarted without one.
+  const readOnly = info.writable !== true;
+  if (readOnly !== state.readOnly) {
+    state.readOnly = readOnly;
+    applyReadOnly();
+  }
   $("#bot-name").textContent = info.bot ? `as ${info.bot}` : "";
   $("#meta").textContent = `v${info.version} · up ${
     formatDuration(info.uptimeSeconds)
@@ -155,7 +169,26 @@ async function refreshStatus() {
     if (state.started) renderInfo(await api("GET", "/api/info"));
   } catch {
     setPill("#pill-irc", "bad", "Control plane unreachable");
+    // Nothing is known about them while the bot does not answer; green would be a guess.
+    setPill("#pill-ollama", "", "Ollama unknown");
+    setPill("#pill-db", "", "Database unknown");
+    $("#pill-ollama").title = "";
+    $("#pill-db").title = "";
   }
+}
+
+/** Enables or disables every control that changes the bot, after `state.readOnly`. */
+function applyReadOnly() {
+  $("#readonly-note").hidden = !state.readOnly;
+  for (const el of [$("#join-name"), $("#join-form button"), $("#reload")]) el.disabled = state.readOnly;
+  for (const card of state.cards.values()) applyCardReadOnly(card);
+}
+
+function applyCardReadOnly(card) {
+  for (const { input } of card.inputs.values()) input.disabled = state.readOnly;
+  $(".save", card.el).disabled = state.readOnly;
+  $(".reset", card.el).disabled = state.readOnly;
+  $(".part", card.el).disabled = state.readOnly;
 }
 
 function toast(text, bad = false) {
@@ -208,7 +241,6 @@ function buildSettingsForm(card) {
     const input = inputFor(key, prop);
     input.id = id;
     input.title = label.title;
-    input.disabled = state.readOnly;
     input.addEventListener("input", () => input.classList.add("dirty"));
     input.addEventListener("change", () => input.classList.add("dirty"));
     const error = document.createElement("div");
@@ -225,9 +257,7 @@ function buildSettingsForm(card) {
     }
     card.inputs.set(key, { input, label, error, prop });
   }
-  $(".save", card.el).disabled = state.readOnly;
-  $(".reset", card.el).disabled = state.readOnly;
-  $(".part", card.el).disabled = state.readOnly;
+  applyCardReadOnly(card);
 }
 
 function fillSettings(card, view, force = false) {
@@ -440,6 +470,7 @@ async function refreshChannels(loadHistory = false) {
   }
   const now = Date.now();
   const seen = new Set();
+  const history = [];
   const container = $("#channels");
   for (const view of list) {
     seen.add(view.channel);
@@ -451,7 +482,7 @@ async function refreshChannels(loadHistory = false) {
       container.append(card.el);
     }
     updateCard(card, view, now);
-    if (fresh || loadHistory) loadRecent(card);
+    if (fresh || loadHistory) history.push(loadRecent(card));
   }
   for (const [name, card] of state.cards) {
     if (!seen.has(name)) {
@@ -460,12 +491,17 @@ async function refreshChannels(loadHistory = false) {
     }
   }
   $("#empty").hidden = state.cards.size > 0;
+  await Promise.all(history);
 }
 
+/**
+ * Merges the channel's recent lines into its chat: called for new cards and on every (re)connect of
+ * the feed, so lines said while it was down appear. Merging, not replacing: lines the feed already
+ * delivered stay, and none is shown twice.
+ */
 async function loadRecent(card) {
   try {
     const { lines } = await api("GET", `/api/recent?channel=${card.channel}&limit=50`);
-    $(".chat", card.el).replaceChildren();
     for (const line of lines) addChatLine(card, line);
   } catch {
     // The live stream still fills the chat.
@@ -474,10 +510,20 @@ async function loadRecent(card) {
 
 // ---- Live chat -------------------------------------------------------------------------------
 
+/** Identifies a line across the feed and /api/recent (ids are only there for Twitch lines). */
+function lineKey(line) {
+  return line.id ? `id:${line.id}` : `${line.time}\u0000${line.user}\u0000${line.bot}\u0000${line.text}`;
+}
+
 function addChatLine(card, line) {
   const list = $(".chat", card.el);
+  const key = lineKey(line);
+  const items = [...list.children];
+  if (items.some((li) => li.dataset.key === key)) return;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 30;
   const li = document.createElement("li");
+  li.dataset.key = key;
+  li.dataset.time = String(line.time);
   if (line.bot) li.className = "bot";
   const time = document.createElement("span");
   time.className = "time";
@@ -493,13 +539,20 @@ function addChatLine(card, line) {
     li.append(kind);
   }
   li.append(document.createTextNode(`: ${line.text}`));
-  list.append(li);
+  // In time order: recent lines merged after a reconnect are older than what the feed delivered.
+  const after = items.find((other) =>
+    other.dataset.time !== undefined && Number(other.dataset.time) > line.time
+  );
+  list.insertBefore(li, after ?? null);
   while (list.children.length > CHAT_LINES) list.firstElementChild.remove();
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
 
 function handleEvent(event) {
-  if (event.type === "line") {
+  if (event.type === "hello") {
+    // Subscribed: whatever was said before this moment is in /api/recent, all after it comes here.
+    for (const card of state.cards.values()) loadRecent(card);
+  } else if (event.type === "line") {
     const card = state.cards.get(event.line.channel);
     if (card) addChatLine(card, event.line);
   } else if (event.type === "gap") {
@@ -507,41 +560,76 @@ function handleEvent(event) {
       const li = document.createElement("li");
       li.className = "gap";
       li.textContent = `${event.dropped} lines skipped`;
+      li.dataset.time = String(Date.now());
       $(".chat", card.el).append(li);
     }
   }
 }
 
+function stopStream() {
+  state.streamGeneration++;
+  state.streamAbort?.abort();
+  state.streamAbort = null;
+}
+
 async function startStream() {
+  stopStream();
+  const generation = state.streamGeneration;
+  const current = () => state.started && generation === state.streamGeneration;
   let backoff = 1000;
-  while (state.started) {
+  let heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  while (current()) {
     const abort = new AbortController();
     state.streamAbort = abort;
+    let watchdog;
+    let greeted = false;
+    // Any byte (a ping at least) proves the feed alive; silence for a few heartbeats means it stalled
+    // without closing, so it is dropped and opened again. Before the hello only a short wait is fair.
+    const arm = () => {
+      clearTimeout(watchdog);
+      const limit = greeted ? heartbeatMs * STALL_HEARTBEATS : CONNECT_TIMEOUT_MS;
+      watchdog = setTimeout(() => abort.abort(), limit);
+    };
     try {
+      arm();
       const res = await fetch("/api/events", { headers: authHeaders(), signal: abort.signal });
       if (res.status === 401) {
-        showLogin("Wrong or expired control token");
+        clearTimeout(watchdog);
+        if (current()) showLogin("Wrong or expired control token");
         return;
       }
       if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
       setPill("#pill-stream", "ok", "Live feed");
       backoff = 1000;
+      arm();
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = "";
       for (;;) {
         const { done, value } = await reader.read();
-        if (done) break;
+        if (done || !current()) break;
+        arm();
         buffer += value;
         let nl;
         while ((nl = buffer.indexOf("\n")) >= 0) {
           const text = buffer.slice(0, nl);
           buffer = buffer.slice(nl + 1);
-          if (text) handleEvent(JSON.parse(text));
+          if (!text) continue;
+          const event = JSON.parse(text);
+          if (event.type === "hello") {
+            greeted = true;
+            if (event.heartbeatMs > 0) heartbeatMs = event.heartbeatMs;
+            arm();
+          }
+          handleEvent(event);
         }
       }
     } catch {
-      if (abort.signal.aborted) return;
+      // Aborted (stopped, or stalled) or a network error: `current()` tells which.
+    } finally {
+      clearTimeout(watchdog);
     }
+    if (!current()) return;
+    abort.abort();
     setPill("#pill-stream", "bad", "Live feed reconnecting");
     await new Promise((r) => setTimeout(r, backoff));
     backoff = Math.min(backoff * 2, 30000);
