@@ -8,15 +8,17 @@ import type { Config } from "./config_schema.ts";
 import { ClankError, describeError, isClankError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { loadSecretKey, SECRET_KEY_ENV, type SecretKey } from "./secret_key.ts";
-import { REQUIRED_SCOPES, tokenProblem } from "./token_manager.ts";
-import { type SecretKv, type StoredToken, TokenStore } from "./token_store.ts";
 import {
-  isTransientAuthError,
-  stripOAuthPrefix,
-  type TokenGrant,
-  type TokenInfo,
-  TwitchOAuth,
-} from "./twitch_oauth.ts";
+  canRefreshWith,
+  clientMismatch,
+  pairedRefreshToken,
+  REQUIRED_SCOPES,
+  selectToken,
+  tokenProblem,
+  type TokenSelection,
+} from "./token_manager.ts";
+import { type SecretKv, type StoredToken, TokenStore } from "./token_store.ts";
+import { isTransientAuthError, type TokenGrant, type TokenInfo, TwitchOAuth } from "./twitch_oauth.ts";
 
 /** What {@link runAuthCommand} needs besides the config. */
 export interface AuthCommandDeps {
@@ -40,12 +42,17 @@ const USAGE = [
   "  logout  revoke the stored token at Twitch and delete it",
 ];
 
-/** Polls that may fail because Twitch is unreachable before the flow gives up. */
+/** Polls in a row that may fail because Twitch is unreachable before the flow gives up. */
 const MAX_POLL_ERRORS = 5;
+/** Longest wait between two polls while backing off after failures. */
+const MAX_POLL_BACKOFF_MS = 60_000;
 
 /** Runs `deno task auth [login|status|logout]`; resolves with the process exit code. */
 export async function runAuthCommand(args: string[], config: Config, deps: AuthCommandDeps): Promise<number> {
-  const out = deps.out ?? ((line: string) => console.log(line));
+  const print = deps.out ?? ((line: string) => console.log(line));
+  // Every line goes through the logger's redaction: an error text from fetch or the database can quote
+  // a secret (a token in a rejected header), and the terminal is as public as a log.
+  const out = (line: string) => print(deps.log.redact(line));
   const sub = args[0] ?? "login";
   try {
     switch (sub) {
@@ -115,22 +122,27 @@ async function login(config: Config, deps: AuthCommandDeps, out: (line: string) 
 
   let intervalMs = device.interval * 1000;
   let waitedMs = 0;
-  let errors = 0;
+  /** Polls in a row that failed because Twitch was unreachable. */
+  let failures = 0;
   let grant: TokenGrant | undefined;
   while (!grant) {
     if (waitedMs >= device.expiresIn * 1000) {
       out("The code expired before it was approved: run deno task auth again");
       return 1;
     }
-    await sleep(intervalMs);
-    waitedMs += intervalMs;
+    // RFC 8628 §3.5: back off exponentially after a failed poll, so a struggling Twitch gets room.
+    const waitMs = failures > 0 ? Math.min(MAX_POLL_BACKOFF_MS, intervalMs * 2 ** failures) : intervalMs;
+    await sleep(waitMs);
+    waitedMs += waitMs;
     let poll;
     try {
       poll = await oauth.pollDeviceToken(device.deviceCode, REQUIRED_SCOPES);
     } catch (err) {
-      if (isTransientAuthError(err) && ++errors < MAX_POLL_ERRORS) continue;
+      // Only failures in a row count: an outage of a minute now and then must not end a 30-minute wait.
+      if (isTransientAuthError(err) && ++failures < MAX_POLL_ERRORS) continue;
       throw err;
     }
+    failures = 0;
     switch (poll.status) {
       case "pending":
         break;
@@ -192,8 +204,9 @@ async function status(config: Config, deps: AuthCommandDeps, out: (line: string)
     if (!isClankError(err)) throw err;
     storeError = err.message;
   }
-  const envToken = stripOAuthPrefix(config.twitch.oauth_token);
-  const token = envToken || stored?.access_token;
+  // The same choice the bot makes at start, so status describes the token the bot really uses.
+  const selection = await selectToken(config.twitch.oauth_token, stored);
+  const token = selection.token;
   out(`Key: ${key.description} (key id ${key.id})`);
   if (storeError) out(`Stored token: unreadable: ${storeError}`);
   else if (stored) out(`Stored token: ${stored.login} (saved ${new Date(stored.saved_at).toISOString()})`);
@@ -202,34 +215,58 @@ async function status(config: Config, deps: AuthCommandDeps, out: (line: string)
     out("Token in use: none; run deno task auth, or set TWITCH_OAUTH_TOKEN");
     return 1;
   }
-  out(`Token in use: ${envToken ? "TWITCH_OAUTH_TOKEN (environment)" : "stored token"}`);
+  out(`Token in use: ${inUse(selection)}`);
 
   const oauth = oauthFor(config, deps);
   let info: TokenInfo | undefined;
   try {
-    info = await oauth.validate(token);
+    info = await oauth.validate(token.access);
   } catch (err) {
-    if (isClankError(err, "TWITCH_TOKEN_INVALID")) {
+    if (isClankError(err, "TWITCH_TOKEN_INVALID") && err.details?.reason === "malformed_token") {
+      out(err.message);
+    } else if (isClankError(err, "TWITCH_TOKEN_INVALID")) {
       out("Twitch says: invalid, expired or revoked");
     } else {
       out(`Twitch could not be reached to validate the token: ${describeError(err)}`);
     }
   }
   if (info) {
+    // As the bot does after validating: pair a stored refresh token of the same grant, and take the
+    // client id Twitch names.
+    token.refresh = pairedRefreshToken(selection.candidate, info) || token.refresh;
+    token.clientId = info.clientId;
     describeToken(out, info, info.expiresIn > 0 ? now + info.expiresIn * 1000 : null, now);
-  } else if (!envToken && stored) {
+  } else if (selection.kind !== "env" && stored) {
     out(`Owner (stored): ${stored.login} (user id ${stored.user_id})`);
     out(`Scopes (stored): ${stored.scopes.join(" ") || "none"}`);
     out(`Expires (stored): ${expiryText(stored.expires_at, now)}`);
   }
-  const refreshToken = !envToken || stored?.access_token === envToken ? stored?.refresh_token : undefined;
-  if (!config.twitch.client_id) out("Refresh: not possible (TWITCH_CLIENT_ID is not set)");
-  else if (!refreshToken) out("Refresh: not possible (no refresh token for this token)");
-  else out("Refresh: automatic (client id and refresh token present)");
+  const clientId = config.twitch.client_id;
+  const mismatch = clientMismatch(token, clientId);
+  if (!clientId) out("Refresh: not possible (TWITCH_CLIENT_ID is not set)");
+  else if (!token.refresh) out("Refresh: not possible (no refresh token for this token)");
+  else if (mismatch) out(`Refresh: not possible (${mismatch})`);
+  else if (canRefreshWith(token, clientId)) out("Refresh: automatic (client id and refresh token present)");
+  if (!info && token.refresh && canRefreshWith(token, clientId)) {
+    out("The bot tries to refresh it when it starts; if Twitch refuses, run deno task auth");
+  }
 
   const problem = info ? tokenProblem(info, config.twitch.username) : null;
   if (problem) out(problem);
   return info && !problem ? 0 : 1;
+}
+
+function inUse(selection: TokenSelection): string {
+  switch (selection.kind) {
+    case "env":
+      return "TWITCH_OAUTH_TOKEN (environment)";
+    case "env_successor":
+      return "stored token refreshed from TWITCH_OAUTH_TOKEN";
+    case "stored":
+      return "stored token";
+    case "none":
+      return "none";
+  }
 }
 
 async function logout(config: Config, deps: AuthCommandDeps, out: (line: string) => void): Promise<number> {

@@ -307,9 +307,9 @@ export function registerUrlSecret(url: string, name: string, log: Logger): void 
   const colon = userinfo.indexOf(":");
   if (colon === -1) return;
   const password = userinfo.slice(colon + 1);
-  log.addSecret(password);
+  log.addSecret(password, `The password in ${name}`);
   try {
-    log.addSecret(decodeURIComponent(password));
+    log.addSecret(decodeURIComponent(password), `The password in ${name}`);
   } catch {
     throw new ClankError(
       "CONFIG_INVALID",

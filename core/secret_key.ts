@@ -1,7 +1,7 @@
 /**
  * The key that encrypts stored secrets (Twitch tokens). It comes from `CLANK_SECRET_KEY` when set —
- * 32 bytes as base64/base64url or hex, or any passphrase of at least 16 characters, stretched with
- * PBKDF2-SHA256 — and otherwise from a key file (default `./data/secret.key`) that is created with
+ * 32 bytes as base64/base64url or hex (see {@link decodeEnvKeyText} for when a value counts as a key),
+ * or any passphrase of at least 16 characters, stretched with PBKDF2-SHA256 — and otherwise from a key file (default `./data/secret.key`) that is created with
  * mode 0600 on first use. The raw key never leaves this module: callers get a non-extractable
  * WebCrypto key, a key id for error messages and a description of where the key came from.
  * @module
@@ -53,7 +53,7 @@ export async function loadSecretKey(options: LoadSecretKeyOptions): Promise<Secr
   const envValue = options.envValue?.trim() ?? "";
   if (envValue !== "") {
     options.log?.addSecret(envValue);
-    const bytes = decodeKeyText(envValue);
+    const bytes = decodeEnvKeyText(envValue);
     if (bytes) return await importKey(bytes, "env", `${SECRET_KEY_ENV} (32-byte key)`, false, options.log);
     if (envValue.length < MIN_PASSPHRASE_LENGTH) {
       throw new ClankError(
@@ -69,7 +69,12 @@ export async function loadSecretKey(options: LoadSecretKeyOptions): Promise<Secr
   return await loadKeyFile(options.keyFile, options.log);
 }
 
-/** Decodes 32 key bytes from hex, base64 or base64url text; `undefined` for anything else. */
+/**
+ * Decodes 32 key bytes from 64 hex digits or canonical base64/base64url (with or without `=`);
+ * `undefined` for anything else. Canonical means the text is exactly what encoding the bytes gives:
+ * base64 of 32 bytes has 2 spare bits in its last character, which a decoder ignores, so without this
+ * check four different texts would give one key.
+ */
 export function decodeKeyText(text: string): Uint8Array | undefined {
   const t = text.trim();
   if (/^[0-9a-fA-F]{64}$/.test(t)) {
@@ -77,16 +82,40 @@ export function decodeKeyText(text: string): Uint8Array | undefined {
     for (let i = 0; i < 32; i++) out[i] = parseInt(t.slice(i * 2, i * 2 + 2), 16);
     return out;
   }
-  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) {
-    const std = t.replace(/-/g, "+").replace(/_/g, "/").replace(/=$/, "") + "=";
-    try {
-      const bin = atob(std);
-      if (bin.length !== 32) return undefined;
-      return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-    } catch {
-      return undefined;
-    }
+  const url = /[-_]/.test(t);
+  if (!(url ? /^[A-Za-z0-9_-]{43}=?$/ : /^[A-Za-z0-9+/]{43}=?$/).test(t)) return undefined;
+  let bin: string;
+  try {
+    bin = atob(t.replace(/-/g, "+").replace(/_/g, "/").replace(/=$/, "") + "=");
+  } catch {
+    return undefined;
   }
+  if (bin.length !== 32) return undefined;
+  let again = btoa(bin).replace(/=$/, "");
+  if (url) again = again.replace(/\+/g, "-").replace(/\//g, "_");
+  if (again !== t.replace(/=$/, "")) return undefined;
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Decodes `CLANK_SECRET_KEY` as a raw 32-byte key when it clearly is one; `undefined` means "treat it
+ * as a passphrase". A value is a raw key when it is
+ * - 64 hex digits, or
+ * - canonical standard base64 with its `=` padding (44 characters: what `openssl rand -base64 32` and
+ *   the key file hold), or
+ * - canonical base64url or unpadded base64 (43 characters, or 44 with `=`) that mixes upper- and
+ *   lowercase letters, as every randomly generated key does (the odds against are below 1 in 10^9).
+ * The last rule exists because a hyphenated passphrase of 43 characters such as
+ * `correct-horse-battery-staple-purple-monkeys` is valid base64url: it must be stretched with PBKDF2,
+ * not used as key bytes.
+ */
+export function decodeEnvKeyText(text: string): Uint8Array | undefined {
+  const t = text.trim();
+  const bytes = decodeKeyText(t);
+  if (!bytes) return undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return bytes;
+  if (/^[A-Za-z0-9+/]{43}=$/.test(t)) return bytes;
+  if (/[A-Z]/.test(t) && /[a-z]/.test(t)) return bytes;
   return undefined;
 }
 

@@ -15,6 +15,7 @@ import { loadSecretKey, SECRET_KEY_ENV } from "./secret_key.ts";
 import { type SecretKv, type StoredToken, TokenStore } from "./token_store.ts";
 import {
   isTransientAuthError,
+  malformedTokenMessage,
   stripOAuthPrefix,
   type TokenGrant,
   type TokenInfo,
@@ -81,7 +82,8 @@ export interface TokenManagerOptions {
   retryDelaysMs?: number[];
 }
 
-interface CurrentToken {
+/** A token as the manager holds it: the secrets plus what is known about them. */
+export interface CurrentToken {
   access: string;
   /** Empty when there is none. */
   refresh: string;
@@ -91,7 +93,98 @@ interface CurrentToken {
   clientId: string;
   expiresAt: number | null;
   source: "env" | "storage";
+  /** Fingerprint of the env token the chain started from; empty for a token from deno task auth. */
   origin: string;
+}
+
+/** Which token the bot uses, as {@link selectToken} picks it. */
+export interface TokenSelection {
+  /** The token to use; `undefined` when there is none. */
+  token: CurrentToken | undefined;
+  /**
+   * How it was picked: `env` (TWITCH_OAUTH_TOKEN itself, with its stored record if there is one),
+   * `env_successor` (the stored token refreshed from it), `stored` (no env token), `none`.
+   */
+  kind: "env" | "env_successor" | "stored" | "none";
+  /**
+   * A stored token beside an env token of unknown relation: once the env token is validated, its
+   * refresh token is used if {@link pairedRefreshToken} says they belong to one grant.
+   */
+  candidate: StoredToken | undefined;
+}
+
+/**
+ * Picks the token the bot uses from `TWITCH_OAUTH_TOKEN` (raw, `oauth:` allowed) and the stored
+ * record. The bot (TokenManager.start) and `deno task auth status` both call this, so they cannot
+ * disagree about which token is in use or whether it can be refreshed.
+ */
+export async function selectToken(envRaw: string, stored: StoredToken | undefined): Promise<TokenSelection> {
+  const envToken = stripOAuthPrefix(envRaw);
+  if (envToken) {
+    const origin = await fingerprint(envToken);
+    if (stored && (stored.access_token === envToken || stored.origin === origin)) {
+      // The stored token is this env token or its refreshed successor: continue the chain.
+      return {
+        token: { ...fromStored(stored, "env"), origin: stored.origin || origin },
+        kind: stored.access_token === envToken ? "env" : "env_successor",
+        candidate: undefined,
+      };
+    }
+    return {
+      token: {
+        access: envToken,
+        refresh: "",
+        login: "",
+        userId: "",
+        scopes: [],
+        clientId: "",
+        expiresAt: null,
+        source: "env",
+        origin,
+      },
+      kind: "env",
+      candidate: stored,
+    };
+  }
+  if (stored) return { token: fromStored(stored, "storage"), kind: "stored", candidate: undefined };
+  return { token: undefined, kind: "none", candidate: undefined };
+}
+
+/**
+ * The stored refresh token to use with a validated env token: only when both belong to the same user
+ * and the same app (so they came from one grant); empty otherwise.
+ */
+export function pairedRefreshToken(candidate: StoredToken | undefined, info: TokenInfo): string {
+  if (
+    candidate && candidate.refresh_token && candidate.user_id === info.userId &&
+    candidate.client_id === info.clientId
+  ) {
+    return candidate.refresh_token;
+  }
+  return "";
+}
+
+/**
+ * True when `token` can be refreshed with `clientId` (TWITCH_CLIENT_ID): Twitch only refreshes a
+ * token for the app it was issued to.
+ */
+export function canRefreshWith(token: Pick<CurrentToken, "refresh" | "clientId">, clientId: string): boolean {
+  if (!token.refresh || !clientId) return false;
+  return token.clientId === "" || token.clientId === clientId;
+}
+
+/**
+ * Why a token with a refresh token still cannot be refreshed because it belongs to another app than
+ * TWITCH_CLIENT_ID, with what to do; `null` when that is not the case.
+ */
+export function clientMismatch(
+  token: Pick<CurrentToken, "refresh" | "clientId">,
+  clientId: string,
+): string | null {
+  if (!token.refresh || !clientId || !token.clientId || token.clientId === clientId) return null;
+  return `it was issued to client id ${token.clientId}, but TWITCH_CLIENT_ID is ${clientId}, and Twitch ` +
+    `refreshes a token only for the app that issued it: set TWITCH_CLIENT_ID (and TWITCH_CLIENT_SECRET) ` +
+    `back to that app, or run deno task auth to log in with the new one`;
 }
 
 const MINUTE = 60_000;
@@ -99,6 +192,8 @@ const MINUTE = 60_000;
 const REFRESH_LEAD_MS = 10 * MINUTE;
 /** After an unreachable Twitch, try again this much later. */
 const RETRY_UNREACHABLE_MS = 5 * MINUTE;
+/** While Twitch's token endpoint is down, a refresh is tried this often. */
+const RETRY_REFRESH_MS = MINUTE;
 /** A second chat rejection within this window of a failure refresh means refreshing does not help. */
 const FAILURE_WINDOW_MS = 5 * MINUTE;
 
@@ -129,6 +224,10 @@ export class TokenManager {
   /** Background saves of refreshed tokens; they may wait on a database outage. */
   #saves = new Set<Promise<void>>();
   #listeners = new Set<(status: TokenStatus) => void>();
+  /** Callers waiting for a refresh to succeed during an outage; told `false` when that ends otherwise. */
+  #recoveryWaiters = new Set<(ok: boolean) => void>();
+  /** True from a refresh that failed because Twitch was unreachable until one succeeds. */
+  #refreshOutage = false;
   #started = false;
   #stopped = false;
 
@@ -160,7 +259,6 @@ export class TokenManager {
   async start(): Promise<TokenStatus> {
     if (this.#started) throw new Error("TokenManager.start() was already called");
     this.#started = true;
-    const envToken = stripOAuthPrefix(this.#twitch.oauth_token);
     let stored: StoredToken | undefined;
     try {
       stored = this.#store ? await this.#store.load() : undefined;
@@ -176,35 +274,15 @@ export class TokenManager {
         },
       );
     }
-    let candidate: StoredToken | undefined;
-    if (envToken) {
-      const origin = await fingerprint(envToken);
-      if (stored && (stored.access_token === envToken || stored.origin === origin)) {
-        // The stored token is this env token or its refreshed successor: continue the chain.
-        this.#cur = { ...fromStored(stored, "env"), origin: stored.origin || origin };
-      } else {
-        this.#cur = {
-          access: envToken,
-          refresh: "",
-          login: "",
-          userId: "",
-          scopes: [],
-          clientId: "",
-          expiresAt: null,
-          source: "env",
-          origin,
-        };
-        candidate = stored;
-      }
-    } else if (stored) {
-      this.#cur = fromStored(stored, "storage");
-    } else {
+    const selection = await selectToken(this.#twitch.oauth_token, stored);
+    if (!selection.token) {
       this.#log.warn(
         "No Twitch token: set TWITCH_OAUTH_TOKEN or run `deno task auth`; chat is read-only until then",
       );
       return this.status();
     }
-    await this.#validateAtStart(candidate);
+    this.#cur = selection.token;
+    await this.#validateAtStart(selection.candidate, selection.kind === "env");
     return this.status();
   }
 
@@ -270,11 +348,18 @@ export class TokenManager {
     try {
       await this.#refresh("auth_failure");
     } catch (err) {
-      this.#giveUp(describeMessage(err));
-      return false;
+      if (this.#stopped) return false;
+      if (!isTransientAuthError(err)) {
+        this.#giveUp(describeMessage(err));
+        return false;
+      }
+      // Twitch's token endpoint is down: giving up would keep the bot off chat until a restart. The
+      // transport waits for the answer, so wait until a retry gets through.
+      this.#onRefreshOutage(err);
+      if (!(await this.#recovered())) return false;
     }
     this.#failureToken = this.#cur!.access;
-    this.#failureAt = now;
+    this.#failureAt = this.#clock.now();
     return true;
   }
 
@@ -317,6 +402,7 @@ export class TokenManager {
       s.resolve();
     }
     this.#sleepers.clear();
+    this.#settleRecovery(false);
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     // A save waiting on a database outage gets a moment, not the shutdown: the write stays in the
     // write buffer, which the caller flushes (or reports) when it closes storage.
@@ -327,17 +413,30 @@ export class TokenManager {
     await raceDeadline(promise, ms, this.#clock);
   }
 
-  async #validateAtStart(candidate: StoredToken | undefined): Promise<void> {
+  async #validateAtStart(candidate: StoredToken | undefined, envTokenItself: boolean): Promise<void> {
     const cur = this.#cur!;
     let info: TokenInfo;
     try {
       info = await this.#validate(cur.access);
     } catch (err) {
+      if (isClankError(err, "TWITCH_TOKEN_INVALID") && err.details?.reason === "malformed_token") {
+        const name = envTokenItself ? "TWITCH_OAUTH_TOKEN" : "The stored Twitch token";
+        const fix = envTokenItself ? "set it again without them" : "run deno task auth to store a new one";
+        const message = `${malformedTokenMessage(name)}: ${fix}`;
+        this.#markInvalid(message);
+        throw new ClankError("TWITCH_TOKEN_INVALID", message, { details: { reason: "malformed_token" } });
+      }
       if (isClankError(err, "TWITCH_TOKEN_INVALID")) {
         if (this.#canRefresh()) {
           try {
             await this.#refresh("expired");
           } catch (refreshErr) {
+            // A bot that was off for hours has an expired token; a short outage at Twitch must not
+            // make it read-only for the whole run.
+            if (isTransientAuthError(refreshErr) && !this.#stopped) {
+              this.#onRefreshOutage(refreshErr);
+              return;
+            }
             this.#markInvalid(describeMessage(refreshErr));
             throw refreshErr;
           }
@@ -358,14 +457,17 @@ export class TokenManager {
       this.#markInvalid(problem);
       throw new ClankError("TWITCH_TOKEN_INVALID", problem, { details: { reason: "wrong_token" } });
     }
-    if (
-      candidate && candidate.refresh_token && candidate.user_id === info.userId &&
-      candidate.client_id === info.clientId
-    ) {
-      // Same user and same app: the stored refresh token belongs to this env token's grant.
-      cur.refresh = candidate.refresh_token;
-    }
+    const paired = pairedRefreshToken(candidate, info);
+    if (paired) cur.refresh = paired;
     this.#apply(info);
+    const mismatch = clientMismatch(cur, this.#twitch.client_id);
+    if (mismatch) {
+      // Otherwise refresh is silently off and the bot stops hours later with "expired".
+      this.#log.warn(
+        `The Twitch token of ${info.login} cannot be refreshed and stops working when it expires ` +
+          `(${isoOrNever(cur.expiresAt)}): ${mismatch}`,
+      );
+    }
     this.#log.info("Twitch token is valid", {
       login: info.login,
       scopes: info.scopes.join(" "),
@@ -401,9 +503,7 @@ export class TokenManager {
   }
 
   #canRefresh(): boolean {
-    const cur = this.#cur;
-    if (!cur || !cur.refresh || !this.#twitch.client_id) return false;
-    return cur.clientId === "" || cur.clientId === this.#twitch.client_id;
+    return this.#cur !== undefined && canRefreshWith(this.#cur, this.#twitch.client_id);
   }
 
   /** One refresh at a time: every caller shares the refresh in flight. */
@@ -476,6 +576,10 @@ export class TokenManager {
     this.#state = "valid";
     this.#message = null;
     this.#lastRefreshedAt = this.#clock.now();
+    if (this.#refreshOutage) {
+      this.#refreshOutage = false;
+      this.#log.info("Twitch's token endpoint answers again");
+    }
     this.#metrics?.tokenRefreshes.inc({ trigger, outcome: "ok" });
     // Stored in the background: during a database outage the write waits in the buffer, and the
     // transport must not wait with it for the token it needs to reconnect.
@@ -488,6 +592,7 @@ export class TokenManager {
     });
     this.#schedule();
     this.#emit();
+    this.#settleRecovery(true);
   }
 
   async #persist(): Promise<void> {
@@ -546,10 +651,7 @@ export class TokenManager {
     } catch (err) {
       if (this.#stopped) return;
       if (isTransientAuthError(err)) {
-        this.#log.warn("Could not refresh the Twitch token; trying again in a minute", {
-          error: describeError(err),
-        });
-        this.#refreshTimer = this.#clock.setTimeout(() => this.#track(this.#onRefreshTimer()), MINUTE);
+        this.#onRefreshOutage(err);
         return;
       }
       this.#giveUp(describeMessage(err));
@@ -573,7 +675,8 @@ export class TokenManager {
         try {
           await this.#refresh("validation");
         } catch (refreshErr) {
-          if (isTransientAuthError(refreshErr)) this.#unverified(refreshErr);
+          if (this.#stopped) return;
+          if (isTransientAuthError(refreshErr)) this.#onRefreshOutage(refreshErr);
           else this.#giveUp(describeMessage(refreshErr));
         }
         return;
@@ -607,6 +710,43 @@ export class TokenManager {
     );
   }
 
+  /**
+   * A refresh failed because Twitch's token endpoint is unreachable or overloaded (network, timeout,
+   * 5xx, 429): keep the current token (state `unverified`) and try again every minute until Twitch
+   * answers. Warns once per outage; the retries go to debug.
+   */
+  #onRefreshOutage(err: unknown): void {
+    if (this.#state === "invalid") return;
+    this.#state = "unverified";
+    this.#message = `Could not refresh the Twitch token: Twitch's token endpoint is not answering ` +
+      `(${describeMessage(err)}). That is on Twitch's side (or the network's); clank keeps the current ` +
+      `token and tries again every minute`;
+    if (!this.#refreshOutage) {
+      this.#refreshOutage = true;
+      this.#log.warn(this.#message, { error: describeError(err) });
+    } else {
+      this.#log.debug("Twitch's token endpoint is still not answering; trying again in a minute", {
+        error: describeError(err),
+      });
+    }
+    if (this.#stopped) return;
+    // Replaces a before-expiry timer too: that one may be hours away, the retry is due in a minute.
+    if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = this.#clock.setTimeout(() => this.#track(this.#onRefreshTimer()), RETRY_REFRESH_MS);
+  }
+
+  /** Resolves `true` after the next successful refresh, `false` when the manager gives up or stops. */
+  #recovered(): Promise<boolean> {
+    if (this.#stopped || this.#state === "invalid") return Promise.resolve(false);
+    return new Promise((resolve) => this.#recoveryWaiters.add(resolve));
+  }
+
+  #settleRecovery(ok: boolean): void {
+    const waiters = [...this.#recoveryWaiters];
+    this.#recoveryWaiters.clear();
+    for (const w of waiters) w(ok);
+  }
+
   /** Why the chat login was rejected, in one sentence with what to do. */
   async #diagnoseRejection(afterRefresh: boolean): Promise<string> {
     const cur = this.#cur!;
@@ -637,6 +777,10 @@ export class TokenManager {
         `or unset TWITCH_OAUTH_TOKEN and run deno task auth` +
         (storedTokenIgnored ? " (the stored token belongs to another grant and was not used)" : "");
     }
+    const mismatch = clientMismatch(cur, this.#twitch.client_id);
+    if (mismatch) {
+      return `The stored Twitch token${who} is expired or revoked and cannot be refreshed: ${mismatch}`;
+    }
     const why = !this.#twitch.client_id ? " and cannot be refreshed without TWITCH_CLIENT_ID" : "";
     return `The stored Twitch token${who} is expired or revoked${why}: run deno task auth to log in again`;
   }
@@ -663,6 +807,7 @@ export class TokenManager {
     this.#state = "invalid";
     this.#message = message;
     this.#clearTimers();
+    this.#settleRecovery(false);
   }
 
   /** Gives up on the token with one error line; later calls stay quiet. */

@@ -63,9 +63,32 @@ export interface TwitchOAuthOptions {
 /** Device code grant type (RFC 8628). */
 export const DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";
 
-/** True when `err` is a failure that may pass (network, timeout, 5xx, 429): worth retrying. */
+/**
+ * True when `err` is a failure on Twitch's side or the network's that may pass (network down,
+ * timeout, HTTP 5xx, 408, 429): worth retrying later, never a reason to give up on a token.
+ */
 export function isTransientAuthError(err: unknown): boolean {
   return err instanceof ClankError && err.code === "TWITCH_AUTH_FAILED" && err.details?.transient === true;
+}
+
+/** True for an HTTP status that says "try again later" rather than "this request is wrong". */
+export function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+// Twitch tokens are short runs of letters and digits; anything outside printable ASCII without space
+// is a paste accident, and fetch would refuse it in a header with an error that quotes the token.
+const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+
+/** `<name> has characters a token never has (…)`, for a token that fails {@link isWellFormedToken}. */
+export function malformedTokenMessage(name: string): string {
+  return `${name} has characters a token never has (a space, a line break, an invisible character ` +
+    `from pasting?)`;
+}
+
+/** True when `token` could be a Twitch token at all (printable ASCII, no spaces). */
+export function isWellFormedToken(token: string): boolean {
+  return TOKEN_CHARS.test(token);
 }
 
 /** A client for Twitch's OAuth endpoints. */
@@ -99,6 +122,7 @@ export class TwitchOAuth {
   async validate(token: string): Promise<TokenInfo> {
     const bare = stripOAuthPrefix(token);
     this.#log?.addSecret(bare);
+    requireWellFormed(bare);
     const res = await this.#request("validate", "GET", { Authorization: `OAuth ${bare}` });
     if (res.status === 401) {
       throw new ClankError("TWITCH_TOKEN_INVALID", "Twitch says the token is invalid, expired or revoked", {
@@ -203,6 +227,7 @@ export class TwitchOAuth {
   async revoke(token: string): Promise<void> {
     const bare = stripOAuthPrefix(token);
     this.#log?.addSecret(bare);
+    requireWellFormed(bare);
     this.#requireClientId("revoke a token");
     const res = await this.#request("revoke", "POST", {}, { client_id: this.#clientId, token: bare });
     if (res.status === 200) return;
@@ -274,14 +299,25 @@ export class TwitchOAuth {
   }
 }
 
-/** Removes an `oauth:` prefix (the IRC PASS form) from a token. */
+/** Removes an `oauth:` prefix (the IRC PASS form) and surrounding whitespace from a token. */
 export function stripOAuthPrefix(token: string): string {
   const t = token.trim();
-  return t.toLowerCase().startsWith("oauth:") ? t.slice(6) : t;
+  // `oauth: abc` is a common hand-edit; the space is not part of the token.
+  return t.toLowerCase().startsWith("oauth:") ? t.slice(6).trim() : t;
+}
+
+/** Throws a clear `TWITCH_TOKEN_INVALID` (reason `malformed_token`, never echoing it) before any request. */
+function requireWellFormed(token: string): void {
+  if (isWellFormedToken(token)) return;
+  throw new ClankError(
+    "TWITCH_TOKEN_INVALID",
+    `${malformedTokenMessage("The Twitch token")}: copy it again without them, or run deno task auth`,
+    { details: { reason: "malformed_token" } },
+  );
 }
 
 function httpError(endpoint: string, res: { status: number; body: unknown }): ClankError {
-  const transient = res.status >= 500 || res.status === 429;
+  const transient = isTransientStatus(res.status);
   const msg = twitchMessage(res.body);
   return new ClankError(
     "TWITCH_AUTH_FAILED",

@@ -3,6 +3,7 @@ import { type AuthCommandDeps, expiryText, runAuthCommand } from "../core/auth_c
 import { type Config, ConfigSchema } from "../core/config_schema.ts";
 import { memoryLogger } from "../core/log.ts";
 import { loadSecretKey } from "../core/secret_key.ts";
+import { TokenManager } from "../core/token_manager.ts";
 import { TokenStore } from "../core/token_store.ts";
 import { type FakeTwitchOAuth, startFakeTwitchOAuth } from "./fakes/fake_twitch_oauth.ts";
 import { MemoryKv } from "./fakes/memory_kv.ts";
@@ -208,7 +209,8 @@ Deno.test("runAuthCommand status shows owner, scopes and expiry, never the token
       const { accessToken } = c.fake.issue({ scopes: ["chat:read"] });
       assert.equal(await runAuthCommand(["status"], c.config({ oauth_token: accessToken }), c.deps()), 1);
       assert.ok(c.out.includes("Token in use: TWITCH_OAUTH_TOKEN (environment)"));
-      assert.ok(c.out.includes("Refresh: not possible (no refresh token for this token)"));
+      // Same user and app as the stored token: the bot pairs its refresh token, and status says so.
+      assert.ok(c.out.includes("Refresh: automatic (client id and refresh token present)"));
       assert.ok(c.out.some((l) => l.includes("lacks the scope chat:edit")));
       assertNoSecrets(c);
     });
@@ -273,4 +275,132 @@ Deno.test("expiryText formats the time left", () => {
   assert.equal(expiryText(now + 3 * 3600_000 + 5 * 60_000, now), "2025-01-01T03:05:00.000Z (in 3h 5m)");
   assert.equal(expiryText(now + 90_000, now), "2025-01-01T00:01:30.000Z (in 1m)");
   assert.equal(expiryText(now - 1, now), "2024-12-31T23:59:59.999Z (expired)");
+});
+
+Deno.test("runAuthCommand status agrees with the bot about the token in use", async (t) => {
+  const c = await cli();
+  try {
+    const store = await c.store();
+    // A stored token of an earlier grant of the same user and app.
+    const earlier = c.fake.issue({});
+    await store.save({
+      access_token: earlier.accessToken,
+      refresh_token: earlier.refreshToken,
+      scopes: ["chat:edit", "chat:read"],
+      login: "clankbot",
+      user_id: "1001",
+      expires_at: Date.now() + 3600_000,
+      client_id: c.fake.clientId,
+      origin: "",
+      saved_at: Date.now(),
+    });
+    const env = c.fake.issue({});
+    const config = c.config({ oauth_token: env.accessToken });
+    const { log } = memoryLogger();
+
+    await t.step("an env token paired with a stored refresh token of its grant is refreshable", async () => {
+      const bot = new TokenManager({ twitch: config.twitch, log, store });
+      assert.equal((await bot.start()).refreshable, true);
+      c.out.length = 0;
+      assert.equal(await runAuthCommand(["status"], config, c.deps()), 0, c.out.join("\n"));
+      assert.ok(c.out.includes("Token in use: TWITCH_OAUTH_TOKEN (environment)"), c.out.join("\n"));
+      assert.ok(c.out.includes("Refresh: automatic (client id and refresh token present)"), c.out.join("\n"));
+      // The bot refreshes (its login was rejected); the env token then expires at Twitch.
+      assert.equal(await bot.onAuthFailure(), true);
+      await bot.stop();
+      c.fake.expire(env.accessToken);
+    });
+
+    await t.step("after a refresh: the stored successor of the env token, valid", async () => {
+      const bot = new TokenManager({ twitch: config.twitch, log, store });
+      assert.equal((await bot.start()).state, "valid");
+      await bot.stop();
+      c.out.length = 0;
+      assert.equal(await runAuthCommand(["status"], config, c.deps()), 0, c.out.join("\n"));
+      assert.ok(
+        c.out.includes("Token in use: stored token refreshed from TWITCH_OAUTH_TOKEN"),
+        c.out.join("\n"),
+      );
+      assert.ok(!c.out.includes("Twitch says: invalid, expired or revoked"));
+      assert.ok(c.out.includes("Refresh: automatic (client id and refresh token present)"));
+      assertNoSecrets(c);
+    });
+
+    await t.step("a stored token of another app: refresh is off and says why", async () => {
+      c.out.length = 0;
+      const other = c.config({ client_id: "anotherappclientid" });
+      await runAuthCommand(["status"], other, c.deps());
+      assert.ok(
+        c.out.some((l) => l.startsWith("Refresh: not possible") && l.includes("anotherappclientid")),
+        c.out.join("\n"),
+      );
+    });
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("runAuthCommand status never prints a malformed token", async (t) => {
+  const c = await cli();
+  try {
+    for (const bad of ["k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7\nx", "k3j4h5g6f7d8s9a0q1w2\u200be3r4t5y6u7"]) {
+      await t.step(JSON.stringify(bad), async () => {
+        c.out.length = 0;
+        const requests = c.fake.requests.length;
+        assert.equal(await runAuthCommand(["status"], c.config({ oauth_token: bad }), c.deps()), 1);
+        assert.ok(c.out.every((l) => !l.includes("k3j4h5g6f7d8s9a0q1w2")), c.out.join("\n"));
+        assert.ok(c.out.some((l) => l.includes("characters a token never has")), c.out.join("\n"));
+        assert.ok(!c.out.some((l) => l.includes("could not be reached")), c.out.join("\n"));
+        assert.equal(c.fake.requests.length, requests);
+      });
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("runAuthCommand login rides out short outages while polling", async (t) => {
+  const c = await cli();
+  try {
+    await t.step("failures are counted in a row, and each one backs off", async () => {
+      c.fake.device.approveAfterPolls = 3;
+      // Polls 1-4 fail, poll 5 is pending, polls 6-9 fail, then it goes through: 8 failures in all,
+      // never 5 in a row.
+      const down = new Set([1, 2, 3, 4, 6, 7, 8, 9]);
+      let polls = 0;
+      const deps = c.deps({
+        sleep: (ms) => {
+          c.sleeps.push(ms);
+          polls++;
+          c.fake.tokenEndpointDown = down.has(polls) ? 503 : null;
+          return Promise.resolve();
+        },
+      });
+      assert.equal(await runAuthCommand([], c.config(), deps), 0, c.out.join("\n"));
+      c.fake.tokenEndpointDown = null;
+      // 5 s interval; after each failure in a row the wait doubles (RFC 8628 section 3.5).
+      assert.deepEqual(c.sleeps.slice(0, 6), [5000, 10_000, 20_000, 40_000, 60_000, 5000]);
+      assertNoSecrets(c);
+    });
+
+    await t.step("five failures in a row end the flow with the reason", async () => {
+      c.sleeps.length = 0;
+      c.out.length = 0;
+      c.fake.device.approveAfterPolls = 100;
+      const deps = c.deps({
+        sleep: (ms) => {
+          c.sleeps.push(ms);
+          c.fake.tokenEndpointDown = 503;
+          return Promise.resolve();
+        },
+      });
+      assert.equal(await runAuthCommand([], c.config(), deps), 1);
+      c.fake.tokenEndpointDown = null;
+      assert.equal(c.sleeps.length, 5);
+      assert.match(c.out.at(-1)!, /HTTP 503/);
+    });
+  } finally {
+    c.fake.tokenEndpointDown = null;
+    await c.close();
+  }
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Logger, type LogLevel, memoryLogger } from "../core/log.ts";
+import fc from "fast-check";
+import { Logger, type LogLevel, memoryLogger, MIN_SECRET_LENGTH } from "../core/log.ts";
 
 const ESC = "\x1b[";
 const LOG_MODULE = new URL("../core/log.ts", import.meta.url).href;
@@ -203,7 +204,7 @@ Deno.test("Logger redacts registered secrets from every line", async (t) => {
     log.addSecret(undefined);
     log.addSecret("abc");
     log.info("abc stays");
-    assert.equal(JSON.parse(lines[0]!).msg, "abc stays");
+    assert.equal(JSON.parse(lines.at(-1)!).msg, "abc stays");
     assert.equal(log.redact("abc"), "abc");
   });
 });
@@ -228,4 +229,106 @@ Deno.test("Logger fields cannot overwrite the line's own level, time or message"
   assert.equal(obj.msg, "real message");
   assert.notEqual(obj.time, "1970");
   assert.deepEqual([obj.field_level, obj.field_msg, obj.field_time], ["debug", "forged", "1970"]);
+});
+
+Deno.test("Logger redacts the longest secret first", async (t) => {
+  await t.step("a short secret inside a long one does not expose the rest of the long one", () => {
+    const { log, lines } = memoryLogger("debug", "console");
+    log.addSecret("9k2qdefg");
+    const token = "abc9k2qdefghijklmnopqrstuvwxyz01";
+    log.addSecret(token);
+    log.info(`token=${token}`);
+    assert.match(lines.at(-1)!, /token=\[redacted\]$/);
+  });
+
+  await t.step("property: no registered secret survives, in any registration order", () => {
+    // Secrets over a small alphabet overlap and nest often; no brackets, so none can be spelled
+    // across a "[redacted]" marker.
+    const secret = fc.string({
+      unit: fc.constantFrom("a", "b", "c"),
+      minLength: MIN_SECRET_LENGTH,
+      maxLength: 14,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(secret, { minLength: 1, maxLength: 6 }),
+        fc.array(fc.oneof(secret, fc.string({ unit: fc.constantFrom("a", "b", "c", " "), maxLength: 6 })), {
+          maxLength: 8,
+        }),
+        fc.constantFrom("json" as const, "console" as const),
+        (secrets, parts, format) => {
+          const { log, lines } = memoryLogger("debug", format);
+          for (const s of secrets) log.addSecret(s);
+          const text = [...secrets, ...parts].join("");
+          log.info(text, { field: parts.join("") + secrets.join("") });
+          for (const line of lines) {
+            for (const s of secrets) assert.ok(!line.includes(s), `${s} survives in ${line}`);
+          }
+          assert.ok(!log.redact(text).includes(secrets[0]!));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+Deno.test("Logger never garbles ordinary text or the JSON structure", async (t) => {
+  await t.step("a short database password is not a substring secret, and is warned about once", () => {
+    const { log, lines } = memoryLogger("debug", "json");
+    log.addSecret("info", "The password in DATABASE_URL");
+    log.addSecret("info", "The password in DATABASE_URL");
+    log.info("Connected to Twitch", { user: "clankbot" });
+    const warnings = lines.map((l) => JSON.parse(l)).filter((l) => l.level === "warn");
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0].msg, /^The password in DATABASE_URL is shorter than 8 characters/);
+    const entry = JSON.parse(lines.at(-1)!);
+    assert.equal(entry.level, "info");
+    assert.equal(entry.msg, "Connected to Twitch");
+  });
+
+  await t.step("a URL password is masked whatever its length", () => {
+    const { log, lines } = memoryLogger("debug", "console");
+    log.info("Cannot reach mysql://clank:info@db.example:3306/clank or http://u:p@ollama:11434/");
+    assert.ok(lines[0]!.includes("mysql://clank:[redacted]@db.example:3306/clank"), lines[0]);
+    assert.ok(lines[0]!.includes("http://u:[redacted]@ollama:11434/"), lines[0]);
+    assert.equal(log.redact("mysql://clank:***@db/clank"), "mysql://clank:***@db/clank");
+    assert.equal(log.redact("https://user@host/"), "https://user@host/");
+  });
+
+  await t.step("property: every JSON line parses, with its own keys, whatever the secret", () => {
+    fc.assert(
+      fc.property(
+        fc.string({ minLength: MIN_SECRET_LENGTH, maxLength: 30 }),
+        fc.string({ maxLength: 30 }),
+        (secret, msg) => {
+          const { log, lines } = memoryLogger("debug", "json");
+          log.addSecret(secret);
+          log.warn(`${msg}${secret}`, { value: secret, [secret]: 1, n: 12345678 });
+          const entry = JSON.parse(lines.at(-1)!);
+          assert.equal(entry.level, "warn");
+          assert.equal(entry.event, "general");
+          assert.equal(entry.channel, null);
+          assert.equal(entry.value, "[redacted]");
+          assert.ok(entry.msg.includes("[redacted]"), entry.msg);
+          assert.equal(entry["[redacted]"], 1);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  await t.step("a JSON string inside a JSON field is redacted too", () => {
+    const { log, lines } = memoryLogger("debug", "json");
+    const secret = 'my"quoted"passphrase-long';
+    log.addSecret(secret);
+    log.info("x", { body: JSON.stringify({ secret }) });
+    assert.ok(!lines[0]!.includes("quoted"), lines[0]);
+  });
+
+  await t.step("a %-encoded secret in a URL is redacted", () => {
+    const { log } = memoryLogger("debug", "json");
+    const secret = "p@ss/w+rd=longsecret";
+    log.addSecret(secret);
+    assert.equal(log.redact(`https://x/?token=${encodeURIComponent(secret)}`), "https://x/?token=[redacted]");
+  });
 });

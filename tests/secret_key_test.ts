@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
-import { decodeKeyText, keyTextForms, loadSecretKey, MIN_PASSPHRASE_LENGTH } from "../core/secret_key.ts";
+import fc from "fast-check";
+import {
+  decodeEnvKeyText,
+  decodeKeyText,
+  keyTextForms,
+  loadSecretKey,
+  MIN_PASSPHRASE_LENGTH,
+} from "../core/secret_key.ts";
 
 const HEX_KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -148,4 +155,68 @@ Deno.test("loadSecretKey keeps the key in a mode 0600 file", async (t) => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+/** The decoder before canonical checking, kept to prove every canonical key still decodes the same. */
+function legacyDecode(text: string): Uint8Array | undefined {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(t)) return bytesOfHex(t);
+  if (!/^[A-Za-z0-9+/_-]{43}=?$/.test(t)) return undefined;
+  const bin = atob(t.replace(/-/g, "+").replace(/_/g, "/").replace(/=$/, "") + "=");
+  return bin.length === 32 ? Uint8Array.from(bin, (c) => c.charCodeAt(0)) : undefined;
+}
+
+Deno.test("CLANK_SECRET_KEY is a raw key only when it clearly is one", async (t) => {
+  await t.step("a 43-character hyphenated passphrase is a passphrase, stretched with PBKDF2", async () => {
+    const passphrase = "correct-horse-battery-staple-purple-monkeys";
+    assert.equal(decodeEnvKeyText(passphrase), undefined);
+    const key = await loadSecretKey({ envValue: passphrase, keyFile: "/nonexistent/k" });
+    assert.match(key.description, /\(passphrase\)/);
+  });
+
+  await t.step("two values that differ only in ignored low bits are two passphrases, two keys", async () => {
+    const a = await loadSecretKey({ envValue: "a".repeat(42) + "b", keyFile: "/nonexistent/k" });
+    const b = await loadSecretKey({ envValue: "a".repeat(43), keyFile: "/nonexistent/k" });
+    assert.notEqual(a.id, b.id);
+    assert.match(a.description, /passphrase/);
+  });
+
+  await t.step("non-canonical base64 is not a key", () => {
+    const [b64] = keyTextForms(bytesOfHex(HEX_KEY));
+    // The 43rd character carries 2 spare bits; set one of them.
+    const last = b64!.charAt(42);
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const tweaked = b64!.slice(0, 42) + alphabet[alphabet.indexOf(last) + 1] + "=";
+    assert.deepEqual(legacyDecode(tweaked), legacyDecode(b64!), "the old decoder merged them");
+    assert.equal(decodeKeyText(tweaked), undefined);
+  });
+
+  await t.step("every padded base64 key (openssl, key file) decodes as before", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        const [b64] = keyTextForms(bytes);
+        assert.deepEqual(decodeEnvKeyText(b64!), legacyDecode(b64!));
+        assert.deepEqual(decodeKeyText(b64!), bytes);
+        const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+        assert.deepEqual(decodeEnvKeyText(hex), bytes);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  await t.step("every form of a generated key decodes as before and gives the same key id", async () => {
+    for (let i = 0; i < 200; i++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(32));
+      for (const form of keyTextForms(bytes)) {
+        assert.deepEqual(decodeEnvKeyText(form), legacyDecode(form), form);
+        assert.deepEqual(decodeEnvKeyText(form), bytes, form);
+      }
+    }
+    const bytes = bytesOfHex(HEX_KEY);
+    const ids = new Set<string>();
+    for (const envValue of keyTextForms(bytes)) {
+      ids.add((await loadSecretKey({ envValue, keyFile: "/nonexistent/k" })).id);
+    }
+    assert.equal(ids.size, 1);
+  });
 });

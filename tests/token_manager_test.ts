@@ -813,3 +813,193 @@ Deno.test("TokenManager keeps chat going while the database is down", async (t) 
     await r.close();
   }
 });
+
+/** Moves fake time in `stepMs` steps, letting real I/O to the fake finish in between, until `done()`. */
+async function until(r: Rig, done: () => boolean, stepMs: number, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !done(); i++) {
+    await new Promise((res) => setTimeout(res, 2));
+    await r.c.tickAsync(stepMs);
+  }
+  assert.ok(done(), `timed out waiting for ${what}`);
+}
+
+Deno.test("TokenManager rides out an outage of Twitch's token endpoint", async (t) => {
+  const r = await rig();
+  try {
+    await t.step("mid-run: a rejected login waits for Twitch and then logs in again", async () => {
+      const stored = await r.storedToken();
+      const tm = r.make();
+      await tm.start();
+      await tm.getToken();
+      r.fake.expire(stored.access_token);
+      r.fake.tokenEndpointDown = 503;
+      const errors = errorLines(r.lines).length;
+      let answer: boolean | undefined;
+      const result = tm.onAuthFailure().then((ok) => (answer = ok));
+      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      assert.match(tm.status().message ?? "", /Twitch's side/);
+      assert.ok(
+        r.lines.some((l) => /Twitch's side.*every minute/.test(JSON.parse(l).msg)),
+        "the warning says whose side it is and that clank retries",
+      );
+      assert.equal(await tm.getToken(), stored.access_token, "the old token stays in use meanwhile");
+      // A few minutes of outage: still waiting, never given up.
+      await until(r, () => r.fake.count("token", "refresh_token") >= 3, MIN, "retries every minute");
+      assert.equal(answer, undefined);
+      assert.notEqual(tm.status().state, "invalid");
+      r.fake.tokenEndpointDown = null;
+      await until(r, () => answer !== undefined, MIN, "the refresh after Twitch recovered");
+      await result;
+      assert.equal(answer, true);
+      assert.equal(tm.status().state, "valid");
+      assert.equal(tm.status().message, null);
+      const fresh = await tm.getToken();
+      assert.notEqual(fresh, stored.access_token);
+      assert.ok(r.fake.isValid(fresh));
+      assert.equal(errorLines(r.lines).length, errors, "no error line for an outage");
+      await tm.stop();
+    });
+
+    await t.step("HTTP 429 counts as an outage too", async () => {
+      const stored = await r.storedToken();
+      const tm = r.make();
+      await tm.start();
+      await tm.getToken();
+      r.fake.expire(stored.access_token);
+      r.fake.tokenEndpointDown = 429;
+      let answer: boolean | undefined;
+      const result = tm.onAuthFailure().then((ok) => (answer = ok));
+      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      r.fake.tokenEndpointDown = null;
+      await until(r, () => answer !== undefined, MIN, "recovery");
+      await result;
+      assert.equal(answer, true);
+      await tm.stop();
+    });
+
+    await t.step("stop() ends the wait with false", async () => {
+      const stored = await r.storedToken();
+      const tm = r.make();
+      await tm.start();
+      await tm.getToken();
+      r.fake.expire(stored.access_token);
+      r.fake.tokenEndpointDown = 503;
+      const result = tm.onAuthFailure();
+      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      await tm.stop();
+      assert.equal(await result, false);
+      r.fake.tokenEndpointDown = null;
+    });
+
+    await t.step("at start: an expired stored token and a 503 start unverified and recover", async () => {
+      const stored = await r.storedToken();
+      r.fake.expire(stored.access_token);
+      r.fake.tokenEndpointDown = 503;
+      const tm = r.make();
+      const changes: string[] = [];
+      tm.onChange((s) => changes.push(s.state));
+      const status = await tm.start();
+      assert.equal(status.state, "unverified");
+      assert.match(status.message ?? "", /Twitch's side/);
+      assert.equal(status.login, "clankbot");
+      assert.equal(await tm.getToken(), stored.access_token);
+      const refreshes = r.fake.count("token", "refresh_token");
+      r.fake.tokenEndpointDown = null;
+      await advance(r, tm, MIN);
+      assert.equal(r.fake.count("token", "refresh_token"), refreshes + 1, "retried after a minute");
+      assert.equal(tm.status().state, "valid");
+      assert.ok(r.fake.isValid(await tm.getToken()));
+      assert.deepEqual(changes, ["valid"]);
+      await tm.stop();
+    });
+
+    await t.step(
+      "hourly check: an invalidated token is refreshed every minute until Twitch answers",
+      async () => {
+        const stored = await r.storedToken();
+        const tm = r.make();
+        await tm.start();
+        r.fake.expire(stored.access_token);
+        r.fake.tokenEndpointDown = 503;
+        await advance(r, tm, HOUR);
+        assert.equal(tm.status().state, "unverified");
+        r.fake.tokenEndpointDown = null;
+        await advance(r, tm, MIN);
+        assert.equal(tm.status().state, "valid");
+        await tm.stop();
+      },
+    );
+  } finally {
+    r.fake.tokenEndpointDown = null;
+    await r.close();
+  }
+});
+
+Deno.test("TokenManager names a client id mismatch that turns refresh off", async (t) => {
+  const r = await rig();
+  try {
+    await t.step("warns at start and names the cause when the token expires", async () => {
+      const { accessToken, refreshToken } = r.fake.issue({ clientId: "appAclientid" });
+      await r.store.save({
+        access_token: accessToken,
+        refresh_token: refreshToken,
+        scopes: ["chat:edit", "chat:read"],
+        login: "clankbot",
+        user_id: "1001",
+        expires_at: r.c.now + 4 * HOUR,
+        client_id: "appAclientid",
+        origin: "",
+        saved_at: r.c.now,
+      });
+      const tm = r.make();
+      const status = await tm.start();
+      assert.equal(status.refreshable, false);
+      const warning = r.lines.map((l) => JSON.parse(l)).find((l) =>
+        l.level === "warn" && /client id/.test(l.msg)
+      );
+      assert.ok(warning, "a warning at start");
+      assert.match(warning.msg, /appAclientid/);
+      assert.match(warning.msg, /TWITCH_CLIENT_ID/);
+      assert.match(warning.msg, /cannot be refreshed/);
+      await advance(r, tm, 5 * HOUR);
+      assert.equal(tm.status().state, "invalid");
+      assert.match(tm.status().message ?? "", /appAclientid/);
+      assert.match(tm.status().message ?? "", /TWITCH_CLIENT_ID/);
+      await tm.stop();
+    });
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test("TokenManager reports a malformed token as malformed, never as Twitch unreachable", async (t) => {
+  const r = await rig();
+  try {
+    for (
+      const [name, bad] of [
+        ["a zero-width space from a paste", "oauth:abcdefghij\u200bklmnopqrstuvwxyz0123"],
+        ["a line break and a space", "abcdefghij klmnopqrstuvwxyz0123\nxyz"],
+      ] as const
+    ) {
+      await t.step(name, async () => {
+        const requests = r.fake.requests.length;
+        const tm = r.make({ oauth_token: bad }, { store: null });
+        const err = await tokenError(tm.start(), "TWITCH_OAUTH_TOKEN", "characters a token never has");
+        assert.ok(!err.message.includes("abcdefghij"), err.message);
+        assert.equal(tm.status().state, "invalid");
+        assert.equal(r.fake.requests.length, requests, "no request with a broken token");
+        assert.ok(r.lines.every((l) => !l.includes("abcdefghij")), "never echoed in a log line");
+      });
+    }
+
+    await t.step("a space after the oauth: prefix is ignored", async () => {
+      const { accessToken } = r.fake.issue();
+      const tm = r.make({ oauth_token: `oauth: ${accessToken}` }, { store: null });
+      assert.equal((await tm.start()).state, "valid");
+      assert.equal(await tm.getToken(), accessToken, "tmi.js gets the token without the space");
+      await tm.stop();
+    });
+  } finally {
+    await r.close();
+  }
+});

@@ -255,3 +255,61 @@ Deno.test("TwitchOAuth.revoke", async (t) => {
     await fake.close();
   }
 });
+
+Deno.test("TwitchOAuth refuses a malformed token before any request, without echoing it", async (t) => {
+  const fake = await startFakeTwitchOAuth();
+  try {
+    const { oauth, lines } = clientFor(fake);
+    for (
+      const bad of [
+        "abcdefghij\u200bklmnopqrstuvwxyz0123",
+        "abcdefghij klmnopqrstuvwxyz0123",
+        "k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7\nx",
+        "k3j4h5g6f7d8s9a0q1w2e3r4t5y6u7\r\nx",
+        "ünïcödétoken0000000000000000",
+      ]
+    ) {
+      await t.step(JSON.stringify(bad), async () => {
+        const before = fake.requests.length;
+        for (const call of [() => oauth.validate(bad), () => oauth.revoke(bad)]) {
+          const err = await rejection(call());
+          assert.equal(err.code, "TWITCH_TOKEN_INVALID");
+          assert.equal(err.details?.reason, "malformed_token");
+          assert.equal(isTransientAuthError(err), false, "not 'Twitch unreachable'");
+          assert.match(err.message, /characters a token never has/);
+          assert.ok(!err.message.includes(bad.slice(0, 10)), err.message);
+        }
+        assert.equal(fake.requests.length, before);
+      });
+    }
+    await t.step("nothing about them was logged", () => {
+      for (const l of lines) assert.ok(!/abcdefghij|k3j4h5g6/.test(l), l);
+    });
+  } finally {
+    await fake.close();
+  }
+});
+
+Deno.test("stripOAuthPrefix drops the spaces around a token after the prefix too", () => {
+  assert.equal(stripOAuthPrefix("oauth: abc123"), "abc123");
+  assert.equal(stripOAuthPrefix(" oauth:\tabc123 \n"), "abc123");
+  assert.equal(stripOAuthPrefix("abc123"), "abc123");
+});
+
+Deno.test("TwitchOAuth treats 429 and 408 as transient, other 4xx as not", async (t) => {
+  const fake = await startFakeTwitchOAuth();
+  try {
+    const { oauth } = clientFor(fake);
+    for (const [status, transient] of [[429, true], [408, true], [503, true], [418, false]] as const) {
+      await t.step(`HTTP ${status}`, async () => {
+        fake.tokenEndpointDown = status;
+        const err = await rejection(oauth.refresh(fake.issue().refreshToken));
+        fake.tokenEndpointDown = null;
+        assert.equal(isTransientAuthError(err), transient);
+      });
+    }
+  } finally {
+    fake.tokenEndpointDown = null;
+    await fake.close();
+  }
+});

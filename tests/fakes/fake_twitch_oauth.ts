@@ -79,6 +79,11 @@ export interface FakeTwitchOAuth {
   device: FakeDeviceScript;
   /** When set, the next refresh answers this HTTP status (500 = Twitch down) and the flag clears. */
   failNextRefresh: number | null;
+  /**
+   * While set, every request to `/oauth2/token` (refresh and device polls) answers this HTTP status
+   * with Twitch's error shape, as during an outage of Twitch's token endpoint (503, 429, …).
+   */
+  tokenEndpointDown: number | null;
   /** Access tokens the next grants hand out, in order (so another fake can be told them up front). */
   readonly nextAccessTokens: string[];
   /** A fresh random token in Twitch's alphabet, e.g. to push onto {@link nextAccessTokens}. */
@@ -130,6 +135,7 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
       interval: 5,
     },
     failNextRefresh: null,
+    tokenEndpointDown: null,
     nextAccessTokens: [],
     newToken: () => randomToken(),
     issue(spec = {}) {
@@ -209,6 +215,13 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
     }
 
     if (endpoint === "token" && req.method === "POST") {
+      if (fake.tokenEndpointDown !== null) {
+        const status = fake.tokenEndpointDown;
+        return json(status, {
+          status,
+          message: status === 429 ? "Too Many Requests" : "Service Unavailable",
+        });
+      }
       if (form.grant_type === "refresh_token") {
         if (fake.failNextRefresh !== null) {
           const status = fake.failNextRefresh;
@@ -289,6 +302,12 @@ export function startFakeTwitchOAuth(options: FakeTwitchOAuthOptions = {}): Prom
           },
           set failNextRefresh(v) {
             fake.failNextRefresh = v;
+          },
+          get tokenEndpointDown() {
+            return fake.tokenEndpointDown;
+          },
+          set tokenEndpointDown(v) {
+            fake.tokenEndpointDown = v;
           },
           close: () => server.shutdown(),
         });
