@@ -77,6 +77,8 @@ export interface HostSendQueue {
 export interface HostOllama {
   tags(): Promise<string[]>;
   ping(): Promise<boolean>;
+  /** Loads a model into memory; resolves with the milliseconds it took. */
+  load(model: string, signal?: AbortSignal): Promise<number>;
 }
 
 /** Everything the host is built from. */
@@ -217,6 +219,8 @@ export class Host implements ControlApi {
    * the row then would replace every override a moderator stored before.
    */
   readonly #settingsUnread = new Set<string>();
+  /** Cancels the model preload when the bot stops. */
+  readonly #preload = new AbortController();
   #settingsRetry: ReturnType<typeof setTimeout> | undefined;
   #settingsRetryMs = SETTINGS_RETRY_FIRST_MS;
 
@@ -297,6 +301,7 @@ export class Host implements ControlApi {
    */
   async stop(graceMs = 10_000): Promise<void> {
     this.#stopping = true;
+    this.#preload.abort();
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
     clearTimeout(this.#settingsRetry);
@@ -1148,6 +1153,33 @@ export class Host implements ControlApi {
       );
     }
     if (missing.length === 0) this.#log.info(`Ollama is ready at ${url}`, { models: wanted.join(", ") });
+    await this.#preloadModel(users.filter((c) => !missing.includes(this.#modelFor(c.settings))));
+  }
+
+  /**
+   * Loads the model most channels use, so the first mention does not wait for the load (which on a
+   * big model outlasts the first-token deadline and ends in silence). One model only: loading several
+   * at once could make Ollama evict one for another on a small GPU.
+   */
+  async #preloadModel(users: ChannelState[]): Promise<void> {
+    if (this.#ollama === undefined || users.length === 0 || this.#stopping) return;
+    const count = new Map<string, number>();
+    for (const c of users) {
+      count.set(this.#modelFor(c.settings), (count.get(this.#modelFor(c.settings)) ?? 0) + 1);
+    }
+    const model = [...count].sort((a, b) => b[1] - a[1])[0]![0];
+    try {
+      const ms = await this.#ollama.load(model, this.#preload.signal);
+      this.#log.info(`Model "${model}" is loaded in Ollama (took ${(ms / 1000).toFixed(1)} s)`, {
+        event: "ollama_preload",
+      });
+    } catch (err) {
+      if (this.#stopping) return;
+      this.#log.warn(`Could not load model "${model}" in advance; the first reply will load it`, {
+        event: "ollama_preload",
+        error: describeError(err),
+      });
+    }
   }
 
   #commandHost() {

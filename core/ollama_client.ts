@@ -110,6 +110,9 @@ export function sameModel(a: string, b: string): boolean {
   return tag(a.trim()) === tag(b.trim());
 }
 
+/** How long a model may take to load: big models from a slow disk take minutes. */
+const LOAD_TIMEOUT_MS = 300_000;
+
 /** `<think>` or `</think>`, in any case: some models write the tags in capitals. */
 const THINK_TAG = /<\/?think>/i;
 
@@ -410,6 +413,46 @@ export class OllamaClient {
   async hasModel(name: string): Promise<boolean> {
     const names = await this.tags();
     return names.some((n) => sameModel(n, name));
+  }
+
+  /**
+   * Loads `model` into Ollama's memory with an empty chat (Ollama's documented way to preload one),
+   * so the first reply does not wait for the load, which on a big model outlasts the first-token
+   * deadline. Resolves with the milliseconds it took; `signal` cancels it.
+   */
+  async load(model: string, signal?: AbortSignal): Promise<number> {
+    const started = performance.now();
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, LOAD_TIMEOUT_MS);
+    const cancel = () => controller.abort();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      await this.#ollama(controller.signal).chat({
+        model,
+        messages: [],
+        stream: false,
+        keep_alive: this.#opts.keepAlive,
+      });
+      return performance.now() - started;
+    } catch (err) {
+      if (timedOut) {
+        throw new ClankError(
+          "OLLAMA_TIMEOUT",
+          `Ollama at ${safeUrl(this.#opts.url)} did not load model "${model}" within ${
+            LOAD_TIMEOUT_MS / 1000
+          } s`,
+          { cause: err, details: { kind: "timeout", phase: "load", limitMs: LOAD_TIMEOUT_MS, model } },
+        );
+      }
+      throw this.#classify(err, { model, what: "load" });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", cancel);
+    }
   }
 
   /** True when the server answers `GET /api/version`; never throws. */

@@ -16,6 +16,9 @@ function post(url: string, body: unknown, signal?: AbortSignal): Promise<Respons
   });
 }
 
+/** One user turn: a chat with something to answer (an empty one only loads the model). */
+const HI = [{ role: "user", content: "hi" }];
+
 Deno.test("splitIntoChunks keeps spaces on words and newlines alone", () => {
   assert.deepEqual(splitIntoChunks("hi there\nyou"), ["hi", " there", "\n", "you"]);
   assert.equal(splitIntoChunks("a b\n\nc").join(""), "a b\n\nc");
@@ -53,8 +56,29 @@ Deno.test("startFakeOllama speaks Ollama's API", async (t) => {
       assert.deepEqual((body[0]!.message as { role: string }).role, "assistant");
     });
 
+    await t.step("an empty chat or prompt only loads the model, as Ollama documents", async () => {
+      const before = fake.generations().length;
+      for (const [path, body] of [["/api/chat", { messages: [] }], ["/api/generate", {}]] as const) {
+        const res = await post(`${fake.url}${path}`, { model: "llama3.1", ...body });
+        assert.equal(res.status, 200);
+        const lines = await ndjson(res);
+        assert.equal(lines.length, 1, path);
+        assert.equal(lines[0]!.done, true);
+        assert.equal(lines[0]!.done_reason, "load");
+      }
+      assert.equal(fake.generations().length, before, "a load is no generation");
+      assert.equal(fake.loads().length, 2);
+      const missing = await post(`${fake.url}/api/chat`, { model: "nope", messages: [] });
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+    });
+
     await t.step("answers stream:false with one object", async () => {
-      const res = await post(`${fake.url}/api/chat`, { model: "qwen2.5:7b", messages: [], stream: false });
+      const res = await post(`${fake.url}/api/chat`, {
+        model: "qwen2.5:7b",
+        messages: [{ role: "user", content: "hi" }],
+        stream: false,
+      });
       const obj = await res.json();
       assert.equal(obj.done, true);
       assert.equal(obj.message.content, "Hello chat\nsecond");
@@ -68,7 +92,7 @@ Deno.test("startFakeOllama speaks Ollama's API", async (t) => {
     });
 
     await t.step("returns 404 with Ollama's message for an unknown model", async () => {
-      const res = await post(`${fake.url}/api/chat`, { model: "nope", messages: [] });
+      const res = await post(`${fake.url}/api/chat`, { model: "nope", messages: HI });
       assert.equal(res.status, 404);
       assert.deepEqual(await res.json(), { error: 'model "nope" not found, try pulling it first' });
     });
@@ -103,7 +127,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
         chunks: ["a", " b"],
         errorMidStream: "an error was encountered while running the model",
       }));
-      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] });
+      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: HI });
       assert.equal(res.status, 200);
       const lines = await ndjson(res);
       assert.equal(lines.length, 3);
@@ -115,7 +139,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
         chunks: ["a", " b"],
         rawLines: { at: 1, lines: ['{"message":{"con', "null"] },
       }));
-      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] });
+      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: HI });
       const lines = (await res.text()).split("\n");
       assert.deepEqual(lines.slice(1, 3), ['{"message":{"con', "null"]);
       assert.match(lines[0]!, /"content":"a"/);
@@ -124,7 +148,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
 
     await t.step("answers an unknown path with Go's plain-text 404, as Ollama does", async () => {
       for (const path of ["/v1/api/chat", "/ollama/api/tags", "/api/nope"]) {
-        const res = await post(`${fake.url}${path}`, { model: "llama3.1", messages: [] });
+        const res = await post(`${fake.url}${path}`, { model: "llama3.1", messages: HI });
         assert.equal(res.status, 404, path);
         assert.match(res.headers.get("content-type") ?? "", /^text\/plain/);
         assert.equal(await res.text(), "404 page not found");
@@ -133,7 +157,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
 
     await t.step("answers a scripted status with an error body", async () => {
       fake.setReply(() => ({ chunks: [], status: 500, error: "boom" }));
-      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] });
+      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: HI });
       assert.equal(res.status, 500);
       assert.deepEqual(await res.json(), { error: "boom" });
     });
@@ -141,7 +165,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
     await t.step("notices a client that aborts a hung stream", async () => {
       fake.setReply(() => ({ chunks: ["first"], hang: "after_chunks" }));
       const controller = new AbortController();
-      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] }, controller.signal);
+      const res = await post(`${fake.url}/api/chat`, { model: "llama3.1", messages: HI }, controller.signal);
       const reader = res.body!.getReader();
       const { value } = await reader.read();
       assert.match(new TextDecoder().decode(value), /"content":"first"/);
@@ -186,7 +210,7 @@ Deno.test("startFakeOllama follows scripts", async (t) => {
 
 Deno.test("startFakeOllama close ends a response hung before its headers", async () => {
   const fake = await startFakeOllama({ reply: () => ({ chunks: [], hang: "headers" }) });
-  const pending = post(`${fake.url}/api/chat`, { model: "llama3.1", messages: [] }).then(
+  const pending = post(`${fake.url}/api/chat`, { model: "llama3.1", messages: HI }).then(
     (r) => r.body?.cancel(),
     () => undefined,
   );

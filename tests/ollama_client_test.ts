@@ -432,6 +432,13 @@ Deno.test("OllamaClient lists models and pings", async (t) => {
       assert.equal(await c.hasModel("qwen2.5"), false);
       assert.equal(await c.hasModel("qwen2.5:7b"), true);
     });
+    await t.step("load puts a model in memory without generating; a missing one is named", async () => {
+      const ms = await c.load("llama3.1");
+      assert.ok(ms >= 0);
+      assert.equal(fake.loads().length, 1);
+      assert.equal(fake.generations().length, 0);
+      await rejectsWith(c.load("mistral"), "OLLAMA_MODEL_MISSING", "model_missing");
+    });
     await t.step("ping is true while up and false while down", async () => {
       assert.equal(await c.ping(), true);
       await fake.setDown(true);

@@ -56,6 +56,8 @@ export interface FakeRequest {
   aborted: boolean;
   /** True when the whole response was sent. */
   completed: boolean;
+  /** An empty chat or prompt: Ollama only loads the model (see {@link FakeOllama.loads}). */
+  load?: true;
 }
 
 /** Options for {@link startFakeOllama}. */
@@ -75,8 +77,10 @@ export interface FakeOllama {
   readonly port: number;
   /** Every request received, in order. */
   readonly requests: FakeRequest[];
-  /** Generation requests only (`/api/chat` and `/api/generate`). */
+  /** Generation requests only (`/api/chat` and `/api/generate` with something to answer). */
   generations(): FakeRequest[];
+  /** Requests that only loaded a model: an empty `messages` list or no `prompt`. */
+  loads(): FakeRequest[];
   /** Resolves with the `n`-th request (1-based) once it has arrived. */
   waitForRequest(n: number): Promise<FakeRequest>;
   /** Resolves once request `req` is complete or aborted. */
@@ -190,13 +194,30 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     const signal = stop.signal;
     const body = req.body ?? {};
     const model = body.model;
+    if (endpoint === "chat" && !Array.isArray(body.messages)) {
+      markEnd(req, "completed");
+      return json(400, { error: "messages is required" });
+    }
+    // As Ollama does: nothing to answer only loads the model, and says so in one JSON object.
+    if (endpoint === "chat" ? (body.messages as unknown[]).length === 0 : !body.prompt) req.load = true;
     if (!findModel(model)) {
       markEnd(req, "completed");
       return json(404, { error: `model "${String(model)}" not found, try pulling it first` });
     }
-    if (endpoint === "chat" && !Array.isArray(body.messages)) {
+    if (req.load) {
       markEnd(req, "completed");
-      return json(400, { error: "messages is required" });
+      const loaded = {
+        model: String(model),
+        created_at: new Date().toISOString(),
+        done: true,
+        done_reason: "load",
+      };
+      return json(
+        200,
+        endpoint === "chat"
+          ? { ...loaded, message: { role: "assistant", content: "" } }
+          : { ...loaded, response: "" },
+      );
     }
     const answer = await reply(req);
     const script: FakeReplyScript = typeof answer === "string" ? { chunks: splitIntoChunks(answer) } : answer;
@@ -399,7 +420,9 @@ export async function startFakeOllama(options: FakeOllamaOptions = {}): Promise<
     url: `http://127.0.0.1:${port}`,
     port,
     requests,
-    generations: () => requests.filter((r) => r.path === "/api/chat" || r.path === "/api/generate"),
+    generations: () =>
+      requests.filter((r) => (r.path === "/api/chat" || r.path === "/api/generate") && r.load !== true),
+    loads: () => requests.filter((r) => r.load === true),
     waitForRequest(n) {
       const have = requests[n - 1];
       if (have) return Promise.resolve(have);
