@@ -22,8 +22,9 @@ export interface MessageFacts {
 export function mentionMatcher(botLogin: string): (text: string) => boolean {
   if (botLogin === "") return () => false;
   const escaped = botLogin.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  // Word boundaries for Twitch logins: letters, digits and underscores belong to the word.
-  const re = new RegExp(`(?:^|[^A-Za-z0-9_])@?${escaped}(?![A-Za-z0-9_])`, "i");
+  // Word boundaries for Twitch logins: letters, digits and underscores belong to the word. A name
+  // inside a link or a file name (`twitch.tv/clankbot`, `clankbot.exe`) is not someone talking to it.
+  const re = new RegExp(`(?:^|[^A-Za-z0-9_/.])@?${escaped}(?![A-Za-z0-9_]|\\.[A-Za-z0-9]|/)`, "i");
   return (text) => re.test(text);
 }
 

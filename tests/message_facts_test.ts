@@ -14,6 +14,22 @@ Deno.test("mentionMatcher matches @name or name as a whole word, any case", asyn
       assertEquals(m(s), false, s);
     }
   });
+  await t.step("a link or a file name with the name in it is no mention", () => {
+    for (
+      const s of [
+        "check twitch.tv/clankbot later",
+        "https://www.twitch.tv/clankbot/clip/abc",
+        "clankbot.exe stopped working",
+        "see github.com/someone/clankbot",
+      ]
+    ) {
+      assertEquals(m(s), false, s);
+    }
+    // End of a sentence, or an address with punctuation after it, still is.
+    for (const s of ["thanks clankbot.", "clankbot: hi", "what do you think, clankbot?"]) {
+      assertEquals(m(s), true, s);
+    }
+  });
   await t.step("regex characters in the name are literal", () => {
     assertEquals(mentionMatcher("a_b")("hi a_b"), true);
     assertEquals(mentionMatcher("")("anything"), false);
