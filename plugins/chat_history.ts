@@ -87,7 +87,7 @@ export default definePlugin({
       case "restore": {
         const h = historyOf(event.channel, maxChannels);
         h.ring.clear();
-        for (const line of event.lines) push(h, line);
+        for (const line of event.lines) if (line.bot || !SYSTEM_USERS.has(line.user)) push(h, line);
         return;
       }
       case "message": {

@@ -94,7 +94,9 @@ Deno.test("chat_history keeps a bounded history per channel", async (t) => {
       time: 0,
       lines: [
         { user: "old", displayName: "old", text: "from before the restart", time: 1, bot: false },
-        { user: "clankbot", displayName: "clankbot", text: "my old line", time: 2, bot: true },
+        // Stored before they were left out live: restored lines follow the same rules.
+        { user: "jtv", displayName: "jtv", text: "a system notice", time: 2, bot: false },
+        { user: "clankbot", displayName: "clankbot", text: "my old line", time: 3, bot: true },
       ],
     });
     assertEquals(await provide("r"), ["old: from before the restart", "*clankbot: my old line"]);
