@@ -1,11 +1,11 @@
 /**
- * SQLite backup and restore, and the `backup` subcommand. A backup is `VACUUM INTO` a new file (or
- * SQLite's online backup API where Deno forbids that): online (the bot keeps running) and consistent.
+ * SQLite backup and restore, and the `backup` subcommand. A backup copies every table inside one read
+ * transaction into a new file: online (the bot keeps running), consistent, and bounded in time.
  * Restoring needs the bot stopped; it is refused while any connection holds the database. MySQL is
  * backed up with `mysqldump` (the command prints the invocation to use).
  * @module
  */
-import { backup as sqliteBackup, DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import type { Config } from "./config_schema.ts";
@@ -54,19 +54,44 @@ export function verifySqliteBackup(path: string): void {
   }
 }
 
-/** How a backup is taken: `vacuum` (VACUUM INTO, compact) or `pages` (SQLite's online backup API). */
-export type BackupMethod = "vacuum" | "pages";
+/**
+ * How a backup is taken: `copy` (the default: every table copied row by row inside one read
+ * transaction of the live database) or `vacuum` (`VACUUM INTO`, which Deno allows only when the
+ * process has every permission, because it attaches a database; `deno task backup` does not).
+ */
+export type BackupMethod = "copy" | "vacuum";
+
+/** Options of {@link backupSqlite}. */
+export interface BackupOptions {
+  method?: BackupMethod;
+  /** Longest a copy may take before it is abandoned (default 30 minutes). */
+  timeoutMs?: number;
+  /** Rows copied between two yields to the event loop (default 5000). */
+  batchRows?: number;
+  /** Called after each batch (progress reports; tests write to the live database here). */
+  onProgress?: (progress: { table: string; rows: number }) => void | Promise<void>;
+}
+
+const DEFAULT_BACKUP_TIMEOUT_MS = 30 * 60_000;
+
+/** Removes a file and the side files SQLite may have left beside it. */
+function removeWithSideFiles(path: string): void {
+  for (const suffix of ["", "-journal", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+}
 
 /**
- * Writes a consistent copy of the live database to `outPath` while the bot may keep writing.
- * `VACUUM INTO` is preferred (one read transaction, compact output); Deno forbids it (it attaches a
- * database) unless the process runs with every permission, so the `deno task backup` permissions fall
- * back to the online backup API, which is consistent too. Refuses to overwrite an existing file.
+ * Writes a consistent copy of the live database to `outPath` while the bot may keep writing. The
+ * copy reads every table inside one read transaction, so it is the snapshot of its start: the bot's
+ * writes (WAL mode) neither block it nor make it start over, which SQLite's online backup API does
+ * on every write, so under a chatty bot that never finished. It yields to the event loop between
+ * batches and is abandoned after `timeoutMs`. The copy is built under a temporary name and renamed
+ * only once complete and verified: an interrupted or failed backup never leaves a partial file under
+ * the backup's name. Refuses to overwrite an existing file.
  */
 export async function backupSqlite(
   dbPath: string,
   outPath: string,
-  options: { method?: BackupMethod } = {},
+  options: BackupOptions = {},
 ): Promise<{ path: string; bytes: number; method: BackupMethod }> {
   if (!existsSync(dbPath)) {
     throw new ClankError("STORAGE_FAILED", `Database file ${dbPath} does not exist; nothing to back up`);
@@ -78,39 +103,103 @@ export async function backupSqlite(
     );
   }
   mkdirSync(dirname(outPath), { recursive: true });
-  let method: BackupMethod = options.method ?? "vacuum";
+  const method: BackupMethod = options.method ?? "copy";
+  // A fixed name beside the target: a run that was killed is cleaned up by the next one to it.
+  const tmp = `${outPath}.partial`;
+  removeWithSideFiles(tmp);
   const db = new DatabaseSync(dbPath, { readOnly: true });
   try {
     db.exec("PRAGMA busy_timeout = 10000");
-    if (method === "vacuum") {
-      try {
-        db.prepare("VACUUM INTO ?").run(outPath);
-      } catch (err) {
-        if (options.method === "vacuum" || !/attached databases/.test(String((err as Error).message))) {
-          throw err;
-        }
-        rmSync(outPath, { force: true });
-        method = "pages";
-      }
-    }
-    if (method === "pages") {
-      await sqliteBackup(db, outPath);
-      // The copy keeps the source's WAL mode; a backup is a single self-contained file.
-      const out = new DatabaseSync(outPath);
-      try {
-        out.exec("PRAGMA journal_mode = DELETE");
-      } finally {
-        out.close();
-      }
-    }
+    if (method === "vacuum") db.prepare("VACUUM INTO ?").run(tmp);
+    else await copyDatabase(db, tmp, options);
+    verifySqliteBackup(tmp);
+    fsyncFile(tmp);
+    if (existsSync(outPath)) throw new Error(`${outPath} appeared while the backup was written`);
+    renameSync(tmp, outPath);
   } catch (err) {
-    rmSync(outPath, { force: true });
-    throw new ClankError("STORAGE_FAILED", `Backup of ${dbPath} failed: ${describeError(err)}`);
+    removeWithSideFiles(tmp);
+    const why = err instanceof ClankError ? err.message : describeError(err);
+    throw new ClankError("STORAGE_FAILED", `Backup of ${dbPath} failed: ${why}`);
   } finally {
     db.close();
   }
-  verifySqliteBackup(outPath);
   return { path: outPath, bytes: statSync(outPath).size, method };
+}
+
+function fsyncFile(path: string): void {
+  const f = Deno.openSync(path, { read: true, write: true });
+  try {
+    f.syncSync();
+  } finally {
+    f.close();
+  }
+}
+
+/** Copies schema and rows of `src` into a new file at `tmp`, inside one read transaction of `src`. */
+async function copyDatabase(src: DatabaseSync, tmp: string, options: BackupOptions): Promise<void> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_BACKUP_TIMEOUT_MS;
+  const batchRows = Math.max(1, options.batchRows ?? 5000);
+  const started = performance.now();
+  const checkTime = () => {
+    if (performance.now() - started >= timeoutMs) {
+      throw new ClankError(
+        "STORAGE_FAILED",
+        `the copy took longer than ${Math.round(timeoutMs / 1000)} s and was abandoned`,
+      );
+    }
+  };
+  src.exec("BEGIN");
+  const out = new DatabaseSync(tmp);
+  try {
+    // The first read fixes the snapshot every later read of this transaction sees.
+    const schema = src.prepare(
+      "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' " +
+        "ORDER BY type <> 'table', rowid",
+    ).all() as { type: string; name: string; sql: string }[];
+    const pragma = (name: string) => Number(Object.values(src.prepare(`PRAGMA ${name}`).get() ?? {})[0] ?? 0);
+    // The file is a temporary until renamed, so no journal; it is synced before the rename.
+    out.exec("PRAGMA journal_mode = OFF");
+    out.exec("PRAGMA synchronous = OFF");
+    // auto_vacuum only takes effect when set before the first table is created.
+    out.exec(`PRAGMA auto_vacuum = ${pragma("auto_vacuum")}`);
+    out.exec(`PRAGMA user_version = ${pragma("user_version")}`);
+    out.exec("BEGIN");
+    for (const entry of schema.filter((e) => e.type === "table")) {
+      out.exec(entry.sql);
+      const read = src.prepare(`SELECT * FROM ${quoteIdent(entry.name)}`);
+      read.setReadBigInts(true);
+      const names = read.columns().map((c) => c.name);
+      const columns = names.map(quoteIdent);
+      const write = out.prepare(
+        `INSERT INTO ${quoteIdent(entry.name)} (${columns.join(", ")}) VALUES (${
+          columns.map(() => "?").join(", ")
+        })`,
+      );
+      let rows = 0;
+      for (const row of read.iterate() as Iterable<Record<string, SQLInputValue>>) {
+        write.run(...names.map((n) => row[n]!));
+        if (++rows % batchRows === 0) {
+          await options.onProgress?.({ table: entry.name, rows });
+          checkTime();
+          // Other work (signals, the caller's timers) runs between batches.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      }
+      await options.onProgress?.({ table: entry.name, rows });
+      checkTime();
+    }
+    for (const entry of schema.filter((e) => e.type !== "table")) out.exec(entry.sql);
+    out.exec("COMMIT");
+    // A backup is a single self-contained file.
+    out.exec("PRAGMA journal_mode = DELETE");
+  } finally {
+    out.close();
+    src.exec("ROLLBACK");
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Throws when another connection (a running bot) has the database open. */

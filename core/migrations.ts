@@ -43,6 +43,70 @@ export const MIGRATIONS_TABLE_SQL: Readonly<Record<Dialect, string>> = {
 // the unique key (channel, msg_id) stays well under InnoDB's 3072-byte index limit.
 const MYSQL_TABLE = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci";
 
+/**
+ * Stands for the server's binary NO PAD collation in MySQL statements; the MySQL backend replaces it
+ * with `utf8mb4_nopad_bin` (MariaDB) or `utf8mb4_0900_bin` (MySQL 8). `utf8mb4_bin` is PAD SPACE on
+ * both, so `foo` and `foo ` were the same key.
+ */
+export const NOPAD_BIN = "{{nopad_bin}}";
+
+/**
+ * Longest values, in characters (code points), of the key columns. The one source of truth: the
+ * MySQL columns are declared with them (from migration 2), and both backends refuse a longer value
+ * with STORAGE_FAILED before writing, so SQLite and MySQL accept exactly the same keys and nothing
+ * is ever cut short. A kv namespace holds `plugin:` plus a plugin name (at most 64), and a key the
+ * plugin store allows (at most 200). InnoDB's index limit is 3072 bytes, 4 bytes a character:
+ * (80 + 255) * 4 = 1340 for the kv primary key, (64 + 191) * 4 = 1020 for (channel, msg_id).
+ */
+export const KV_NAMESPACE_MAX_CHARS = 80;
+/** See {@link KV_NAMESPACE_MAX_CHARS}. */
+export const KV_KEY_MAX_CHARS = 255;
+/** Longest channel name (`messages`, `channel_settings`). */
+export const CHANNEL_MAX_CHARS = 64;
+/** Longest chat line id. */
+export const MESSAGE_ID_MAX_CHARS = 191;
+/** Longest user id and login. */
+export const USER_MAX_CHARS = 64;
+/** Longest display name. */
+export const DISPLAY_NAME_MAX_CHARS = 255;
+/** Longest line kind. */
+export const KIND_MAX_CHARS = 32;
+
+/** Characters (code points) of `s`, as MySQL counts them; cheap when `s` is obviously short. */
+function chars(s: string, max: number): number {
+  return s.length <= max ? s.length : [...s].length;
+}
+
+function checkLength(what: string, value: string, max: number): void {
+  if (chars(value, max) > max) {
+    throw new ClankError(
+      "STORAGE_FAILED",
+      `${what} is ${[...value].length} characters; at most ${max} fit, so it is not stored`,
+    );
+  }
+}
+
+/** Refuses (STORAGE_FAILED) a kv namespace or key longer than its column. */
+export function checkKvKey(namespace: string, key: string): void {
+  checkLength("kv namespace", namespace, KV_NAMESPACE_MAX_CHARS);
+  checkLength("kv key", key, KV_KEY_MAX_CHARS);
+}
+
+/** Refuses (STORAGE_FAILED) a channel name longer than its column. */
+export function checkChannel(channel: string): void {
+  checkLength("channel name", channel, CHANNEL_MAX_CHARS);
+}
+
+/** Refuses (STORAGE_FAILED) a chat line with a field longer than its column. */
+export function checkRecord(r: ChatRecord): void {
+  checkLength("channel name", String(r.channel), CHANNEL_MAX_CHARS);
+  checkLength("message id", String(r.id), MESSAGE_ID_MAX_CHARS);
+  checkLength("user id", String(r.userId ?? ""), USER_MAX_CHARS);
+  checkLength("login", String(r.user ?? ""), USER_MAX_CHARS);
+  checkLength("display name", String(r.displayName ?? r.user ?? ""), DISPLAY_NAME_MAX_CHARS);
+  if (r.kind) checkLength("line kind", r.kind, KIND_MAX_CHARS);
+}
+
 /** Every migration, oldest first. */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -127,6 +191,43 @@ export const MIGRATIONS: readonly Migration[] = [
       ],
     },
   },
+  {
+    version: 2,
+    name: "exact (NO PAD) keys, kv namespace 80 and key 255 characters, applied counter flushes",
+    up: {
+      // SQLite compares text byte for byte (BINARY, no padding) and has no length limits (the
+      // backend's length checks give it MySQL's): only the flush table is new there.
+      sqlite: [
+        `CREATE TABLE IF NOT EXISTS metrics_flushes (
+          flush_id TEXT NOT NULL PRIMARY KEY,
+          applied_ms INTEGER NOT NULL
+        )`,
+        "CREATE INDEX IF NOT EXISTS idx_metrics_flushes_applied ON metrics_flushes (applied_ms)",
+      ],
+      // MODIFY is re-runnable. Under PAD SPACE no two stored keys differ only by trailing spaces, so
+      // switching to NO PAD cannot create a duplicate key.
+      mysql: [
+        `ALTER TABLE messages
+          MODIFY channel VARCHAR(${CHANNEL_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL,
+          MODIFY msg_id VARCHAR(${MESSAGE_ID_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL,
+          MODIFY user_id VARCHAR(${USER_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL,
+          MODIFY login VARCHAR(${USER_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL`,
+        `ALTER TABLE channel_settings
+          MODIFY channel VARCHAR(${CHANNEL_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL`,
+        `ALTER TABLE kv
+          MODIFY namespace VARCHAR(${KV_NAMESPACE_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL,
+          MODIFY kv_key VARCHAR(${KV_KEY_MAX_CHARS}) COLLATE ${NOPAD_BIN} NOT NULL`,
+        `ALTER TABLE metrics_rows
+          MODIFY channel VARCHAR(64) COLLATE ${NOPAD_BIN} NOT NULL,
+          MODIFY metric VARCHAR(100) COLLATE ${NOPAD_BIN} NOT NULL`,
+        `CREATE TABLE IF NOT EXISTS metrics_flushes (
+          flush_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+          applied_ms BIGINT NOT NULL,
+          KEY idx_metrics_flushes_applied (applied_ms)
+        ) ${MYSQL_TABLE}`,
+      ],
+    },
+  },
 ];
 
 /** The version a fully migrated database has. */
@@ -184,6 +285,12 @@ export interface MetricRow {
   /** Start of the hour, ms since the epoch. */
   hourMs: number;
   value: number;
+  /**
+   * The flush that carries this row (every row of one write has the same). A write whose commit
+   * happened but whose acknowledgement was lost is sent again with the same id, and the database
+   * applies one id once (`metrics_flushes`), so counts are never added twice.
+   */
+  flushId?: string;
 }
 
 /** The query both backends use to read a channel's hourly counters, oldest first. */

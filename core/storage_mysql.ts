@@ -1,6 +1,7 @@
 /**
  * MySQL / MariaDB storage over a `mysql2` connection pool. Everything is utf8mb4 (connection and
- * tables), so emotes and emoji round-trip; keys use `utf8mb4_bin` so lookups are exact. Errors never
+ * tables), so emotes and emoji round-trip; keys use a binary NO PAD collation so lookups are exact
+ * (case, accents and trailing spaces count). Errors never
  * carry the password or the URL: mysql2 messages are rewritten before they leave this file.
  * @module
  */
@@ -8,12 +9,16 @@ import mysql from "mysql2/promise";
 import type { ChannelSettings } from "./config_schema.ts";
 import { ClankError, type ErrorCode } from "./errors.ts";
 import {
+  checkChannel,
+  checkKvKey,
+  checkRecord,
   COPIED_TABLES,
   copiedTable,
   METRIC_ROWS_QUERY,
   type MetricRow,
   metricRowOf,
   MIGRATIONS_TABLE_SQL,
+  NOPAD_BIN,
   parseSettings,
   pendingMigrations,
   recordFromRow,
@@ -110,13 +115,24 @@ export function redactMysqlUrl(target: Omit<MysqlTarget, "password"> & { passwor
 // (42S02) there, and those heal once the operator fixes them — so those writes are kept and retried.
 const DATA_SQLSTATE = /^(22|23)/;
 
+// ER_NET_PACKET_TOO_LARGE: the statement is bigger than the server's max_allowed_packet. Its SQLSTATE
+// (08S01) reads like a lost connection, but resending the same statement can never succeed.
+const ER_NET_PACKET_TOO_LARGE = 1153;
+
+/** True when the server will close (or has closed) the connection after `err`: never reuse it. */
+function connectionBroken(err: unknown): boolean {
+  const e = err as { errno?: number; fatal?: boolean };
+  return e.fatal === true || e.errno === ER_NET_PACKET_TOO_LARGE;
+}
+
 /** Wraps a mysql2 error with secrets removed: data errors are STORAGE_FAILED, the rest STORAGE_UNAVAILABLE. */
 export function mysqlError(op: string, err: unknown, secrets: readonly string[] = []): ClankError {
   if (err instanceof ClankError) return err;
   const e = err as { code?: string; errno?: number; sqlState?: string; message?: string; fatal?: boolean };
   let message = e.message ?? String(err);
   for (const s of secrets) if (s.length > 0) message = message.split(s).join("***");
-  const code: ErrorCode = !e.fatal && e.sqlState && DATA_SQLSTATE.test(e.sqlState)
+  const code: ErrorCode = e.errno === ER_NET_PACKET_TOO_LARGE ||
+      (!e.fatal && e.sqlState && DATA_SQLSTATE.test(e.sqlState))
     ? "STORAGE_FAILED"
     : "STORAGE_UNAVAILABLE";
   return new ClankError(code, `MySQL ${op} failed: ${message}`, {
@@ -125,6 +141,24 @@ export function mysqlError(op: string, err: unknown, secrets: readonly string[] 
 }
 
 type Params = unknown[];
+
+/** The server's binary NO PAD collation for utf8mb4: MariaDB and MySQL 8 name it differently. */
+async function nopadCollation(conn: mysql.PoolConnection): Promise<string> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(
+    "SELECT COLLATION_NAME AS name FROM information_schema.COLLATIONS " +
+      "WHERE COLLATION_NAME IN ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin')",
+  );
+  const names = rows.map((r) => String(r.name));
+  const name = names.find((n) => n === "utf8mb4_nopad_bin") ?? names[0];
+  if (!name) {
+    throw new ClankError(
+      "STORAGE_UNAVAILABLE",
+      "The MySQL server has no binary NO PAD collation for utf8mb4 (utf8mb4_nopad_bin or " +
+        "utf8mb4_0900_bin); clank needs MariaDB 10.2+ or MySQL 8.0.17+",
+    );
+  }
+  return name;
+}
 
 /** The {@link Storage} backend for MySQL and MariaDB. */
 export class MysqlStorage implements Storage {
@@ -175,13 +209,25 @@ export class MysqlStorage implements Storage {
     return this.#pool;
   }
 
+  /**
+   * One statement on a pooled connection. Not `pool.query`: when the pool hands out a connection the
+   * server already closed, mysql2 3.15 throws a TypeError from a callback there, which crashes the
+   * process; `conn.query` reports the same failure as a rejection.
+   */
   async #query<T = mysql.RowDataPacket[]>(op: string, sql: string, params: Params = []): Promise<T> {
-    const pool = this.#getPool();
+    const conn = await this.#getPool().getConnection().catch((err) => {
+      throw this.#error(op, err);
+    });
+    let broken = false;
     try {
-      const [rows] = await pool.query(sql, params);
+      const [rows] = await conn.query(sql, params);
       return rows as T;
     } catch (err) {
+      broken = connectionBroken(err);
       throw this.#error(op, err);
+    } finally {
+      if (broken) conn.destroy();
+      else conn.release();
     }
   }
 
@@ -232,8 +278,10 @@ export class MysqlStorage implements Storage {
       try {
         await conn.query(MIGRATIONS_TABLE_SQL.mysql);
         const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT version FROM schema_migrations");
-        for (const m of pendingMigrations(rows.map((r) => Number(r.version)))) {
-          for (const sql of m.up.mysql) await conn.query(sql);
+        const pending = pendingMigrations(rows.map((r) => Number(r.version)));
+        const nopad = pending.length > 0 ? await nopadCollation(conn) : "";
+        for (const m of pending) {
+          for (const sql of m.up.mysql) await conn.query(sql.replaceAll(NOPAD_BIN, nopad));
           await conn.query(
             "INSERT IGNORE INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)",
             [
@@ -260,6 +308,9 @@ export class MysqlStorage implements Storage {
 
   async saveMessages(records: ChatRecord[]): Promise<void> {
     if (records.length === 0) return;
+    // Checked first: MySQL would cut an over-long value short (a warning, even in strict mode for
+    // some statements) and two ids that differ past the limit would become one line.
+    for (const r of records) checkRecord(r);
     const values = records.map((r) => [
       String(r.channel),
       String(r.id),
@@ -271,9 +322,11 @@ export class MysqlStorage implements Storage {
       r.bot ? 1 : 0,
       r.kind ?? null,
     ]);
+    // Not INSERT IGNORE, which also turns "data too long" into a warning: only a duplicate line
+    // (a batch retried after a lost acknowledgement) is skipped.
     const sql =
-      "INSERT IGNORE INTO messages (channel, msg_id, user_id, login, display_name, text, time_ms, bot, kind) " +
-      "VALUES ?";
+      "INSERT INTO messages (channel, msg_id, user_id, login, display_name, text, time_ms, bot, kind) " +
+      "VALUES ? ON DUPLICATE KEY UPDATE seq = seq";
     // One statement is atomic on its own; more rows than fit in one get a transaction.
     if (values.length <= ROWS_PER_INSERT) {
       await this.#query("saveMessages", sql, [values]);
@@ -290,15 +343,18 @@ export class MysqlStorage implements Storage {
     const conn = await this.#getPool().getConnection().catch((err) => {
       throw this.#error(op, err);
     });
+    let broken = false;
     try {
       await conn.beginTransaction();
       await fn(conn);
       await conn.commit();
     } catch (err) {
-      await conn.rollback().catch(() => {});
+      broken = connectionBroken(err);
+      if (!broken) await conn.rollback().catch(() => {});
       throw this.#error(op, err);
     } finally {
-      conn.release();
+      if (broken) conn.destroy();
+      else conn.release();
     }
   }
 
@@ -337,6 +393,7 @@ export class MysqlStorage implements Storage {
   }
 
   async setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void> {
+    checkChannel(channel);
     if (overrides === null) {
       await this.#query("setSettings", "DELETE FROM channel_settings WHERE channel = ?", [channel]);
       return;
@@ -369,6 +426,7 @@ export class MysqlStorage implements Storage {
   }
 
   async kvSet(namespace: string, key: string, value: string | null): Promise<void> {
+    checkKvKey(namespace, key);
     if (value === null) {
       await this.#query("kvSet", "DELETE FROM kv WHERE namespace = ? AND kv_key = ?", [namespace, key]);
       return;
@@ -381,15 +439,27 @@ export class MysqlStorage implements Storage {
     );
   }
 
-  /** Adds `value` to each hourly counter row (creating it). */
+  /**
+   * Adds `value` to each hourly counter row (creating it). Rows with a `flushId` are applied once per
+   * id: a replay after a lost acknowledgement changes nothing.
+   */
   async addMetricRows(rows: MetricRow[]): Promise<void> {
     if (rows.length === 0) return;
-    await this.#query(
-      "addMetricRows",
-      "INSERT INTO metrics_rows (channel, metric, hour_ms, value) VALUES ? " +
-        "ON DUPLICATE KEY UPDATE value = value + VALUES(value)",
-      [rows.map((r) => [r.channel, r.metric, Math.floor(r.hourMs), r.value])],
-    );
+    const flushId = rows[0]!.flushId;
+    await this.#transaction("addMetricRows", async (conn) => {
+      if (flushId !== undefined) {
+        const [r] = await conn.query<mysql.ResultSetHeader>(
+          "INSERT IGNORE INTO metrics_flushes (flush_id, applied_ms) VALUES (?, ?)",
+          [flushId, Date.now()],
+        );
+        if (r.affectedRows === 0) return;
+      }
+      await conn.query(
+        "INSERT INTO metrics_rows (channel, metric, hour_ms, value) VALUES ? " +
+          "ON DUPLICATE KEY UPDATE value = value + VALUES(value)",
+        [rows.map((r) => [r.channel, r.metric, Math.floor(r.hourMs), r.value])],
+      );
+    });
   }
 
   /** Hourly counter rows of a channel, oldest first. */
@@ -414,6 +484,7 @@ export class MysqlStorage implements Storage {
       if (r.affectedRows < PRUNE_BATCH) break;
     }
     await this.#query("prune", "DELETE FROM metrics_rows WHERE hour_ms < ?", [Math.floor(before)]);
+    await this.#query("prune", "DELETE FROM metrics_flushes WHERE applied_ms < ?", [Math.floor(before)]);
     return total;
   }
 
@@ -442,8 +513,9 @@ export class MysqlStorage implements Storage {
     const values = rows.map((r) => t.columns.map((c) => r[c] ?? null));
     const cols = t.columns.join(", ");
     const updates = t.columns.filter((c) => !t.key.includes(c)).map((c) => `${c} = VALUES(${c})`).join(", ");
+    // As in saveMessages: skip duplicates only, so a value that does not fit fails the copy loudly.
     const sql = t.name === "messages"
-      ? `INSERT IGNORE INTO ${t.name} (${cols}) VALUES ?`
+      ? `INSERT INTO ${t.name} (${cols}) VALUES ? ON DUPLICATE KEY UPDATE seq = seq`
       : `INSERT INTO ${t.name} (${cols}) VALUES ? ON DUPLICATE KEY UPDATE ${updates}`;
     await this.#transaction("importRows", async (conn) => {
       for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {

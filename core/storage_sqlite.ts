@@ -10,6 +10,9 @@ import { dirname } from "node:path";
 import type { ChannelSettings } from "./config_schema.ts";
 import { ClankError, type ErrorCode } from "./errors.ts";
 import {
+  checkChannel,
+  checkKvKey,
+  checkRecord,
   copiedTable,
   METRIC_ROWS_QUERY,
   type MetricRow,
@@ -206,6 +209,8 @@ export class SqliteStorage implements Storage {
   saveMessages(records: ChatRecord[]): Promise<void> {
     if (records.length === 0) return Promise.resolve();
     return this.#run("saveMessages", () => {
+      // The same limits as the MySQL columns, so every line SQLite keeps also fits there (migrate-db).
+      for (const r of records) checkRecord(r);
       const db = this.#open();
       const many = this.#stmt(insertSql(ROWS_PER_STATEMENT));
       const one = this.#stmt(insertSql(1));
@@ -259,6 +264,7 @@ export class SqliteStorage implements Storage {
 
   setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void> {
     return this.#run("setSettings", () => {
+      checkChannel(channel);
       if (overrides === null) {
         this.#stmt("DELETE FROM channel_settings WHERE channel = ?").run(channel);
         return;
@@ -289,6 +295,7 @@ export class SqliteStorage implements Storage {
 
   kvSet(namespace: string, key: string, value: string | null): Promise<void> {
     return this.#run("kvSet", () => {
+      checkKvKey(namespace, key);
       if (value === null) {
         this.#stmt("DELETE FROM kv WHERE namespace = ? AND kv_key = ?").run(namespace, key);
         return;
@@ -308,7 +315,14 @@ export class SqliteStorage implements Storage {
         "INSERT INTO metrics_rows (channel, metric, hour_ms, value) VALUES (?, ?, ?, ?) " +
           "ON CONFLICT (channel, metric, hour_ms) DO UPDATE SET value = value + excluded.value",
       );
+      const flushId = rows[0]!.flushId;
       this.#transaction(this.#open(), () => {
+        // One flush id is applied once: a replay after a lost acknowledgement changes nothing.
+        if (flushId !== undefined) {
+          const r = this.#stmt("INSERT OR IGNORE INTO metrics_flushes (flush_id, applied_ms) VALUES (?, ?)")
+            .run(flushId, Date.now());
+          if (Number(r.changes) === 0) return;
+        }
         for (const r of rows) upsert.run(r.channel, r.metric, Math.floor(r.hourMs), r.value);
       });
     });
@@ -338,6 +352,7 @@ export class SqliteStorage implements Storage {
     }
     await this.#run("prune", () => {
       this.#stmt("DELETE FROM metrics_rows WHERE hour_ms < ?").run(Math.floor(before));
+      this.#stmt("DELETE FROM metrics_flushes WHERE applied_ms < ?").run(Math.floor(before));
     });
     return total;
   }

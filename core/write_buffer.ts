@@ -40,6 +40,11 @@ export interface BufferOptions {
   backoffBaseMs?: number;
   /** Longest retry delay (default 30000). */
   backoffCapMs?: number;
+  /**
+   * Failed attempts of the same write, while the database still answers a ping, after which that
+   * write is given up as if refused (default 8): it must not hold every later write forever.
+   */
+  giveUpAfter?: number;
   timers?: BufferTimers;
 }
 
@@ -100,8 +105,13 @@ export class BufferedStorage implements Storage {
   #nextSeq = 1;
   #inflight = 0;
   #dropCursor = 0;
-  /** Ops up to this seq are written one at a time, after a group was refused for its data. */
+  /** Ops up to this seq go in groups of at most `#isolateLimit`, after a group was refused for its data. */
   #isolateThrough = 0;
+  #isolateLimit = 1;
+  /** The op at the head of the log that failed last, and how many times in a row. */
+  #headFailSeq = 0;
+  #headFailures = 0;
+  readonly #giveUpAfter: number;
 
   #initialised = false;
   #available = true;
@@ -138,6 +148,7 @@ export class BufferedStorage implements Storage {
     this.#interval = Math.max(0, options.flushIntervalMs ?? 250);
     this.#backoffBase = Math.max(1, options.backoffBaseMs ?? 500);
     this.#backoffCap = Math.max(this.#backoffBase, options.backoffCapMs ?? 30_000);
+    this.#giveUpAfter = Math.max(1, options.giveUpAfter ?? 8);
   }
 
   /** The wrapped backend (maintenance and tools that need backend-specific calls). */
@@ -478,7 +489,7 @@ export class BufferedStorage implements Storage {
       this.#unqueue(first);
       return [first];
     }
-    const limit = first.seq <= this.#isolateThrough ? 1 : this.#maxGroup;
+    const limit = first.seq <= this.#isolateThrough ? this.#isolateLimit : this.#maxGroup;
     const group: Op[] = [];
     let i = this.#head;
     for (; i < ops.length && group.length < limit; i++) {
@@ -513,10 +524,16 @@ export class BufferedStorage implements Storage {
             this.#refused(group, err);
             continue;
           }
+          const poison = await this.#keepsFailing(group, err);
+          if (poison) {
+            this.#refused(group, poison);
+            continue;
+          }
           this.#failed(err, first.kind);
           return;
         }
         this.#inflight = 0;
+        this.#headFailures = 0;
         this.#commit(group, result);
         // Long backlogs (after an outage) must not starve chat ingest of the event loop, but a zero
         // timer costs a millisecond or more: yield once per slice of work, not after every group
@@ -572,12 +589,53 @@ export class BufferedStorage implements Storage {
     if (map.get(op.key)?.seq === op.seq) map.delete(op.key);
   }
 
-  /** The database refused the data itself: split the group, and give up on a single op. */
+  /**
+   * After the same head op failed `giveUpAfter` times in a row, asks the database whether it answers
+   * at all: when it does, the op itself is what fails (a statement the server drops the connection
+   * over, say), and it is returned as refused so it stops holding every later write. While the
+   * database is really down nothing is given up.
+   */
+  async #keepsFailing(group: Op[], err: unknown): Promise<ClankError | undefined> {
+    const first = group[0]!;
+    if (this.#headFailSeq !== first.seq) {
+      this.#headFailSeq = first.seq;
+      this.#headFailures = 0;
+    }
+    if (++this.#headFailures < this.#giveUpAfter) return undefined;
+    try {
+      await this.#backend.ping();
+    } catch {
+      return undefined;
+    }
+    this.#log.error(
+      group.length > 1
+        ? "A group of chat lines kept failing while the database answers; splitting it"
+        : "A write kept failing while the database answers; giving up on it",
+      {
+        op: first.kind,
+        ...(first.kind === "save" ? { lines: group.length } : {}),
+        attempts: this.#headFailures,
+        error: this.#redact(err),
+      },
+    );
+    this.#headFailures = 0;
+    return new ClankError(
+      "STORAGE_FAILED",
+      `The write kept failing while the database answers, ${this.#giveUpAfter} times; ` +
+        `it is not stored: ${describeError(err)}`,
+    );
+  }
+
+  /**
+   * The database refused the data itself: halve the group (so one bad line costs a few statements,
+   * not one per line), and give up on a single op.
+   */
   #refused(group: Op[], err: ClankError): void {
     const first = group[0]!;
     this.#metrics?.storageErrors.inc({ op: first.kind });
     if (group.length > 1) {
       this.#isolateThrough = Math.max(this.#isolateThrough, group[group.length - 1]!.seq);
+      this.#isolateLimit = Math.max(1, Math.ceil(group.length / 2));
       return;
     }
     this.#log.error("Database refused a write; it is not stored", {

@@ -1,4 +1,4 @@
-import { assertEquals, rejects } from "./assert.ts";
+import { assert, assertEquals, rejects } from "./assert.ts";
 import { HourlyCounters, MAX_PENDING } from "../core/hourly_counters.ts";
 import type { MetricRow } from "../core/migrations.ts";
 
@@ -13,20 +13,33 @@ Deno.test("HourlyCounters sums per channel, metric and hour and keeps rows a fai
     c.add("b", "sent_mention", 10 * H, 2);
     const written: MetricRow[] = [];
     await c.flush((rows) => (written.push(...rows), Promise.resolve()));
-    assertEquals(written, [
+    assertEquals(written.map(({ flushId: _, ...r }) => r), [
       { channel: "a", metric: "chat_lines", hourMs: 10 * H, value: 2 },
       { channel: "a", metric: "chat_lines", hourMs: 11 * H, value: 1 },
       { channel: "b", metric: "sent_mention", hourMs: 10 * H, value: 2 },
     ]);
+    assertEquals(new Set(written.map((r) => r.flushId)).size, 1);
     assertEquals(c.pending, 0);
   });
-  await t.step("a failed write keeps the rows and merges them with new counts", async () => {
+  await t.step("a failed write is sent again as it was, with its flush id, before new counts", async () => {
     c.add("a", "chat_lines", 12 * H);
-    await rejects(() => c.flush(() => Promise.reject(new Error("database down"))), Error, "database down");
+    const failed: MetricRow[][] = [];
+    const fail = (rows: MetricRow[]) => (failed.push(rows), Promise.reject(new Error("database down")));
+    await rejects(() => c.flush(fail), Error, "database down");
+    // The commit may have happened with only its acknowledgement lost: the same flush id lets the
+    // database tell a replay from new counts, so nothing is counted twice.
+    await rejects(() => c.flush(fail), Error, "database down");
+    assertEquals(failed[1], failed[0]);
     c.add("a", "chat_lines", 12 * H);
-    const written: MetricRow[] = [];
-    await c.flush((rows) => (written.push(...rows), Promise.resolve()));
-    assertEquals(written, [{ channel: "a", metric: "chat_lines", hourMs: 12 * H, value: 2 }]);
+    const written: MetricRow[][] = [];
+    await c.flush((rows) => (written.push(rows), Promise.resolve()));
+    assertEquals(written.length, 2);
+    assertEquals(written[0], failed[0]);
+    assertEquals(written[1]!.map(({ flushId: _, ...r }) => r), [
+      { channel: "a", metric: "chat_lines", hourMs: 12 * H, value: 1 },
+    ]);
+    assert(written[1]![0]!.flushId !== failed[0]![0]!.flushId);
+    assertEquals(c.pending, 0);
   });
 });
 

@@ -103,6 +103,37 @@ Deno.test("runMigrateDbCommand copies SQLite to MariaDB", async (t) => {
   }
 });
 
+Deno.test("runMigrateDbCommand copies keys that differ only by trailing spaces, and the longest keys", async () => {
+  const dir = await Deno.makeTempDir();
+  const dbPath = `${dir}/chatbot.db`;
+  const s = new SqliteStorage(dbPath);
+  await s.init();
+  await s.kvSet("plugin:quotes", "foo", "A");
+  await s.kvSet("plugin:quotes", "foo ", "B");
+  await s.kvSet(`plugin:${"p".repeat(64)}`, "k".repeat(200), "long");
+  await s.saveMessages([line(1, { id: "m1" }), line(2, { id: "m1 " })]);
+  await s.close();
+  const target = await createTestDatabase();
+  const check = new MysqlStorage(target.url);
+  try {
+    const { log } = memoryLogger();
+    const printed: string[] = [];
+    const config = ConfigSchema.parse({ database: { url: dbPath } });
+    assert.equal(await runMigrateDbCommand(["--to", target.url], config, log, (l) => printed.push(l)), 0);
+    assert.ok(printed.includes("kv: 3 rows read, 3 rows in target"), printed.join("\n"));
+    assert.ok(printed.includes("messages: 2 rows read, 2 rows in target"), printed.join("\n"));
+    await check.init();
+    assert.equal(await check.kvGet("plugin:quotes", "foo"), "A");
+    assert.equal(await check.kvGet("plugin:quotes", "foo "), "B");
+    assert.equal(await check.kvGet(`plugin:${"p".repeat(64)}`, "k".repeat(200)), "long");
+    assert.deepEqual((await check.recentMessages("chan", 10)).map((r) => r.id), ["m1", "m1 "]);
+  } finally {
+    await check.close();
+    await target.drop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runMigrateDbCommand rejects bad input", async (t) => {
   const dir = await Deno.makeTempDir();
   const dbPath = `${dir}/chatbot.db`;

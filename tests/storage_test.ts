@@ -7,7 +7,16 @@ import { DatabaseSync } from "node:sqlite";
 import { ConfigSchema } from "../core/config_schema.ts";
 import { type ClankError, isClankError } from "../core/errors.ts";
 import { memoryLogger } from "../core/log.ts";
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, pendingMigrations } from "../core/migrations.ts";
+import {
+  KV_KEY_MAX_CHARS,
+  KV_NAMESPACE_MAX_CHARS,
+  LATEST_SCHEMA_VERSION,
+  MESSAGE_ID_MAX_CHARS,
+  MIGRATIONS,
+  pendingMigrations,
+} from "../core/migrations.ts";
+import { MAX_STORE_KEY_LENGTH } from "../core/inprocess_plugin.ts";
+import { PLUGIN_NAME_PATTERN } from "../core/plugin_validation.ts";
 import type { Storage } from "../core/storage.ts";
 import { MysqlStorage, parseMysqlUrl } from "../core/storage_mysql.ts";
 import { openStorage, sqlitePath } from "../core/storage_open.ts";
@@ -145,6 +154,65 @@ function storageSuite(name: string, setup: () => Promise<Fixture>): void {
         await s.kvSet("ns", "k", null);
         assert.equal(await s.kvGet("ns", "k"), undefined);
         assert.equal(await s.kvGet("ns2", "k"), "other namespace");
+      });
+
+      await t.step("keys that differ only by trailing spaces or case are different keys", async () => {
+        await s.kvSet("plugin:quotes", "foo", "A");
+        await s.kvSet("plugin:quotes", "foo ", "B");
+        await s.kvSet("plugin:quotes", "Foo", "C");
+        await s.kvSet("plugin:quotes ", "foo", "D");
+        assert.equal(await s.kvGet("plugin:quotes", "foo"), "A");
+        assert.equal(await s.kvGet("plugin:quotes", "foo "), "B");
+        assert.equal(await s.kvGet("plugin:quotes", "Foo"), "C");
+        assert.equal(await s.kvGet("plugin:quotes ", "foo"), "D");
+        await s.kvSet("plugin:quotes", "foo ", null);
+        assert.equal(await s.kvGet("plugin:quotes", "foo"), "A");
+        assert.equal(await s.kvGet("plugin:quotes", "foo "), undefined);
+
+        await s.saveMessages([line(1, { channel: "pad", id: "m1" }), line(2, { channel: "pad", id: "m1 " })]);
+        assert.deepEqual((await s.recentMessages("pad", 10)).map((r) => r.id), ["m1", "m1 "]);
+        await s.deleteMessage("pad", "m1 ");
+        assert.deepEqual((await s.recentMessages("pad", 10)).map((r) => r.id), ["m1"]);
+        await s.deleteMessage("pad", "m1"); // later steps count the lines
+        await s.setSettings("pad", { floor: 1 });
+        assert.deepEqual(await s.getSettings("pad "), {});
+      });
+
+      await t.step("the longest plugin name and store key the plugin API accepts fit", async () => {
+        const longName = "a" + "b".repeat(63);
+        assert.ok(PLUGIN_NAME_PATTERN.test(longName));
+        const namespace = `plugin:${longName}`;
+        const fullKey = "🎉".repeat(MAX_STORE_KEY_LENGTH / 2); // 200 UTF-16 units, 100 emoji
+        await s.kvSet(namespace, fullKey, "v2");
+        await s.kvSet(namespace, "k".repeat(MAX_STORE_KEY_LENGTH), "v3");
+        assert.equal(await s.kvGet(namespace, fullKey), "v2");
+        assert.equal(await s.kvGet(namespace, "k".repeat(MAX_STORE_KEY_LENGTH)), "v3");
+        // Over the columns' limit both backends refuse the same way, never cut a key short.
+        await expectCode(s.kvSet("ns", "k".repeat(KV_KEY_MAX_CHARS + 1), "x"), "STORAGE_FAILED");
+        await expectCode(s.kvSet("n".repeat(KV_NAMESPACE_MAX_CHARS + 1), "k", "x"), "STORAGE_FAILED");
+        assert.equal(await s.kvGet("ns", "k".repeat(KV_KEY_MAX_CHARS)), undefined);
+      });
+
+      await t.step("an id too long for its column is refused, never cut short", async () => {
+        const a = "x".repeat(MESSAGE_ID_MAX_CHARS) + "-A";
+        const b = "x".repeat(MESSAGE_ID_MAX_CHARS) + "-B";
+        await expectCode(s.saveMessages([line(1, { channel: "long", id: a })]), "STORAGE_FAILED");
+        await expectCode(s.saveMessages([line(2, { channel: "long", id: b })]), "STORAGE_FAILED");
+        assert.deepEqual(await s.recentMessages("long", 10), []);
+        const max = "x".repeat(MESSAGE_ID_MAX_CHARS);
+        await s.saveMessages([line(3, { channel: "long", id: max })]);
+        assert.deepEqual((await s.recentMessages("long", 10)).map((r) => r.id), [max]);
+        await s.deleteMessage("long", max);
+      });
+
+      await t.step("a counter write replayed with the same flush id is counted once", async () => {
+        const hourMs = 1_700_000_000_000 - (1_700_000_000_000 % 3_600_000);
+        const rows = [{ channel: "replay", metric: "lines", hourMs, value: 10, flushId: "f1" }];
+        await s.addMetricRows(rows);
+        // The acknowledgement of the first write was lost; the caller sends the same rows again.
+        await s.addMetricRows(rows);
+        await s.addMetricRows([{ channel: "replay", metric: "lines", hourMs, value: 3, flushId: "f2" }]);
+        assert.deepEqual((await s.metricRows("replay")).map((r) => r.value), [13]);
       });
 
       await t.step("prune deletes lines and metric rows older than the cut-off", async () => {
@@ -303,6 +371,27 @@ Deno.test("MysqlStorage errors", async (t) => {
     try {
       await s.init();
       assert.equal(await s.schemaVersion(), LATEST_SCHEMA_VERSION);
+    } finally {
+      await s.close();
+      await db.drop();
+    }
+  });
+
+  await t.step("a statement over max_allowed_packet is STORAGE_FAILED and the next one works", async () => {
+    const db = await createTestDatabase();
+    const s = new MysqlStorage(db.url, { connections: 1 });
+    try {
+      await s.init();
+      const [rows] = await db.admin.query("SELECT @@max_allowed_packet AS n");
+      const tooBig = "x".repeat(Number((rows as { n: number }[])[0]!.n) + 1024);
+      const err = await expectCode(s.kvSet("ns", "big", tooBig), "STORAGE_FAILED");
+      assert.equal(err.details?.errno, 1153);
+      // The server drops the connection after the error: the pool must not hand it out again.
+      await s.kvSet("ns", "small", "v");
+      assert.equal(await s.kvGet("ns", "small"), "v");
+      await expectCode(s.saveMessages([line(1, { text: tooBig })]), "STORAGE_FAILED");
+      await s.saveMessages([line(2)]);
+      assert.equal((await s.recentMessages("chan", 5)).length, 1);
     } finally {
       await s.close();
       await db.drop();

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import FakeTimers from "@sinonjs/fake-timers";
 import { isClankError } from "../core/errors.ts";
+import { LATEST_SCHEMA_VERSION } from "../core/migrations.ts";
 import { memoryLogger } from "../core/log.ts";
 import { Metrics } from "../core/metrics.ts";
 import { MysqlStorage } from "../core/storage_mysql.ts";
@@ -235,7 +236,7 @@ Deno.test("BufferedStorage during a database outage", async (t) => {
     backend.down = false;
     await clock.tickAsync(1000);
     assert.equal(ack.value, true);
-    assert.equal(await backend.schemaVersion(), 1);
+    assert.equal(await backend.schemaVersion(), LATEST_SCHEMA_VERSION);
     assert.equal(buf.status().writable, true);
     await buf.close();
   });
@@ -418,6 +419,103 @@ Deno.test("BufferedStorage with data the database refuses", async (t) => {
     assert.deepEqual(await buf.getSettings("bad"), {});
     await buf.close();
   });
+  await t.step(
+    "a refused group is halved until the bad line is alone, not retried line by line",
+    async () => {
+      const { clock, backend, buf } = await setup();
+      backend.refuse.add("msg-5");
+      const acks = Array.from({ length: 8 }, (_, i) => track(buf.saveMessage(line(i))));
+      await clock.tickAsync(250);
+      assert.deepEqual(acks.map((a) => a.value), [true, true, true, true, true, false, true, true]);
+      // 8 refused -> 4 stored, 4 refused -> 2 refused -> 1 stored, 1 refused (dropped), then the rest.
+      assert.deepEqual(backend.batches, [4, 1, 1, 1]);
+      await buf.close();
+    },
+  );
+
+  await t.step(
+    "a write that keeps failing while the database answers is given up, and later writes commit",
+    async () => {
+      const { clock, backend, buf, lines } = await setup({ backoffBaseMs: 100, backoffCapMs: 1000 });
+      backend.failing.add("kv:huge");
+      const poison = track(buf.kvSet("ns", "huge", "x"));
+      const later = track(buf.setSettings("chan", { floor: 2 }));
+      const lineAck = track(buf.saveMessage(line(1)));
+      await clock.tickAsync(60_000);
+      assert.ok(isClankError(poison.error, "STORAGE_FAILED"), String(poison.error));
+      assert.equal(later.done && later.error, undefined);
+      assert.equal(lineAck.value, true);
+      assert.deepEqual(backend.committed, ["settings:chan", "save:msg-1"]);
+      assert.deepEqual(buf.status(), { writable: true, buffered: 0, error: null });
+      assert.ok(lines.some((l) => l.includes("kept failing") && l.includes('"op":"kv"')), lines.join("\n"));
+      await buf.close();
+    },
+  );
+
+  await t.step(
+    "a write that fails while the database is down too is kept however long it takes",
+    async () => {
+      const { clock, backend, buf } = await setup({ backoffBaseMs: 100, backoffCapMs: 1000 });
+      backend.down = true;
+      const kept = track(buf.kvSet("ns", "k", "v"));
+      await clock.tickAsync(60_000);
+      assert.equal(kept.done, false);
+      backend.down = false;
+      await clock.tickAsync(1000);
+      assert.equal(kept.done && kept.error, undefined);
+      assert.deepEqual(backend.committed, ["kv:k"]);
+      await buf.close();
+    },
+  );
+});
+
+Deno.test("BufferedStorage on MariaDB: a write over max_allowed_packet is refused alone", async (t) => {
+  const db = await createTestDatabase();
+  const { log, lines } = memoryLogger("debug");
+  const buf = new BufferedStorage(new MysqlStorage(db.url), { log, backoffBaseMs: 10, backoffCapMs: 50 });
+  try {
+    await buf.init();
+    const [rows] = await db.admin.query("SELECT @@max_allowed_packet AS n");
+    const tooBig = "x".repeat(Number((rows as { n: number }[])[0]!.n) + 1024);
+
+    await t.step(
+      "the big kv write is rejected STORAGE_FAILED; settings, kv and chat behind it commit",
+      async () => {
+        const big = buf.kvSet("plugin:big", "blob", tooBig).then(() => null, (e) => e);
+        const settings = buf.setSettings("chan", { floor: 3 });
+        const kv = buf.kvSet("plugin:small", "k", "v");
+        const saved = buf.saveMessage(line(1));
+        await buf.flush();
+        assert.ok(isClankError(await big, "STORAGE_FAILED"), String(await big));
+        await settings;
+        await kv;
+        assert.equal(await saved, true);
+        assert.equal(await buf.backend.kvGet("plugin:big", "blob"), undefined);
+        assert.equal(await buf.backend.kvGet("plugin:small", "k"), "v");
+        assert.deepEqual(await buf.backend.getSettings("chan"), { floor: 3 });
+        assert.equal((await buf.recentMessages("chan", 10)).length, 1);
+        assert.deepEqual(buf.status(), { writable: true, buffered: 0, error: null });
+        assert.ok(lines.some((l) => l.includes("Database refused a write")));
+      },
+    );
+
+    await t.step("a chat group too large for one packet is split and every line stored", async () => {
+      // Each line fits its TEXT column (64 KiB); together they are over the packet limit.
+      const text = "y".repeat(60_000);
+      const n = Math.ceil(tooBig.length / text.length) + 2;
+      const acks = Array.from(
+        { length: n },
+        (_, i) => buf.saveMessage(line(100 + i, { channel: "big", text })),
+      );
+      await buf.flush();
+      assert.deepEqual(await Promise.all(acks), Array(n).fill(true));
+      assert.equal((await buf.recentMessages("big", n + 10)).length, n);
+      assert.deepEqual(buf.status(), { writable: true, buffered: 0, error: null });
+    });
+  } finally {
+    await buf.close();
+    await db.drop();
+  }
 });
 
 Deno.test("BufferedStorage on MariaDB keeps every acknowledged line when connections are killed", async () => {

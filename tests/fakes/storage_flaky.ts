@@ -17,6 +17,11 @@ export class FlakyStorage implements Storage {
   down = false;
   /** Line ids the database refuses (as if the data were invalid). */
   refuse: Set<string> = new Set();
+  /**
+   * Writes that fail as if the connection broke (STORAGE_UNAVAILABLE) while every other call works:
+   * `kv:<key>` or `settings:<channel>`.
+   */
+  failing: Set<string> = new Set();
   /** Committed writes in order: `save:<id>`, `delete:<id>`, `deleteUser:<user>`, `settings:<ch>`, `kv:<key>`. */
   committed: string[] = [];
   /** Sizes of the saveMessages calls that committed. */
@@ -67,6 +72,9 @@ export class FlakyStorage implements Storage {
   }
   async setSettings(channel: string, overrides: Partial<ChannelSettings> | null): Promise<void> {
     this.#check();
+    if (this.failing.has(`settings:${channel}`)) {
+      throw new ClankError("STORAGE_UNAVAILABLE", `Fake connection reset writing settings of ${channel}`);
+    }
     if (overrides && this.refuse.has(`settings:${channel}`)) {
       throw new ClankError("STORAGE_FAILED", `Fake database refuses settings of ${channel}`);
     }
@@ -83,6 +91,9 @@ export class FlakyStorage implements Storage {
   }
   async kvSet(namespace: string, key: string, value: string | null): Promise<void> {
     this.#check();
+    if (this.failing.has(`kv:${key}`)) {
+      throw new ClankError("STORAGE_UNAVAILABLE", `Fake connection reset writing kv ${key}`);
+    }
     await this.inner.kvSet(namespace, key, value);
     this.committed.push(`kv:${key}`);
   }
