@@ -172,7 +172,11 @@ Deno.test("at start the bot says what is wrong with Ollama, and what it does mea
       assert(logged(h, /Ollama is ready at .*"models":"llama3\.1"/), h.logs.join("\n"));
       assert(!logged(h, /ollama_down|ollama_model_missing/));
       // The model is loaded at start, so the first mention does not wait for it (or time out).
-      await h.twitch.waitFor(() => logged(h, /Model \\"llama3\.1\\" is loaded in Ollama/), 10_000, "the preload");
+      await h.twitch.waitFor(
+        () => logged(h, /Model \\"llama3\.1\\" is loaded in Ollama/),
+        10_000,
+        "the preload",
+      );
       assertEquals(h.ollama.loads().length, 1);
       assertEquals(h.ollama.generations().length, 0);
     } finally {
