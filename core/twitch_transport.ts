@@ -59,7 +59,10 @@ export interface TwitchTransportOptions {
   reconnectMaxMs?: number;
   /** How long `join()` waits for Twitch to confirm before it resolves anyway. Default 10000. */
   joinTimeoutMs?: number;
-  /** JOINs allowed in any window of `windowMs`, on top of `joinIntervalMs`. Default {@link JOIN_LIMIT}. */
+  /**
+   * JOINs allowed in any window of `windowMs`, on top of `joinIntervalMs`. Default: the rate of
+   * `joinIntervalMs` kept across connections ({@link joinLimitFor}).
+   */
   joinLimit?: JoinLimit;
   /** The monotonic clock and timers that pace JOINs (tests pass a fake one). Default: the real ones. */
   joinClock?: SendClock;
@@ -74,11 +77,17 @@ export interface JoinLimit {
 /** Twitch's limit of channels joined at once for accounts that are not moderators (since 2024). */
 export const TWITCH_CHANNEL_LIMIT = 100;
 /**
- * Twitch allows normal accounts 20 JOINs per 10 s, counted per account, so across connections: a
- * RECONNECT in the middle of joining must not start the count over. Two JOINs and 500 ms are kept in
- * reserve for network jitter.
+ * The window that keeps the rate of one JOIN per `intervalMs` across connections: Twitch counts JOINs
+ * per account, so a RECONNECT in the middle of joining must not start the count over. A tenth of the
+ * JOINs and 500 ms are kept in reserve for network jitter. The interval sets the rate, so an operator
+ * who lowered it (an account with a higher limit, a local server) is not held to Twitch's default.
  */
-export const JOIN_LIMIT: JoinLimit = { windowMs: 10_500, joins: 18 };
+export function joinLimitFor(intervalMs: number): JoinLimit {
+  return { windowMs: 10_500, joins: Math.max(1, Math.floor((0.9 * 10_000) / Math.max(1, intervalMs))) };
+}
+
+/** At the default interval of 500 ms (Twitch's 20 JOINs per 10 s for normal accounts): 18 per 10.5 s. */
+export const JOIN_LIMIT: JoinLimit = joinLimitFor(500);
 /** A connection must last this long before the reconnect backoff starts over. */
 const STABLE_CONNECTION_MS = 30_000;
 /** How far this machine's clock may be from Twitch's before the transport warns about it. */
@@ -601,7 +610,7 @@ export class TwitchTransport implements Transport {
 
   /** The earliest time ≥ `now` at which the next JOIN keeps both the interval and the window. */
   #nextJoinAt(now: number): number {
-    const { windowMs, joins } = this.#opts.joinLimit ?? JOIN_LIMIT;
+    const { windowMs, joins } = this.#opts.joinLimit ?? joinLimitFor(this.#opts.joinIntervalMs);
     const times = this.#joinTimes;
     let drop = 0;
     while (drop < times.length && times[drop]! <= now - windowMs) drop++;

@@ -4,6 +4,7 @@ import tmi from "tmi.js";
 import { fakeUserId, startFakeTwitch } from "./fakes/fake_twitch.ts";
 import {
   JOIN_LIMIT,
+  joinLimitFor,
   tmiConnection,
   TwitchTransport,
   type TwitchTransportOptions,
@@ -544,6 +545,17 @@ Deno.test("TwitchTransport reports a rejected token once and does not loop", asy
       await twitch.close();
     }
   });
+});
+
+Deno.test("joinLimitFor keeps the rate of the JOIN interval across reconnects, with a reserve", () => {
+  // Twitch's 20 per 10 s at the default 500 ms: 18 per 10.5 s.
+  assert.deepEqual(joinLimitFor(500), JOIN_LIMIT);
+  assert.deepEqual(JOIN_LIMIT, { windowMs: 10_500, joins: 18 });
+  // An interval lowered on purpose (a higher limit, a local server) is not capped at 18 per window.
+  assert.equal(joinLimitFor(50).joins, 180);
+  assert.ok(joinLimitFor(1).joins >= 9000);
+  // Slower than Twitch asks: never below one JOIN per window.
+  assert.equal(joinLimitFor(60_000).joins, 1);
 });
 
 Deno.test("TwitchTransport paces JOINs and warns above Twitch's channel limit", async (t) => {
