@@ -219,10 +219,9 @@ async function httpAnswerError(res: Response, url: string): Promise<HttpAnswerEr
  */
 function checkedNdjson(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
   const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
   let buffer = "";
   let count = 0;
-  const pass = (line: string, out: TransformStreamDefaultController<Uint8Array>) => {
+  const check = (line: string) => {
     count++;
     if (line.trim() === "") return;
     let parsed: unknown;
@@ -234,22 +233,34 @@ function checkedNdjson(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Ar
     if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
       throw new StreamLineError(`line ${count} of the answer is not a JSON object: ${excerpt(line, 80)}`);
     }
-    out.enqueue(encoder.encode(line + "\n"));
   };
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        buffer += decoder.decode(chunk, { stream: true });
-        const lines = buffer.split("\n");
-        buffer = lines.pop() ?? "";
-        for (const line of lines) pass(line, out);
-      },
-      flush(out) {
+  // Each chunk goes on as it came once the lines it completes are checked, so the library never
+  // parses a bad line; passing the bytes on (not re-encoding each line) and pulling from the body's
+  // reader (not a TransformStream) cost ~20 KB less per reply (bench/allocation.ts).
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
         buffer += decoder.decode();
-        if (buffer !== "") pass(buffer, out);
-      },
-    }),
-  );
+        if (buffer !== "") check(buffer);
+        controller.close();
+        return;
+      }
+      const text = decoder.decode(value, { stream: true });
+      let start = 0;
+      for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
+        check(buffer + text.slice(start, nl));
+        buffer = "";
+        start = nl + 1;
+      }
+      buffer += text.slice(start);
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** The URL without user info, for messages (a `user:password@` part is a secret). */

@@ -103,6 +103,8 @@ const CONTROL_TOKEN =
  * inside a chat line would open a real system turn, quotes or not; `< |im_start| >` is ordinary text.
  */
 export function defuseControlTokens(text: string): string {
+  // Nearly every chat line has neither bracket: no regex run, nothing allocated, for those.
+  if (!text.includes("<") && !text.includes("[") && !text.includes(">")) return text;
   return text.replace(CONTROL_TOKEN, (bracket) => (bracket === ">" ? " >" : `${bracket} `));
 }
 

@@ -277,6 +277,31 @@ Deno.test("OllamaClient.chatLine fails on a broken stream and prints nothing", a
     });
   });
 
+  await t.step("a line cut off at the end of the answer fails the line and prints nothing", async () => {
+    // Chunks are passed on as they come once their complete lines are checked: the unfinished last
+    // line must still be checked before the library would parse it.
+    const cut = '{"model":"llama3.1","created_at":"x","message":{"role":"assistant","content":"hello"},' +
+      '"done":false}\n{"model":"llama3.1","message":{"content":"wor';
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      () => new Response(cut, { headers: { "content-type": "application/x-ndjson" } }),
+    );
+    try {
+      let err: ClankError | undefined;
+      const printed = await consoleDuring(async () => {
+        err = await rejectsWith(
+          client(`http://127.0.0.1:${server.addr.port}`).chatLine({ model: "llama3.1", messages: MESSAGES }),
+          "OLLAMA_ERROR",
+          "stream",
+        );
+      });
+      assert.match(err!.message, /line 2 .*not JSON/);
+      assert.deepEqual(printed, []);
+    } finally {
+      await server.shutdown();
+    }
+  });
+
   await t.step("a plain-text error response is not printed by the library", async () => {
     await withFake(() => "x", async (fake) => {
       const printed = await consoleDuring(() =>
