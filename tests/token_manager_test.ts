@@ -825,18 +825,26 @@ async function until(r: Rig, done: () => boolean, stepMs: number, what: string):
 
 Deno.test("TokenManager rides out an outage of Twitch's token endpoint", async (t) => {
   const r = await rig();
+  /**
+   * A running manager whose token Twitch just rejected while its token endpoint answers `status`:
+   * the login's wait (`answer` is set when it ends), once the manager says it is unverified.
+   */
+  const rejectedDuringOutage = async (status: number) => {
+    const stored = await r.storedToken();
+    const tm = r.make();
+    await tm.start();
+    await tm.getToken();
+    r.fake.expire(stored.access_token);
+    r.fake.tokenEndpointDown = status;
+    const errors = errorLines(r.lines).length;
+    const wait = { answer: undefined as boolean | undefined, result: Promise.resolve(false) };
+    wait.result = tm.onAuthFailure().then((ok) => (wait.answer = ok));
+    await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+    return { tm, stored, errors, wait };
+  };
   try {
     await t.step("mid-run: a rejected login waits for Twitch and then logs in again", async () => {
-      const stored = await r.storedToken();
-      const tm = r.make();
-      await tm.start();
-      await tm.getToken();
-      r.fake.expire(stored.access_token);
-      r.fake.tokenEndpointDown = 503;
-      const errors = errorLines(r.lines).length;
-      let answer: boolean | undefined;
-      const result = tm.onAuthFailure().then((ok) => (answer = ok));
-      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      const { tm, stored, errors, wait } = await rejectedDuringOutage(503);
       assert.match(tm.status().message ?? "", /Twitch's side/);
       assert.ok(
         r.lines.some((l) => /Twitch's side.*every minute/.test(JSON.parse(l).msg)),
@@ -845,12 +853,12 @@ Deno.test("TokenManager rides out an outage of Twitch's token endpoint", async (
       assert.equal(await tm.getToken(), stored.access_token, "the old token stays in use meanwhile");
       // A few minutes of outage: still waiting, never given up.
       await until(r, () => r.fake.count("token", "refresh_token") >= 3, MIN, "retries every minute");
-      assert.equal(answer, undefined);
+      assert.equal(wait.answer, undefined);
       assert.notEqual(tm.status().state, "invalid");
       r.fake.tokenEndpointDown = null;
-      await until(r, () => answer !== undefined, MIN, "the refresh after Twitch recovered");
-      await result;
-      assert.equal(answer, true);
+      await until(r, () => wait.answer !== undefined, MIN, "the refresh after Twitch recovered");
+      await wait.result;
+      assert.equal(wait.answer, true);
       assert.equal(tm.status().state, "valid");
       assert.equal(tm.status().message, null);
       const fresh = await tm.getToken();
@@ -861,33 +869,19 @@ Deno.test("TokenManager rides out an outage of Twitch's token endpoint", async (
     });
 
     await t.step("HTTP 429 counts as an outage too", async () => {
-      const stored = await r.storedToken();
-      const tm = r.make();
-      await tm.start();
-      await tm.getToken();
-      r.fake.expire(stored.access_token);
-      r.fake.tokenEndpointDown = 429;
-      let answer: boolean | undefined;
-      const result = tm.onAuthFailure().then((ok) => (answer = ok));
-      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      const { tm, wait } = await rejectedDuringOutage(429);
       r.fake.tokenEndpointDown = null;
-      await until(r, () => answer !== undefined, MIN, "recovery");
-      await result;
-      assert.equal(answer, true);
+      await until(r, () => wait.answer !== undefined, MIN, "recovery");
+      await wait.result;
+      assert.equal(wait.answer, true);
       await tm.stop();
     });
 
     await t.step("stop() ends the wait with false", async () => {
-      const stored = await r.storedToken();
-      const tm = r.make();
-      await tm.start();
-      await tm.getToken();
-      r.fake.expire(stored.access_token);
-      r.fake.tokenEndpointDown = 503;
-      const result = tm.onAuthFailure();
-      await until(r, () => tm.status().state === "unverified", 1000, "state unverified");
+      const { tm, wait } = await rejectedDuringOutage(503);
       await tm.stop();
-      assert.equal(await result, false);
+      await wait.result;
+      assert.equal(wait.answer, false);
       r.fake.tokenEndpointDown = null;
     });
 
