@@ -215,7 +215,8 @@ Deno.test("dashboard in headless Chromium", async (t) => {
 
 // ---- Live feed and status across restarts ---------------------------------------------------------
 
-type Page = Awaited<ReturnType<Awaited<ReturnType<typeof chromium.launch>>["newPage"]>>;
+type Browser = Awaited<ReturnType<typeof chromium.launch>>;
+type Page = Awaited<ReturnType<Browser["newPage"]>>;
 
 /** Waits for `cond` (polled every 20 ms, real time) or fails naming `what`. */
 async function until(page: Page, what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
@@ -271,6 +272,15 @@ async function login(page: Page, token: string): Promise<void> {
   await page.locator('[data-channel="alpha"]').waitFor();
 }
 
+/** Opens the dashboard of `server` in `browser`, logs in and waits for its live feed. */
+async function openWithFeed(browser: Browser, server: { url: string }, control: FakeControl): Promise<Page> {
+  const page = await feedPage(browser);
+  await page.goto(server.url);
+  await login(page, TOKEN);
+  await until(page, "the first feed", () => control.listenerCount === 1);
+  return page;
+}
+
 Deno.test("dashboard runs one live feed per tab, also when the token is entered again during a reconnect", async (t) => {
   const T2 = "ctl-dash-rotated-77aa11bb";
   const c1 = new FakeControl(["alpha"]);
@@ -278,10 +288,7 @@ Deno.test("dashboard runs one live feed per tab, also when the token is entered 
   const port = server.addr.port;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    const page = await feedPage(browser);
-    await page.goto(server.url);
-    await login(page, TOKEN);
-    await until(page, "the first feed", () => c1.listenerCount === 1);
+    const page = await openWithFeed(browser, server, c1);
 
     await t.step("the feed waits to reconnect when the bot goes away", async () => {
       await server.shutdown();
@@ -323,10 +330,7 @@ Deno.test("dashboard reconnects a feed that went silent", async (t) => {
   const server = await serve(control, TOKEN);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    const page = await feedPage(browser);
-    await page.goto(server.url);
-    await login(page, TOKEN);
-    await until(page, "the first feed", () => control.listenerCount === 1);
+    const page = await openWithFeed(browser, server, control);
     await page.locator("#pill-stream.ok").waitFor();
 
     await t.step("three heartbeats without a byte (not even a ping) open a new feed", async () => {
@@ -373,10 +377,7 @@ Deno.test("dashboard across a bot restart: status goes grey, lines said meanwhil
   const port = server.addr.port;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    const page = await feedPage(browser);
-    await page.goto(server.url);
-    await login(page, TOKEN);
-    await until(page, "the first feed", () => c1.listenerCount === 1);
+    const page = await openWithFeed(browser, server, c1);
     c1.emit(chatLine("before restart", t0));
     await page.locator('[data-channel="alpha"] .chat li', { hasText: "before restart" }).waitFor();
     await page.locator("#pill-db.ok").waitFor();
