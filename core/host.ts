@@ -627,12 +627,12 @@ export class Host implements ControlApi {
     return notified === undefined ? next() : notified.then(next);
   }
 
-  /** Hands an event to every observer at once; a promise only when one of them is still busy with it. */
   /** Tells the observers a mention got no line in chat, so a cooldown started for it is released. */
   async #unanswered(state: ChannelState, user: string, reason: string): Promise<void> {
     await this.#notify({ type: "unanswered", channel: state.name, user, reason, time: this.#now() });
   }
 
+  /** Hands an event to every observer at once; a promise only when one of them is still busy with it. */
   #notify(event: ObservedEvent): Promise<void> | void {
     let busy: Promise<unknown>[] | undefined;
     for (const observer of this.#plugins.observers) {
@@ -931,10 +931,7 @@ export class Host implements ControlApi {
     let state = this.#channels.get(channel);
     if (state !== undefined) return state;
     const configured = configuredSettings(this.#config, channel);
-    const { settings, skipped } = resolveSettings(configured, overrides);
-    if (skipped.length > 0) {
-      this.#log.warn(`Stored settings skipped: ${describeProblems(skipped)}`, { channel, event: "settings" });
-    }
+    const { settings } = this.#resolveStored(channel, configured, overrides);
     const queue = new ReplyQueue(
       (job) => this.#runJob(job),
       () => this.#metrics.mentionsDropped.inc({ channel }),
@@ -942,6 +939,22 @@ export class Host implements ControlApi {
     state = new ChannelState(channel, configured, overrides, settings, queue);
     this.#channels.set(channel, state);
     return state;
+  }
+
+  /** The settings in force over stored overrides; the overrides that fail their checks are said once. */
+  #resolveStored(
+    channel: string,
+    configured: ChannelSettings,
+    overrides: Partial<ChannelSettings>,
+  ): ReturnType<typeof resolveSettings> {
+    const resolved = resolveSettings(configured, overrides);
+    if (resolved.skipped.length > 0) {
+      this.#log.warn(`Stored settings skipped: ${describeProblems(resolved.skipped)}`, {
+        channel,
+        event: "settings",
+      });
+    }
+    return resolved;
   }
 
   #retrySettingsLater(): void {
@@ -972,19 +985,11 @@ export class Host implements ControlApi {
       const state = this.#channels.get(channel);
       if (state === undefined) continue;
       const changed = Object.keys(state.overrides).length > 0;
-      const { settings, skipped } = resolveSettings(state.configured, {
-        ...stored[channel],
-        ...state.overrides,
-      });
-      if (skipped.length > 0) {
-        this.#log.warn(`Stored settings skipped: ${describeProblems(skipped)}`, {
-          channel,
-          event: "settings",
-        });
-      }
+      const merged = { ...stored[channel], ...state.overrides };
+      const { settings, skipped } = this.#resolveStored(channel, state.configured, merged);
       const skippedKeys = new Set(skipped.map((p) => p.field.split(".")[0]));
       state.overrides = Object.fromEntries(
-        Object.entries({ ...stored[channel], ...state.overrides }).filter(([k]) => !skippedKeys.has(k)),
+        Object.entries(merged).filter(([k]) => !skippedKeys.has(k)),
       ) as Partial<ChannelSettings>;
       state.settings = settings;
       if (changed) this.#write(this.#storage.setSettings(channel, state.overrides), "settings");
@@ -1165,7 +1170,8 @@ export class Host implements ControlApi {
     if (this.#ollama === undefined || users.length === 0 || this.#stopping) return;
     const count = new Map<string, number>();
     for (const c of users) {
-      count.set(this.#modelFor(c.settings), (count.get(this.#modelFor(c.settings)) ?? 0) + 1);
+      const model = this.#modelFor(c.settings);
+      count.set(model, (count.get(model) ?? 0) + 1);
     }
     const model = [...count].sort((a, b) => b[1] - a[1])[0]![0];
     try {
@@ -1408,13 +1414,11 @@ export class Host implements ControlApi {
     const parked = new Set(this.#transport.parked?.() ?? []);
     // So are channels Twitch refused to let the bot join (suspended): one of them must not keep a
     // whole bot out of its load balancer.
-    const refused = [...this.#channels.values()].filter((c) => c.wanted && !c.joined && c.refused !== null)
-      .map((c) => ({ channel: c.name, reason: c.refused! }));
-    const refusedNames = new Set(refused.map((r) => r.channel));
-    const wanted =
-      [...this.#channels.values()].filter((c) => c.wanted && !parked.has(c.name) && !refusedNames.has(c.name))
-        .length;
-    const joined = [...this.#channels.values()].filter((c) => c.joined).length;
+    const isRefused = (c: ChannelState) => c.wanted && !c.joined && c.refused !== null;
+    const channels = [...this.#channels.values()];
+    const refused = channels.filter(isRefused).map((c) => ({ channel: c.name, reason: c.refused! }));
+    const wanted = channels.filter((c) => c.wanted && !parked.has(c.name) && !isRefused(c)).length;
+    const joined = channels.filter((c) => c.joined).length;
     const reasons: string[] = [];
     if (!this.#transport.connected) reasons.push("IRC is not connected");
     else if (joined < wanted) reasons.push(`joined ${joined} of ${wanted} channels`);
