@@ -6,7 +6,9 @@
  */
 import { resolve } from "node:path";
 import type { Config } from "./config_schema.ts";
-import { ClankError, describeError } from "./errors.ts";
+import { describeError } from "./errors.ts";
+import { invalidConfig } from "./config_load.ts";
+import { decodeUrlPart } from "./url_escape.ts";
 import { Host, OBSERVE_NAME } from "./host.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -152,13 +154,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (typos.length > 0) {
     await first.plugins.close();
     await storage.close();
-    throw new ClankError(
-      "CONFIG_INVALID",
-      `Invalid configuration:\n${typos.map((t) => `  ${t}`).join("\n")}`,
-      {
-        details: { problems: typos },
-      },
-    );
+    throw invalidConfig(typos);
   }
   const ollama = new OllamaClient(clientOptionsFromConfig(config.ollama));
 
@@ -308,15 +304,7 @@ export function registerUrlSecret(url: string, name: string, log: Logger): void 
   if (colon === -1) return;
   const password = userinfo.slice(colon + 1);
   log.addSecret(password, `The password in ${name}`);
-  try {
-    log.addSecret(decodeURIComponent(password), `The password in ${name}`);
-  } catch {
-    throw new ClankError(
-      "CONFIG_INVALID",
-      `${name} has a malformed %-escape in its password: a % must start %XX with two hex digits ` +
-        "(write a literal % as %25)",
-    );
-  }
+  log.addSecret(decodeUrlPart(password, name, "password"), `The password in ${name}`);
 }
 
 /** The local files of `[[plugins]] path` entries (a bad path is the loader's to report). */

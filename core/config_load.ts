@@ -30,6 +30,13 @@ export const denoEnv: EnvReader = (name) => {
   }
 };
 
+/** The error for config problems found at start: exit 2 and one indented line per problem. */
+export function invalidConfig(problems: string[]): ClankError {
+  return new ClankError("CONFIG_INVALID", `Invalid configuration:\n  ${problems.join("\n  ")}`, {
+    details: { problems },
+  });
+}
+
 /** Loads and validates the config. Throws `ClankError("CONFIG_INVALID")` listing every problem. */
 export async function loadConfig(
   options: { path?: string; env?: EnvReader; cwd?: string } = {},
@@ -97,11 +104,7 @@ export async function loadConfig(
   }
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) problems.push(...formatIssues(result.error.issues, raw));
-  if (problems.length > 0) {
-    throw new ClankError("CONFIG_INVALID", `Invalid configuration:\n  ${problems.join("\n  ")}`, {
-      details: { problems },
-    });
-  }
+  if (problems.length > 0) throw invalidConfig(problems);
   const config = result.data!;
   return { config, file, envUsed };
 }

@@ -8,6 +8,7 @@
 import mysql from "mysql2/promise";
 import type { ChannelSettings } from "./config_schema.ts";
 import { ClankError, type ErrorCode } from "./errors.ts";
+import { decodeUrlPart } from "./url_escape.ts";
 import {
   checkChannel,
   checkKvKey,
@@ -64,18 +65,7 @@ export function parseMysqlUrl(url: string, name = "DATABASE_URL"): MysqlTarget {
     throw new ClankError("CONFIG_INVALID", `${name} must start with mysql:// for MySQL; ${URL_HELP}`);
   }
   if (!u.hostname) throw new ClankError("CONFIG_INVALID", `${name} has no host; ${URL_HELP}`);
-  // The URL parser keeps a bad escape such as %zz as it is; decoding it is where it would throw.
-  const decode = (part: string, what: string) => {
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      throw new ClankError(
-        "CONFIG_INVALID",
-        `${name} has a malformed %-escape in its ${what}: a % must start %XX with two hex digits ` +
-          "(write a literal % as %25)",
-      );
-    }
-  };
+  const decode = (part: string, what: string) => decodeUrlPart(part, name, what);
   const database = decode(u.pathname.replace(/^\//, ""), "database name");
   if (!/^[\w$-]{1,64}$/.test(database)) {
     throw new ClankError(
