@@ -555,17 +555,17 @@ class SandboxedPlugin implements PluginHandle {
     // flood the log with megabytes per line.
     let extra: Record<string, unknown> | undefined;
     if (fields !== undefined) {
-      let json: string;
       try {
-        json = JSON.stringify(fields) ?? "";
+        const json = JSON.stringify(fields) ?? "";
+        extra = {
+          plugin_fields: json.length <= MAX_LOG_FIELDS_CHARS
+            ? fields
+            : `(${json.length} characters, dropped)`,
+        };
       } catch (err) {
         // A BigInt or a cycle crosses the Worker boundary but has no JSON form.
-        json = "";
         extra = { plugin_fields: `(could not be logged: ${describeError(err)})` };
       }
-      extra ??= {
-        plugin_fields: json.length <= MAX_LOG_FIELDS_CHARS ? fields : `(${json.length} characters, dropped)`,
-      };
     }
     this.#log[level](String(m.msg).slice(0, 2000), extra);
   }

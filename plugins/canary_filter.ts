@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { BoundedMemo } from "./bounded_memo.ts";
 import { personaFor, PROMPT_RULES } from "./prompt_builder.ts";
 import { definePlugin, type FilterInput, type FilterVerdict, type PluginApi } from "./sdk.ts";
 
@@ -77,31 +78,25 @@ export function containsSecret(text: string, secret: string): boolean {
   return packed.length >= MIN_COMPACT_SECRET && compact(text).includes(packed);
 }
 
-/** Personas seen, by text: a few per process (one per channel at most), bounded against growth. */
-const personaRunCache = new Map<string, string[]>();
+/** Personas kept: a few per process (one per channel at most), bounded against growth. */
 const MAX_CACHED_PERSONAS = 256;
 
 /** The shortest runs of the persona's words, one per start, that are long enough to be a leak. */
-function personaRuns(persona: string): string[] {
-  let runs = personaRunCache.get(persona);
-  if (!runs) {
-    runs = [];
-    const w = words(persona);
-    for (let i = 0; i < w.length; i++) {
-      let run = "";
-      for (let j = i; j < w.length; j++) {
-        run = run === "" ? w[j]! : `${run} ${w[j]}`;
-        if (j - i + 1 >= PERSONA_RUN_WORDS && run.length >= PERSONA_RUN_CHARS) {
-          runs.push(run);
-          break;
-        }
+const personaRuns = new BoundedMemo(MAX_CACHED_PERSONAS, (persona: string): string[] => {
+  const runs: string[] = [];
+  const w = words(persona);
+  for (let i = 0; i < w.length; i++) {
+    let run = "";
+    for (let j = i; j < w.length; j++) {
+      run = run === "" ? w[j]! : `${run} ${w[j]}`;
+      if (j - i + 1 >= PERSONA_RUN_WORDS && run.length >= PERSONA_RUN_CHARS) {
+        runs.push(run);
+        break;
       }
     }
-    if (personaRunCache.size >= MAX_CACHED_PERSONAS) personaRunCache.clear();
-    personaRunCache.set(persona, runs);
   }
   return runs;
-}
+});
 
 /**
  * True when `text` quotes a run of `persona` (with `{bot}` and `{channel}` filled in as the model saw
@@ -109,7 +104,7 @@ function personaRuns(persona: string): string[] {
  * ignoring case, punctuation and spacing.
  */
 export function quotesPersona(text: string, persona: string): boolean {
-  const runs = personaRuns(persona);
+  const runs = personaRuns.get(persona);
   if (runs.length === 0) return false;
   const padded = ` ${words(text).join(" ")} `;
   return runs.some((run) => padded.includes(` ${run} `));
