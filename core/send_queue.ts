@@ -169,7 +169,7 @@ interface ChannelState {
  * forward step empty the account window at once, and a backward step expire the waiting lines and
  * hold a channel's next line for as long as the step.
  */
-const realClock: SendClock = {
+export const monotonicClock: SendClock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
@@ -248,7 +248,7 @@ export class SendQueue {
     this.#transport = options.transport;
     this.#log = options.log.child({ component: "send_queue" });
     this.#metrics = options.metrics;
-    this.#clock = options.clock ?? realClock;
+    this.#clock = options.clock ?? monotonicClock;
     this.#limits = {
       ...DEFAULT_SEND_LIMITS,
       ...options.limits,

@@ -26,7 +26,8 @@ import type { Transport } from "./transport.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { ClankError, describeError } from "./errors.ts";
-import { chatLine, type SendClock } from "./send_queue.ts";
+import { RateWindow } from "./rate_window.ts";
+import { chatLine, monotonicClock, type SendClock } from "./send_queue.ts";
 import {
   channelName,
   isAuthFailure,
@@ -183,8 +184,10 @@ export class TwitchTransport implements Transport {
   #joined = new Set<string>();
   #joinQueue: string[] = [];
   #joinTimer: unknown;
-  /** When the last JOINs went out, by `#joinClock`, across connections (see {@link JOIN_LIMIT}). */
-  #joinTimes: number[] = [];
+  /** The JOINs sent, by `#joinClock`, across connections (see {@link joinLimitFor}). */
+  readonly #joinWindow: RateWindow;
+  /** When the last JOIN went out, by `#joinClock`. */
+  #lastJoinAt: number | undefined;
   #joinClock: SendClock;
   #joinWaiters = new Map<string, Array<() => void>>();
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -211,11 +214,16 @@ export class TwitchTransport implements Transport {
     this.#log = options.log.child({ component: "twitch" });
     this.#metrics = options.metrics;
     this.#conn = tmiConnection(options.ircUrl);
-    this.#joinClock = options.joinClock ?? {
-      now: () => performance.now(),
-      setTimeout: (fn, ms) => setTimeout(fn, ms),
-      clearTimeout: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
-    };
+    this.#joinClock = options.joinClock ?? monotonicClock;
+    // The same sliding window as the account's PRIVMSG limit, with JOINs for lines: one kind only.
+    const { windowMs, joins } = options.joinLimit ?? joinLimitFor(options.joinIntervalMs);
+    this.#joinWindow = new RateWindow({
+      windowMs,
+      windowSlackMs: 0,
+      lines: joins,
+      modLines: joins,
+      safetyLines: 0,
+    });
     const anonymous = !options.username || options.token === undefined || options.token === "";
     this.readOnly = anonymous;
     this.#login = anonymous
@@ -599,7 +607,8 @@ export class TwitchTransport implements Transport {
         return;
       }
       const channel = this.#joinQueue.shift()!;
-      this.#joinTimes.push(now);
+      this.#joinWindow.record(now, false);
+      this.#lastJoinAt = now;
       this.#touchTmi();
       this.#client.join(`#${channel}`).catch((err) => {
         // tmi gives up after 600 ms ("No response from Twitch") even when the JOIN later succeeds.
@@ -610,16 +619,9 @@ export class TwitchTransport implements Transport {
 
   /** The earliest time ≥ `now` at which the next JOIN keeps both the interval and the window. */
   #nextJoinAt(now: number): number {
-    const { windowMs, joins } = this.#opts.joinLimit ?? joinLimitFor(this.#opts.joinIntervalMs);
-    const times = this.#joinTimes;
-    let drop = 0;
-    while (drop < times.length && times[drop]! <= now - windowMs) drop++;
-    if (drop > 0) times.splice(0, drop);
-    let at = now;
-    const last = times.at(-1);
-    if (last !== undefined) at = Math.max(at, last + this.#opts.joinIntervalMs);
-    if (joins > 0 && times.length >= joins) at = Math.max(at, times[times.length - joins]! + windowMs);
-    return at;
+    const at = this.#joinWindow.nextAllowed(now, false);
+    const last = this.#lastJoinAt;
+    return last === undefined ? at : Math.max(at, last + this.#opts.joinIntervalMs);
   }
 
   /** Forgets the queued JOINs of a connection; the times sent stay, as Twitch counts per account. */
